@@ -1,0 +1,102 @@
+"""messaging_web: email templates, email sending and conversations for a multi-tenant shop platform."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, request
+
+from .config import load_config
+from .extensions import csrf, db, limiter, login_manager, mail, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        # Email HTML (previews, signatures) carries inline styles; scripts stay blocked.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "frame-src 'self'",
+        "frame-ancestors 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ]
+)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    _check_required_settings(app)
+    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+
+    from . import auth, models  # noqa: F401  (registers the user loader and the mappers)
+    from .cli import register_cli
+    from .web import register_blueprints
+    from .web.time_format import format_datetime, iso_datetime
+
+    register_blueprints(app)
+    register_cli(app)
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["isotime"] = iso_datetime
+
+    with app.app_context():
+        _tune_sqlite(db.engine)
+
+    app.after_request(_security_headers)
+    return app
+
+
+def _check_required_settings(app: Flask) -> None:
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY is not set. Set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
+
+
+def _tune_sqlite(engine: sa.Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, decide where transactions begin (savepoints work), and
+        # enforce foreign keys as PostgreSQL does.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    # Keeps the origin on same-site HTTPS posts, which Flask-WTF's referrer check needs.
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if "HX-Request" in request.headers or response.mimetype == "text/html":
+        response.vary.add("HX-Request")
+    return response
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,125 @@
+"""The Actor behind every request (kind, id, store_id), the Flask-Login loader and the portal guards."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from flask import abort, g, redirect, request, url_for
+from flask_login import AnonymousUserMixin, UserMixin, current_user
+
+from .extensions import db, login_manager
+from .models import Customer, ParticipantType, User
+
+ADMIN = "admin"
+STORE = "store"
+CUSTOMER = "customer"
+
+
+@dataclass(frozen=True, eq=False)
+class Actor(UserMixin):
+    """Who is asking: a platform admin, a member of one store's team, or a customer of one store."""
+
+    kind: str
+    id: int
+    store_id: int | None
+    name: str
+    email: str
+    language: str
+    timezone: str
+    session_version: int
+
+    @classmethod
+    def for_user(cls, user: User) -> Actor:
+        return cls(
+            kind=ADMIN if user.is_platform_admin else STORE,
+            id=user.id,
+            store_id=None if user.is_platform_admin else user.store_id,
+            name=user.name,
+            email=user.email,
+            language=user.preferred_language,
+            timezone=user.timezone,
+            session_version=user.session_version,
+        )
+
+    @classmethod
+    def for_customer(cls, customer: Customer) -> Actor:
+        return cls(
+            kind=CUSTOMER,
+            id=customer.id,
+            store_id=customer.store_id,
+            name=customer.name,
+            email=customer.email,
+            language=customer.preferred_language,
+            timezone=customer.timezone,
+            session_version=customer.session_version,
+        )
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == ADMIN
+
+    @property
+    def is_store_user(self) -> bool:
+        return self.kind == STORE
+
+    @property
+    def is_customer(self) -> bool:
+        return self.kind == CUSTOMER
+
+    @property
+    def participant_type(self) -> ParticipantType:
+        return ParticipantType(self.kind)
+
+    def get_id(self) -> str:
+        table = "customer" if self.is_customer else "user"
+        return f"{table}:{self.id}:{self.session_version}"
+
+    @cached_property
+    def account(self) -> User | Customer:
+        """The row behind the actor, for services that change it (password, session version)."""
+        model = Customer if self.is_customer else User
+        return db.session.get(model, self.id)
+
+
+class Anonymous(AnonymousUserMixin):
+    kind = None
+    store_id = None
+    is_admin = is_store_user = is_customer = False
+
+
+login_manager.anonymous_user = Anonymous
+
+
+@login_manager.user_loader
+def load_actor(session_id: str) -> Actor | None:
+    try:
+        table, raw_id, raw_version = session_id.split(":")
+        account_id, version = int(raw_id), int(raw_version)
+    except (ValueError, AttributeError):
+        return None
+    model = {"user": User, "customer": Customer}.get(table)
+    if model is None:
+        return None
+    account = db.session.get(model, account_id)
+    if account is None or not account.is_active or account.session_version != version:
+        return None
+    return Actor.for_customer(account) if model is Customer else Actor.for_user(account)
+
+
+def current_actor() -> Actor:
+    return current_user  # type: ignore[return-value]
+
+
+def require_portal(kind: str, login_endpoint: str, **login_args):
+    """Guard for a blueprint's before_request: signed-in actors of `kind` only.
+
+    Anonymous visitors go to the portal's login page (with a local `next`); someone signed in
+    for another portal gets 403. Store and customer portals also check the store, through
+    access.portal_store, which answers 404 for a store that is not the actor's.
+    """
+    if not current_user.is_authenticated:
+        return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?"), **login_args))
+    if current_user.kind != kind:
+        abort(403)
+    g.actor = current_user
+    return None

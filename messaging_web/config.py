@@ -1,0 +1,70 @@
+"""Settings read from the environment, with defaults for the embedded setup (SQLite, file outbox)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_INSTANCE_DIR = PACKAGE_DIR.parent / "instance"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask config from environment variables; `overrides` win (tests, CLI)."""
+    overrides = dict(overrides or {})
+    env = overrides.get("MESSAGING_ENV") or os.environ.get("MESSAGING_ENV", "production")
+    instance_dir = Path(
+        overrides.get("INSTANCE_DIR") or os.environ.get("MESSAGING_INSTANCE_DIR") or DEFAULT_INSTANCE_DIR
+    )
+    development = env in {"development", "testing"}
+    config = {
+        "MESSAGING_ENV": env,
+        "INSTANCE_DIR": str(instance_dir),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or ("dev-only-secret-key" if development else None),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance_dir / 'messaging.sqlite3'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Comma-separated Fernet keys: the first encrypts, all decrypt (see services/secrets.py).
+        "MESSAGING_ENCRYPTION_KEYS": os.environ.get("MESSAGING_ENCRYPTION_KEYS", ""),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", not development),
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", not development),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024 * 1024),
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Login throttling: wrong passwords per (address, email) in a window.
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "8 per 5 minutes"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        # Email: the platform's own sender, used for platform mail and stores without verified settings.
+        "MAIL_PROVIDER": os.environ.get("MAIL_PROVIDER", "file"),
+        "MAIL_OUTBOX_DIR": os.environ.get("MAIL_OUTBOX_DIR") or str(instance_dir / "outbox"),
+        "MAIL_DEFAULT_SENDER_EMAIL": os.environ.get("MAIL_DEFAULT_SENDER_EMAIL", "no-reply@platform.example"),
+        "MAIL_DEFAULT_SENDER_NAME": os.environ.get("MAIL_DEFAULT_SENDER_NAME", "Messaging Platform"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME"),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD"),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
+        # Dispatcher: "inprocess" (embedded default) or "celery" (production, needs CELERY_BROKER_URL).
+        "EMAIL_DISPATCHER": os.environ.get("EMAIL_DISPATCHER", "inprocess"),
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_dir / "uploads"),
+        "PAGE_SIZE": _int("PAGE_SIZE", 25),
+    }
+    config.update(overrides)
+    return config

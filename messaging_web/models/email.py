@@ -1,0 +1,134 @@
+"""Email aggregate: platform templates, store overrides, per-store sender settings, the email log."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import TimestampMixin, in_list_check
+from .enums import EmailCategory, EmailProvider, EmailStatus
+
+
+class EmailTemplate(TimestampMixin, db.Model):
+    __tablename__ = "email_templates"
+    __table_args__ = (
+        sa.UniqueConstraint("code", "language"),
+        in_list_check("category", EmailCategory.values(), "category_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(100), nullable=False, index=True)
+    language: Mapped[str] = mapped_column(sa.String(5), nullable=False, default="en")
+    name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    category: Mapped[str] = mapped_column(
+        sa.String(50), nullable=False, default=EmailCategory.SYSTEM.value, index=True
+    )
+    subject: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    body_html: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    body_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    variables: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    required_variables: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    is_platform_only: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+    def __repr__(self) -> str:
+        return f"<EmailTemplate {self.code}/{self.language}>"
+
+
+class StoreEmailTemplate(TimestampMixin, db.Model):
+    __tablename__ = "store_email_templates"
+    __table_args__ = (sa.UniqueConstraint("store_id", "template_code", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(sa.ForeignKey("stores.id"), nullable=False, index=True)
+    template_code: Mapped[str] = mapped_column(sa.String(100), nullable=False, index=True)
+    language: Mapped[str] = mapped_column(sa.String(5), nullable=False, default="en")
+    name: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    subject: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    body_html: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    body_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+
+    store = relationship("Store")
+
+    def __repr__(self) -> str:
+        return f"<StoreEmailTemplate store={self.store_id} {self.template_code}/{self.language}>"
+
+
+class EmailLog(TimestampMixin, db.Model):
+    """One email, from queueing to its last known state; also the outbox's queue (status pending)."""
+
+    __tablename__ = "email_logs"
+    __table_args__ = (in_list_check("status", EmailStatus.values(), "status_valid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_code: Mapped[str | None] = mapped_column(sa.String(100), nullable=True, index=True)
+    template_id: Mapped[int | None] = mapped_column(sa.ForeignKey("email_templates.id"), nullable=True)
+    recipient_email: Mapped[str] = mapped_column(sa.String(255), nullable=False, index=True)
+    recipient_name: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    subject: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    body_html: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    body_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    from_email: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    from_name: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    reply_to: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    status: Mapped[str] = mapped_column(
+        sa.String(20), nullable=False, default=EmailStatus.PENDING.value, index=True
+    )
+    sent_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    clicked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    retry_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    provider: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True, index=True)
+    store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stores.id"), nullable=True, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), nullable=True, index=True)
+    related_type: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
+    related_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    extra_data: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<EmailLog {self.id} {self.status} to {self.recipient_email}>"
+
+
+class StoreEmailSettings(TimestampMixin, db.Model):
+    __tablename__ = "store_email_settings"
+    __table_args__ = (
+        sa.Index("ix_store_email_settings_store_id_is_configured", "store_id", "is_configured"),
+        in_list_check("provider", EmailProvider.values(), "provider_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(sa.ForeignKey("stores.id"), nullable=False, unique=True)
+    from_email: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    from_name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    reply_to_email: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    signature_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    signature_html: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    provider: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=EmailProvider.SMTP.value)
+    smtp_host: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    smtp_port: Mapped[int | None] = mapped_column(sa.Integer, nullable=True, default=587)
+    smtp_username: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    smtp_password: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    smtp_use_tls: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    smtp_use_ssl: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    sendgrid_api_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    mailgun_api_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    mailgun_domain: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    ses_access_key_id: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
+    ses_secret_access_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    ses_region: Mapped[str | None] = mapped_column(sa.String(50), nullable=True, default="eu-west-1")
+    is_configured: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    is_verified: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    last_verified_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    verification_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+    store = relationship("Store")
+
+    def __repr__(self) -> str:
+        return f"<StoreEmailSettings store={self.store_id} {self.provider}>"

@@ -1,0 +1,72 @@
+"""The spec's enumerations and the host models' (store tier), as str-valued Python enums."""
+from __future__ import annotations
+
+import enum
+
+
+class StrEnum(enum.StrEnum):
+    @classmethod
+    def values(cls) -> list[str]:
+        return [member.value for member in cls]
+
+
+class EmailCategory(StrEnum):
+    AUTH = "auth"
+    ORDERS = "orders"
+    BILLING = "billing"
+    SYSTEM = "system"
+    MARKETING = "marketing"
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+
+
+class EmailProvider(StrEnum):
+    SMTP = "smtp"
+    SENDGRID = "sendgrid"
+    MAILGUN = "mailgun"
+    SES = "ses"
+
+
+class ConversationType(StrEnum):
+    ADMIN_STORE = "admin_store"
+    STORE_CUSTOMER = "store_customer"
+    ADMIN_CUSTOMER = "admin_customer"
+
+
+class ParticipantType(StrEnum):
+    ADMIN = "admin"
+    STORE = "store"
+    CUSTOMER = "customer"
+
+
+class StoreTier(StrEnum):
+    STARTER = "starter"
+    PROFESSIONAL = "professional"
+    BUSINESS = "business"
+    ENTERPRISE = "enterprise"
+
+    @property
+    def allows_api_providers(self) -> bool:
+        """SendGrid, Mailgun and SES are for Business tier and above."""
+        return self in (StoreTier.BUSINESS, StoreTier.ENTERPRISE)
+
+
+class NotificationType(StrEnum):
+    SYSTEM_ALERT = "system_alert"
+    STORE_ISSUE = "store_issue"
+    IMPORT_FAILURE = "import_failure"
+
+
+class NotificationPriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"

@@ -1,0 +1,111 @@
+"""Conversation aggregate: threads, their participants, messages and attachments."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import TimestampMixin, enum_column_type
+from .enums import ConversationType, ParticipantType
+
+
+class Conversation(TimestampMixin, db.Model):
+    __tablename__ = "conversations"
+    __table_args__ = (sa.Index("ix_conversations_conversation_type_store_id", "conversation_type", "store_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_type: Mapped[ConversationType] = mapped_column(
+        enum_column_type(ConversationType, "conversation_type"), nullable=False, index=True
+    )
+    subject: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stores.id"), nullable=True, index=True)
+    is_closed: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    closed_by_type: Mapped[ParticipantType | None] = mapped_column(
+        enum_column_type(ParticipantType, "closed_by_type"), nullable=True
+    )
+    closed_by_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    last_message_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), nullable=True, index=True
+    )
+    message_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+
+    participants = relationship(
+        "ConversationParticipant", back_populates="conversation", lazy="raise_on_sql",
+        cascade="all, delete-orphan",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Conversation {self.id} {self.conversation_type}>"
+
+
+class ConversationParticipant(TimestampMixin, db.Model):
+    __tablename__ = "conversation_participants"
+    __table_args__ = (
+        sa.UniqueConstraint("conversation_id", "participant_type", "participant_id"),
+        sa.Index("ix_conversation_participants_participant_type_participant_id", "participant_type", "participant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    participant_type: Mapped[ParticipantType] = mapped_column(
+        enum_column_type(ParticipantType, "participant_type"), nullable=False
+    )
+    participant_id: Mapped[int] = mapped_column(sa.Integer, nullable=False, index=True)
+    store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stores.id"), nullable=True)
+    unread_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    last_read_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    email_notifications: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    muted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+    conversation = relationship("Conversation", back_populates="participants")
+
+
+class Message(TimestampMixin, db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (sa.Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sender_type: Mapped[ParticipantType] = mapped_column(
+        enum_column_type(ParticipantType, "sender_type"), nullable=False
+    )
+    sender_id: Mapped[int] = mapped_column(sa.Integer, nullable=False, index=True)
+    content: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    is_system_message: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    is_deleted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    deleted_by_type: Mapped[ParticipantType | None] = mapped_column(
+        enum_column_type(ParticipantType, "deleted_by_type"), nullable=True
+    )
+    deleted_by_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+
+    attachments = relationship(
+        "MessageAttachment", back_populates="message", lazy="raise_on_sql", cascade="all, delete-orphan"
+    )
+
+
+class MessageAttachment(TimestampMixin, db.Model):
+    __tablename__ = "message_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    original_filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    file_path: Mapped[str] = mapped_column(sa.String(1000), nullable=False)
+    file_size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    mime_type: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    is_image: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    image_width: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    image_height: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    thumbnail_path: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+
+    message = relationship("Message", back_populates="attachments")

@@ -1,0 +1,61 @@
+"""Demo data for `make run`: an admin, three stores on different tiers, their teams and customers.
+
+Idempotent: each row is looked up by its natural key first, so a second run changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Customer, Store, StoreTier, User
+from . import accounts
+
+DEMO_PASSWORD = "demo-password"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    portal: str
+    path: str
+    email: str
+    password: str
+
+
+DEMO_STORES = [
+    ("Alpine Outfitters", "alpine", StoreTier.STARTER, "en"),
+    ("Boutique Lumière", "lumiere", StoreTier.PROFESSIONAL, "fr"),
+    ("Café Bergmann", "bergmann", StoreTier.BUSINESS, "de"),
+]
+
+
+def seed_demo() -> list[DemoLogin]:
+    logins: list[DemoLogin] = []
+    if not db.session.scalar(sa.select(User).where(User.email == "admin@platform.example")):
+        accounts.create_admin("admin@platform.example", "Ada Admin", DEMO_PASSWORD)
+    logins.append(DemoLogin("admin", "/admin/login", "admin@platform.example", DEMO_PASSWORD))
+
+    for name, slug, tier, language in DEMO_STORES:
+        store = db.session.scalar(sa.select(Store).where(Store.slug == slug))
+        if store is None:
+            store = Store(name=name, slug=slug, tier=tier.value, default_language=language)
+            db.session.add(store)
+            db.session.flush()
+        owner_email = f"owner@{slug}.example"
+        if not db.session.scalar(sa.select(User).where(User.email == owner_email)):
+            accounts.create_store_user(store, owner_email, f"{name} Owner", DEMO_PASSWORD)
+        staff_email = f"staff@{slug}.example"
+        if not db.session.scalar(sa.select(User).where(User.email == staff_email)):
+            accounts.create_store_user(store, staff_email, f"{name} Staff", DEMO_PASSWORD)
+        logins.append(DemoLogin(f"store ({tier.value})", f"/store/{slug}/login", owner_email, DEMO_PASSWORD))
+        for first in ("alice", "bob"):
+            email = f"{first}@customer.example"
+            exists = db.session.scalar(
+                sa.select(Customer.id).where(Customer.store_id == store.id, Customer.email == email)
+            )
+            if not exists:
+                accounts.create_customer(store, email, first.capitalize(), DEMO_PASSWORD, language)
+        logins.append(DemoLogin("customer", f"/inbox/{slug}/login", "alice@customer.example", DEMO_PASSWORD))
+    db.session.flush()
+    return logins

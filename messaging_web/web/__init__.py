@@ -1,0 +1,15 @@
+"""Blueprints for the three portals, sign-in, and the public pages; registered by create_app."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import admin, auth, customer, errors, public, store
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(store.bp)
+    app.register_blueprint(customer.bp)
+    errors.register(app)

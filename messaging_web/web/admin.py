@@ -1,0 +1,15 @@
+"""The platform admin console (/admin)."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from ..auth import ADMIN
+from .portal import guard_portal
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+guard_portal(bp, ADMIN, "auth.admin_login")
+
+
+@bp.get("/")
+def home():
+    return render_template("admin/home.html")

@@ -1,0 +1,139 @@
+"""Sign-in, sign-out and password change for the three portals."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from .. import access
+from ..auth import ADMIN, CUSTOMER, STORE, Actor
+from ..extensions import db, limiter
+from ..models import Store
+from ..services import accounts
+from ..services.errors import ValidationError
+from .forms import ChangePasswordForm, LoginForm
+
+bp = Blueprint("auth", __name__)
+
+WRONG_CREDENTIALS = "The email or password is not correct."
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A `next` that stays on this site: a path of ours, never another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ord(ch) < 32 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+def _login_rate_key() -> str:
+    email = accounts.normalise_email(request.form.get("email", ""))
+    return f"login:{request.remote_addr}:{request.path}:{email}"
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+login_throttle = limiter.limit(
+    _login_limit,
+    key_func=_login_rate_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 401,
+)
+
+
+def portal_home(actor: Actor) -> str:
+    if actor.kind == ADMIN:
+        return url_for("admin.home")
+    slug = db.session.get(Store, actor.store_id).slug
+    return url_for("store.home" if actor.kind == STORE else "customer.home", slug=slug)
+
+
+def _sign_in(form: LoginForm, authenticate, to_actor, home: str, **page):
+    if form.validate_on_submit():
+        account = authenticate(form.email.data, form.password.data)
+        if account is not None:
+            session.clear()  # a fresh session: nothing from before sign-in carries over
+            login_user(to_actor(account))
+            return redirect(safe_next(request.args.get("next"), home))
+        form.form_errors.append(WRONG_CREDENTIALS)
+        return render_template("auth/login.html", form=form, **page), 401
+    return render_template("auth/login.html", form=form, **page)
+
+
+@bp.route("/admin/login", methods=["GET", "POST"])
+@login_throttle
+def admin_login():
+    return _sign_in(
+        LoginForm(), accounts.authenticate_admin, Actor.for_user, url_for("admin.home"),
+        portal=ADMIN, title="Platform admin sign-in",
+    )
+
+
+@bp.route("/store/<slug>/login", methods=["GET", "POST"])
+@login_throttle
+def store_login(slug: str):
+    store = access.store_by_slug(slug)
+    return _sign_in(
+        LoginForm(), lambda email, pw: accounts.authenticate_store_user(store, email, pw), Actor.for_user,
+        url_for("store.home", slug=store.slug), portal=STORE, store=store, title=f"{store.name}: team sign-in",
+    )
+
+
+@bp.route("/inbox/<slug>/login", methods=["GET", "POST"])
+@login_throttle
+def customer_login(slug: str):
+    store = access.store_by_slug(slug)
+    return _sign_in(
+        LoginForm(), lambda email, pw: accounts.authenticate_customer(store, email, pw), Actor.for_customer,
+        url_for("customer.home", slug=store.slug), portal=CUSTOMER, store=store, title=f"{store.name}: sign in",
+    )
+
+
+def _login_page_for(actor: Actor) -> str:
+    if actor.kind == ADMIN:
+        return url_for("auth.admin_login")
+    slug = db.session.get(Store, actor.store_id).slug
+    return url_for("auth.store_login" if actor.kind == STORE else "auth.customer_login", slug=slug)
+
+
+@bp.post("/logout")
+def logout():
+    if not current_user.is_authenticated:
+        return redirect(url_for("public.index"))
+    target = _login_page_for(current_user)
+    accounts.end_all_sessions(current_user.account)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(target)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        account = current_user.account
+        try:
+            accounts.change_password(account, form.current_password.data, form.password.data)
+        except ValidationError as exc:
+            form.current_password.errors.append(exc.message)
+        else:
+            db.session.commit()
+            # This browser stays signed in with the new version; every other copy is out.
+            session.clear()
+            actor = Actor.for_customer(account) if current_user.is_customer else Actor.for_user(account)
+            login_user(actor)
+            flash("Your password is changed. Other sessions have been signed out.", "success")
+            return redirect(portal_home(actor))
+    return render_template("auth/change_password.html", form=form, portal=current_user.kind), (
+        422 if form.errors else 200
+    )

@@ -1,0 +1,40 @@
+"""Wiring shared by the portal blueprints: the sign-in guard and, for store-scoped portals, the store."""
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+
+from .. import access
+from ..auth import require_portal
+
+
+def guard_portal(bp: Blueprint, kind: str, login_endpoint: str) -> None:
+    """Only signed-in `kind` actors reach the blueprint's views."""
+
+    @bp.before_request
+    def _guard():
+        return require_portal(kind, login_endpoint)
+
+
+def guard_store_portal(bp: Blueprint, kind: str, login_endpoint: str) -> None:
+    """As guard_portal, for blueprints under /<portal>/<slug>: g.store is the actor's own store or 404."""
+
+    @bp.url_value_preprocessor
+    def _pull_slug(_endpoint, values):
+        g.store_slug = values.pop("slug", None) if values else None
+
+    @bp.url_defaults
+    def _push_slug(endpoint, values):
+        if "slug" not in values and getattr(g, "store_slug", None):
+            values["slug"] = g.store_slug
+
+    @bp.before_request
+    def _guard():
+        response = require_portal(kind, login_endpoint, slug=g.store_slug)
+        if response is not None:
+            return response
+        g.store = access.portal_store(g.actor, g.store_slug)
+        return None
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"

@@ -1,0 +1,22 @@
+"""Public pages: the landing page that points to the three portals."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+
+from ..extensions import db
+from ..models import Store
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def index():
+    stores = db.session.scalars(sa.select(Store).order_by(Store.name).limit(50)).all()
+    return render_template("public/index.html", stores=stores)
+
+
+@bp.get("/healthz")
+def healthz():
+    db.session.execute(sa.text("SELECT 1"))
+    return {"status": "ok"}

@@ -1,0 +1,34 @@
+"""Each portal's demo login works in a real browser and shows the portal's home."""
+from __future__ import annotations
+
+from tests.e2e.conftest import screenshot, sign_in
+
+
+def test_admin_signs_in_to_the_console(page):
+    sign_in(page, "/admin/login", "admin@platform.example")
+    page.wait_for_url("**/admin/")
+    assert page.locator("h1").inner_text() == "Platform console"
+    screenshot(page, "admin-home")
+
+
+def test_store_owner_signs_in_to_the_store_portal(page):
+    sign_in(page, "/store/bergmann/login", "owner@bergmann.example")
+    page.wait_for_url("**/store/bergmann/")
+    assert "Café Bergmann" in page.locator("h1").inner_text()
+    screenshot(page, "store-home")
+
+
+def test_customer_signs_in_to_the_inbox_and_out_again(page):
+    sign_in(page, "/inbox/lumiere/login", "alice@customer.example")
+    page.wait_for_url("**/inbox/lumiere/")
+    assert "Boutique Lumière" in page.locator("h1").inner_text()
+    page.set_viewport_size({"width": 390, "height": 800})
+    screenshot(page, "customer-home-phone")
+    page.click("text=Sign out")
+    page.wait_for_url("**/inbox/lumiere/login")
+    assert "You are signed out." in page.content()
+
+
+def test_wrong_password_shows_a_clear_message(page):
+    sign_in(page, "/admin/login", "admin@platform.example", "wrong-password")
+    assert "The email or password is not correct." in page.content()
