@@ -29,7 +29,7 @@ def fresh_database_url(tmp_root: Path, purpose: str = "unit") -> str:
         return f"sqlite:///{tmp_root / f'{purpose}.sqlite3'}"
     url = sa.make_url(base)
     name = f"{url.database}_{purpose}_{_worker()}"
-    admin_engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    admin_engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
