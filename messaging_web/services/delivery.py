@@ -127,6 +127,9 @@ def _deliver_claimed(session: Session, token: str, ids: list[int]) -> DeliveryRe
     rows = session.scalars(
         sa.select(EmailLog).where(EmailLog.id.in_(ids), EmailLog.claimed_by == token).order_by(EmailLog.id)
     ).all()
+    # End the read transaction before sending: on SQLite a reader that later writes, after another
+    # worker committed, fails at once instead of waiting its turn.
+    session.commit()
     groups: dict[tuple, list[EmailLog]] = {}
     for row in rows:
         key = (row.store_id, row.provider) if row.via_store_settings else (None, "platform")
@@ -153,6 +156,7 @@ def _deliver_group(session: Session, store_id: int | None, rows: list[EmailLog])
     commit_every = 10
     try:
         provider = _provider_for(session, store_id)
+        session.commit()
         opener = getattr(provider, "open", None)
         if opener is not None:
             opener()
@@ -276,13 +280,16 @@ def sweep(now: dt.datetime | None = None, limit: int = 1000) -> SweepReport:
     now = now or utcnow()
     with _session() as session:
         claim_cutoff = now - dt.timedelta(seconds=_settings("EMAIL_CLAIM_TIMEOUT_SECONDS"))
-        abandoned_rows = session.scalars(
-            sa.select(EmailLog).where(
-                EmailLog.status == EmailStatus.PENDING.value, EmailLog.claimed_at < claim_cutoff
-            ).limit(limit)
+        # Written first (an UPDATE, not a SELECT) so that SQLite takes the write lock up front.
+        abandoned_ids = session.scalars(
+            sa.update(EmailLog)
+            .where(EmailLog.status == EmailStatus.PENDING.value, EmailLog.claimed_at < claim_cutoff)
+            .values(delivery_ambiguous=True)
+            .returning(EmailLog.id)
+            .execution_options(synchronize_session=False)
         ).all()
+        abandoned_rows = session.scalars(sa.select(EmailLog).where(EmailLog.id.in_(abandoned_ids))).all()
         for row in abandoned_rows:
-            row.delivery_ambiguous = True
             mark_failed(
                 session, row,
                 "Not confirmed: the worker sending this email stopped before recording the outcome; it may have "
