@@ -5,7 +5,19 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, customer, errors, public, store
+    # Feature modules (admin_email_log, store_email_*) add routes to the admin and store blueprints,
+    # so they are imported before the blueprints are registered.
+    from . import (  # noqa: F401
+        admin,
+        admin_email_log,
+        auth,
+        customer,
+        errors,
+        public,
+        store,
+        store_email_log,
+        store_email_settings,
+    )
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
