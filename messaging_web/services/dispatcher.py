@@ -49,6 +49,7 @@ def dispatch(ids: Iterable[int]) -> None:
         if mode == "celery":
             from .. import tasks
 
+            tasks.configure_from(current_app)
             for chunk in _chunks(ids, size):
                 tasks.deliver_emails.delay(chunk)
         elif mode == "inprocess":
@@ -68,6 +69,7 @@ def schedule_retries(retrying: list[tuple[int, object]]) -> None:
         return
     from .. import tasks
 
+    tasks.configure_from(current_app)
     try:
         for log_id, when in retrying:
             tasks.deliver_emails.apply_async(([log_id],), eta=when)
