@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..extensions import db
 from ..models import Customer, Store, StoreTier, User
@@ -60,4 +61,30 @@ def seed_demo() -> list[DemoLogin]:
         logins.append(DemoLogin("customer", f"/inbox/{slug}/login", "alice@customer.example", DEMO_PASSWORD))
     template_catalog.load_default_templates()
     db.session.flush()
+    _queue_demo_emails()
     return logins
+
+
+def _queue_demo_emails() -> None:
+    """A few emails through the real pipeline, so a newcomer finds .eml files in instance/outbox/ and rows
+    in the email log. Only on the first run (when the log is empty)."""
+    from ..models import EmailLog
+    from . import outbox
+
+    if db.session.scalar(sa.select(EmailLog.id).limit(1)) is not None:
+        return
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    for _name, slug, _tier, language in DEMO_STORES:
+        store = db.session.scalar(sa.select(Store).where(Store.slug == slug))
+        outbox.queue_email(
+            "signup_welcome", "alice@customer.example",
+            {"customer_name": "Alice", "store_name": store.name, "login_url": f"{base_url}/inbox/{slug}/login"},
+            store_id=store.id, language=language, recipient_name="Alice", related_type="demo",
+        )
+    alpine = db.session.scalar(sa.select(Store).where(Store.slug == "alpine"))
+    outbox.queue_email(
+        "order_shipped", "bob@customer.example",
+        {"customer_name": "Bob", "store_name": alpine.name, "order_number": "A-10045", "carrier": "DHL",
+         "tracking_number": "JD014600003828", "tracking_url": "https://tracking.example/JD014600003828"},
+        store_id=alpine.id, recipient_name="Bob", related_type="demo",
+    )
