@@ -42,7 +42,9 @@ def test_store_owner_reaches_verified_against_the_local_smtp_server(page, smtp_s
     expect(page.locator("#smtp_password-state")).to_have_text("Saved, ending in 9876. Leave empty to keep it.")
     assert page.input_value("#smtp_password") == ""
     page.click("button:has-text('Save and continue')")
+    expect(page.locator("h2")).to_have_text("4. Signature")
     page.click("button:has-text('Save and continue')")
+    expect(page.locator("h2")).to_have_text("5. Verification")
     page.fill("#to_email", "owner@alpine.example")
     page.click("button:has-text('Send test email')")
     expect(page.locator("#verify-result")).to_contain_text("Your settings are verified")
