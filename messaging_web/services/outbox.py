@@ -43,6 +43,18 @@ def queue_email(template_code: str, to_email: str, context: dict, *, store_id: i
     return row
 
 
+def queue_template_test(resolved: templates.ResolvedTemplate, sample: dict, to_email: str, *,
+                        store_id: int | None = None, user_id: int | None = None) -> EmailLog:
+    """The editors' "send a test": a draft (resolved from unsaved text) rendered with its sample values,
+    queued to the editor's own address through the normal pipeline (no retry, no admin alert)."""
+    row = compose_email(
+        resolved.code, to_email, sample, store_id=store_id, user_id=user_id, resolved=resolved,
+        extra_data={"purpose": "template_test"},
+    )
+    dispatch_after_commit(db.session, [row.id])
+    return row
+
+
 @contextmanager
 def batch() -> Iterator[list[EmailLog]]:
     """For a caller that queues many emails at once: inside, queue_email adds each row without its own
