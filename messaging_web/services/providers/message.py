@@ -11,6 +11,7 @@ import datetime as dt
 import email.errors
 import email.header
 import email.utils
+import re
 import uuid
 from email.header import Header
 from email.headerregistry import Address
@@ -21,6 +22,10 @@ from email_validator import EmailNotValidError, validate_email
 from .base import OutgoingEmail
 
 FORBIDDEN = ("\r", "\n", "\0")
+# Plain ASCII addresses (nearly all of them) are checked here; anything else goes to email_validator.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+SIMPLE_ADDRESS = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]$")
 
 
 class UnsafeHeader(ValueError):
@@ -64,11 +69,16 @@ def normalise_address(value: str | None, what: str) -> str:
         raise UnsafeHeader(f"The {what} is missing.")
     if any(char in value for char in ",;<>\"()") or "=?" in value:
         raise UnsafeHeader(f"The {what} must be exactly one email address.")
+    if value.isascii() and len(value) <= 254 and SIMPLE_ADDRESS.match(value):
+        local, _, domain = value.rpartition("@")
+        if len(local) <= 64 and len(domain) <= 253:
+            return f"{local}@{domain.lower()}"
     try:
-        result = validate_email(value, check_deliverability=False, test_environment=True)
+        # No SMTPUTF8: every provider must accept the address, and our headers are ASCII.
+        result = validate_email(value, check_deliverability=False, test_environment=True, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise UnsafeHeader(f"The {what} is not a valid email address: {exc}") from None
-    return result.normalized
+    return result.ascii_email or result.normalized
 
 
 def check_email(email_: OutgoingEmail) -> None:
