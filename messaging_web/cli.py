@@ -55,13 +55,33 @@ def load_templates_command():
 @click.option("--poll", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
 def worker_command(once: bool, batch: int | None, poll: float):
     """Deliver queued emails from the database (no Celery needed); several may run at once."""
-    import time
+    import signal
 
     from .services import delivery
 
+    stopping = []
+
+    def _stop(_signum, _frame):
+        # Finish the batch in hand (its rows are claimed: leaving mid-batch would strand them), then exit.
+        stopping.append(True)
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        sent, failed, retrying = _work(delivery, once, batch, poll, stopping)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopping:
+        click.echo("Stopped.")
+    click.echo(f"Sent {sent}, failed {failed}, retrying later {retrying}.")
+
+
+def _work(delivery, once: bool, batch: int | None, poll: float, stopping: list) -> tuple[int, int, int]:
+    import time
+
     sent = failed = retrying = 0
     last_sweep = 0.0
-    while True:
+    while not stopping:
         if time.monotonic() - last_sweep > 60:
             report = delivery.sweep()
             last_sweep = time.monotonic()
@@ -74,7 +94,7 @@ def worker_command(once: bool, batch: int | None, poll: float):
         if once:
             break
         time.sleep(poll)
-    click.echo(f"Sent {sent}, failed {failed}, retrying later {retrying}.")
+    return sent, failed, retrying
 
 
 @messaging_cli.command("sweep")
