@@ -153,7 +153,7 @@ def _provider_for(session: Session, store_id: int | None) -> Provider:
 def _deliver_group(session: Session, store_id: int | None, rows: list[EmailLog]) -> DeliveryReport:
     """Send rows that share one sender, over one provider connection; commit outcomes every few rows."""
     report = DeliveryReport()
-    commit_every = 10
+    commit_every = 20
     try:
         provider = _provider_for(session, store_id)
         session.commit()

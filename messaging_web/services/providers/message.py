@@ -101,7 +101,9 @@ def _address(name: str | None, addr: str) -> Address:
 
 def _header(name: str, value: str) -> bytes:
     """One header line (folded, RFC 2047-encoded when not ASCII); the value was checked beforehand."""
-    if value.isascii():
+    if value.isascii() and len(name) + len(value) < 76:
+        encoded = value
+    elif value.isascii():
         encoded = Header(value, header_name=name, maxlinelen=78).encode(linesep="\r\n")
     else:
         encoded = Header(value, "utf-8", header_name=name, maxlinelen=78).encode(linesep="\r\n")
