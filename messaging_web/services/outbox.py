@@ -68,6 +68,7 @@ def batch() -> Iterator[list[EmailLog]]:
     session.info[_BATCH_KEY] = rows
     try:
         yield rows
+        _assign_ids(session, rows)
         session.flush()
         dispatch_after_commit(session, [row.id for row in rows])
     finally:
@@ -139,6 +140,24 @@ def compose_email(template_code: str, to_email: str, context: dict, *, store_id:
     if flush:
         db.session.flush()
     return row
+
+
+def _assign_ids(session: Session, rows: list[EmailLog]) -> None:
+    """On PostgreSQL, take the ids from the sequence up front: rows with ids are written with one
+    executemany, whereas rows waiting for RETURNING become one huge multi-VALUES statement that the
+    driver parses at length."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    missing = [row for row in rows if row.id is None]
+    if not missing:
+        return
+    with session.no_autoflush:
+        ids = session.scalars(
+            sa.text("SELECT nextval(pg_get_serial_sequence('email_logs', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(missing)},
+        ).all()
+    for row, log_id in zip(missing, ids, strict=True):
+        row.id = log_id
 
 
 # Lookups repeated for every email of a batch are kept for the rest of the transaction; a flush that

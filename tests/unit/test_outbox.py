@@ -133,3 +133,32 @@ def test_store_language_picks_the_translated_template(ctx, factory):
                       store_id=store.id)
     assert json.loads(row.extra_data)["language"] == "de"
     assert db.session.get(Store, store.id) is not None
+
+
+def test_a_batch_writes_its_rows_at_the_end_and_delivers_them_after_commit(ctx, app):
+    from messaging_web.services.outbox import batch
+
+    load_templates()
+    before = len(outbox_files(app))
+    with batch() as rows:
+        for n in range(3):
+            queue_email("settings_test_email", f"ops{n}@platform.example", {"store_name": "P", "provider": "file"})
+        assert all(row.id is None for row in rows)
+    assert len({row.id for row in rows}) == 3 and all(row.id for row in rows)
+    assert len(outbox_files(app)) == before
+    db.session.commit()
+    assert len(outbox_files(app)) == before + 3
+    db.session.expire_all()
+    assert {r.status for r in db.session.scalars(sa.select(EmailLog))} == {"sent"}
+
+
+def test_a_failed_batch_queues_nothing(ctx, app):
+    from messaging_web.services.outbox import batch
+
+    load_templates()
+    with pytest.raises(ValidationError):
+        with batch():
+            queue_email("settings_test_email", "ok@platform.example", {"store_name": "P", "provider": "file"})
+            queue_email("settings_test_email", "not an address", {"store_name": "P", "provider": "file"})
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(EmailLog.id))) == 0
