@@ -48,6 +48,12 @@ class ReportingUndefined(StrictUndefined):
             self._fail_with_undefined_error()
         return False
 
+    def __getattr__(self, name: str):
+        # A refused value stays refused however it is used (`''|attr('__class__')|attr('__mro__')`).
+        if name != "_undefined_exception" and self._undefined_exception is SecurityError:
+            self._fail_with_undefined_error()
+        return super().__getattr__(name)
+
 
 @dataclass
 class _Budget:
@@ -110,6 +116,7 @@ def count_output(chunks, budget: _Budget):
 
 _PERCENT_WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _FORMAT_NUMBER = re.compile(r"\d+")
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
 
 
 def _check_percent_format(fmt: str, args) -> None:
@@ -126,7 +133,7 @@ def _check_brace_format(fmt: str, args, kwargs) -> None:
     for spec in re.findall(r"\{[^{}]*:([^{}]*)\}", fmt):
         for number in _FORMAT_NUMBER.findall(spec):
             _refuse_size(int(number))
-    if ":{" in fmt:
+    if _NESTED_SPEC.search(fmt):
         for value in list(args) + list(kwargs.values()):
             if isinstance(value, int):
                 _refuse_size(abs(value))

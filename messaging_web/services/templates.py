@@ -321,7 +321,9 @@ def _render_error(exc: Exception, field_name: str) -> TemplateRenderError:
 
 
 def _undefined_message(exc: UndefinedError) -> str:
-    message = exc.message or "a variable is undefined"
+    message = (exc.message or "a variable is undefined").replace(
+        "'messaging_web.services.template_sandbox.ReportingUndefined object'", "an undefined value"
+    )
     if message.endswith("is undefined"):
         return f"{message} (it is not in the values this email is sent with)."
     return message
