@@ -18,6 +18,7 @@ import html2text
 import sqlalchemy as sa
 from jinja2 import Template, TemplateSyntaxError, Undefined, meta
 from jinja2.exceptions import SecurityError, UndefinedError
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import EmailCategory, EmailTemplate, Store, StoreEmailTemplate
@@ -732,10 +733,11 @@ def list_store_templates(store_id: int, *, search: str = "", language: str = "",
                                  sa.func.lower(EmailTemplate.name).like(pattern)))
     if language:
         conditions.append(EmailTemplate.language == language)
+    existing = aliased(StoreEmailTemplate)
     customized = sa.exists().where(
-        StoreEmailTemplate.store_id == store_id,
-        StoreEmailTemplate.template_code == EmailTemplate.code,
-        StoreEmailTemplate.language == EmailTemplate.language,
+        existing.store_id == store_id,
+        existing.template_code == EmailTemplate.code,
+        existing.language == EmailTemplate.language,
     )
     if status == "customized":
         conditions.append(customized)

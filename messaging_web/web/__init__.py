@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, customer, errors, public, store
+    from . import admin, admin_templates, auth, customer, errors, public, store, store_templates  # noqa: F401  (routes on the admin and store blueprints)
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
