@@ -70,8 +70,9 @@ class PlatformTemplateForm(PreviewFields):
             self.language.data = ""
 
 
-def sample_json(code: str, variables: list[str]) -> str:
-    sample = templates.sample_values_for(variables, template_catalog.shipped_sample(code))
+def sample_json(code: str, variables: list[str], known: dict | None = None) -> str:
+    """The editor's starting sample values: `known` ones, then the shipped set's, then placeholders."""
+    sample = templates.sample_values_for(variables, {**template_catalog.shipped_sample(code), **(known or {})})
     return json.dumps(sample, indent=2, ensure_ascii=False, default=str)
 
 

@@ -71,7 +71,9 @@ def templates_edit(code: str, language: str):
         form.subject.data, form.body_html.data, form.body_text.data = source.subject, source.body_html, source.body_text
         form.name.data = override.name if override else None
         form.is_active.data = override.is_active if override else True
-        form.sample.data = sample_json(base.code, templates.parse_variable_list(base.variables))
+        form.sample.data = sample_json(
+            base.code, templates.parse_variable_list(base.variables), {"store_name": g.store.name}
+        )
     elif form.validate_on_submit():
         try:
             templates.save_store_override(g.store.id, base, form.to_input())
