@@ -19,6 +19,7 @@ import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from itertools import islice
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError
@@ -82,9 +83,14 @@ def _step(count: int = 1) -> None:
     if budget is None:
         return
     budget.steps += count
+    if budget.steps > MAX_STEPS or budget.steps & 0x3FF == 0:
+        _check_budget(budget)
+
+
+def _check_budget(budget: _Budget) -> None:
     if budget.steps > MAX_STEPS:
         raise RenderLimitExceeded(f"the template does too much work (more than {MAX_STEPS:,} steps)")
-    if budget.steps & 0x3FF == 0 and time.monotonic() > budget.deadline:
+    if time.monotonic() > budget.deadline:
         raise RenderLimitExceeded(f"the template took longer than {MAX_SECONDS:g} seconds to render")
 
 
@@ -106,12 +112,25 @@ def _check_built(value):
     return value
 
 
-def count_output(chunks, budget: _Budget):
-    """Yield the rendered chunks, stopping when the email grows past the output limit."""
-    for chunk in chunks:
-        budget.output += len(chunk)
-        _refuse_size(budget.output, "message")
-        yield chunk
+_OUTPUT_BATCH = 32
+
+
+def collect_output(chunks, budget: _Budget) -> str:
+    """Join the rendered chunks, stopping once the email grows past the output limit.
+
+    Chunks are taken in small batches so that counting costs little per chunk; a single chunk is a
+    context value or a string the guards above already held to MAX_OUTPUT_CHARS, so a batch can
+    overshoot the limit by a bounded amount before it is refused."""
+    parts: list[str] = []
+    size = budget.output
+    iterator = iter(chunks)
+    while batch := list(islice(iterator, _OUTPUT_BATCH)):
+        size += sum(map(len, batch))
+        if size > MAX_OUTPUT_CHARS:
+            _refuse_size(size, "message")
+        parts += batch
+    budget.output = size
+    return "".join(parts)
 
 
 _PERCENT_WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -189,8 +208,14 @@ def format_date(value, fmt: str | None = None):
 
 def _counted(iterable):
     """Every loop's iterable goes through this (see _parse): one step per iteration."""
+    budget = _budget.get()
+    if budget is None:
+        yield from iterable
+        return
     for item in iterable:
-        _step()
+        budget.steps += 1
+        if budget.steps > MAX_STEPS or budget.steps & 0x3FF == 0:
+            _check_budget(budget)
         yield item
 
 
