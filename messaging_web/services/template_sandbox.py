@@ -307,8 +307,7 @@ class EmailSandbox(ImmutableSandboxedEnvironment):
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(loop.iter, "_counted", [], [], None, None, lineno=loop.lineno)
-        for concat in list(tree.find_all(nodes.Concat)):
-            _wrap_in_parent(tree, concat)
+        _wrap_concatenations(tree)
         return tree
 
     def call_binop(self, context, operator, left, right):
@@ -360,18 +359,23 @@ def _check_power(base, exponent) -> None:
             raise RenderLimitExceeded("the template computes a number that is too large")
 
 
-def _wrap_in_parent(tree: nodes.Node, target: nodes.Concat) -> None:
-    """Replace `target` in its parent by `target|_sized` (the AST has no parent links, so search)."""
-    for parent in tree.find_all(nodes.Node):
-        for field_name, value in parent.iter_fields():
-            if value is target:
-                setattr(parent, field_name, nodes.Filter(target, "_sized", [], [], None, None, lineno=target.lineno))
-                return
-            if isinstance(value, list):
-                for index, item in enumerate(value):
-                    if item is target:
-                        value[index] = nodes.Filter(target, "_sized", [], [], None, None, lineno=target.lineno)
-                        return
+def _wrap_concatenations(node: nodes.Node) -> None:
+    """Replace every `a ~ b` (Concat) below `node` by `(a ~ b)|_sized`, in one pass over the tree."""
+
+    def sized(concat: nodes.Concat) -> nodes.Filter:
+        return nodes.Filter(concat, "_sized", [], [], None, None, lineno=concat.lineno)
+
+    for field_name, value in node.iter_fields():
+        if isinstance(value, nodes.Node):
+            _wrap_concatenations(value)
+            if isinstance(value, nodes.Concat):
+                setattr(node, field_name, sized(value))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, nodes.Node):
+                    _wrap_concatenations(item)
+                    if isinstance(item, nodes.Concat):
+                        value[index] = sized(item)
 
 
 HTML_SANDBOX = EmailSandbox(autoescape=True)

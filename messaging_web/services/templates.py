@@ -112,10 +112,17 @@ def dump_variable_list(names: list[str]) -> str | None:
 
 
 def language_chain(requested: str | None, store_language: str | None) -> list[str]:
+    """The languages to try, in order: the requested one (a regional code such as de-CH, then its
+    base language de), the store's default language, then `en`. Unusable codes are skipped."""
     chain: list[str] = []
-    for language in (requested, store_language, FALLBACK_LANGUAGE):
-        if language and language not in chain:
-            chain.append(language)
+    for raw in (requested, store_language, FALLBACK_LANGUAGE):
+        try:
+            language = normalize_language(raw) if raw else None
+        except ValidationError:
+            continue
+        for candidate in (language, language.split("-")[0] if language else None):
+            if candidate and candidate not in chain:
+                chain.append(candidate)
     return chain
 
 

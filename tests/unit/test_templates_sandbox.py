@@ -113,3 +113,17 @@ def test_user_errors_in_templates_are_messages_not_crashes():
     ]:
         with pytest.raises(TemplateRenderError, match=expected.replace("(", r"\(")):
             render_email(TemplateSource("s", body, None).as_resolved(), {})
+
+
+def test_templates_cannot_include_or_import_other_templates():
+    for body in ("{% include 'admin/home.html' %}", "{% extends 'base.html' %}", "{% import 'x.html' as x %}"):
+        with pytest.raises(TemplateRenderError, match="^HTML body: "):
+            render_email(TemplateSource("s", body, None).as_resolved(), {})
+
+
+def test_compiling_a_template_with_many_concatenations_stays_fast():
+    body = "{{ " + " ~ ".join(["'a'"] * 5000) + " }}"
+    started = time.monotonic()
+    email = render_email(TemplateSource("s", body, None).as_resolved(), {})
+    assert time.monotonic() - started < 3
+    assert "a" * 5000 in email.html

@@ -371,3 +371,34 @@ def test_store_unknown_template_or_bad_language_is_404(client, factory, signed_i
 def test_nav_links_to_the_editors(client, factory, signed_in):
     signed_in(factory.admin())
     assert 'href="/admin/templates/"' in client.get("/admin/").get_data(as_text=True)
+
+
+def test_admin_cannot_change_code_or_language_of_an_existing_template(app, client, factory, signed_in):
+    template = factory.email_template(code="order_returned", language="en")
+    signed_in(factory.admin())
+    path = f"/admin/templates/{template.id}/edit"
+    assert 'readonly' in client.get(path).get_data(as_text=True)
+    response = client.post(path, data={**_form(code="renamed", language="fr"), "csrf_token": csrf_token(client, path)})
+    assert response.status_code == 302
+    with app.app_context():
+        saved = db.session.get(EmailTemplate, template.id)
+        assert (saved.code, saved.language) == ("order_returned", "en")
+
+
+@pytest.mark.parametrize("query", ["page=abc", "page=-3", "per_page=7", "category=bogus", "active=maybe",
+                                   "language=%3Cscript%3E", "q=" + "x" * 500, "page=99999"])
+def test_list_pages_take_bad_parameters_without_errors(client, factory, signed_in, shipped, query):
+    admin = factory.admin()
+    store = factory.store()
+    signed_in(admin)
+    assert client.get(f"/admin/templates/?{query}").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    signed_in(factory.store_user(store))
+    assert client.get(f"/store/{store.slug}/templates/?{query}&status=weird").status_code == 200
+
+
+def test_store_list_htmx_returns_only_the_list_fragment(client, factory, signed_in, shipped):
+    store = factory.store()
+    signed_in(factory.store_user(store))
+    body = client.get(f"/store/{store.slug}/templates/?q=order", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in body and 'data-code="order_shipped"' in body and "2 templates" in body
