@@ -19,6 +19,7 @@ import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from itertools import islice
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError
@@ -48,6 +49,12 @@ class ReportingUndefined(StrictUndefined):
             self._fail_with_undefined_error()
         return False
 
+    def __getattr__(self, name: str):
+        # A refused value stays refused however it is used (`''|attr('__class__')|attr('__mro__')`).
+        if name != "_undefined_exception" and self._undefined_exception is SecurityError:
+            self._fail_with_undefined_error()
+        return super().__getattr__(name)
+
 
 @dataclass
 class _Budget:
@@ -76,9 +83,14 @@ def _step(count: int = 1) -> None:
     if budget is None:
         return
     budget.steps += count
+    if budget.steps > MAX_STEPS or budget.steps & 0x3FF == 0:
+        _check_budget(budget)
+
+
+def _check_budget(budget: _Budget) -> None:
     if budget.steps > MAX_STEPS:
         raise RenderLimitExceeded(f"the template does too much work (more than {MAX_STEPS:,} steps)")
-    if budget.steps & 0x3FF == 0 and time.monotonic() > budget.deadline:
+    if time.monotonic() > budget.deadline:
         raise RenderLimitExceeded(f"the template took longer than {MAX_SECONDS:g} seconds to render")
 
 
@@ -100,16 +112,30 @@ def _check_built(value):
     return value
 
 
-def count_output(chunks, budget: _Budget):
-    """Yield the rendered chunks, stopping when the email grows past the output limit."""
-    for chunk in chunks:
-        budget.output += len(chunk)
-        _refuse_size(budget.output, "message")
-        yield chunk
+_OUTPUT_BATCH = 32
+
+
+def collect_output(chunks, budget: _Budget) -> str:
+    """Join the rendered chunks, stopping once the email grows past the output limit.
+
+    Chunks are taken in small batches so that counting costs little per chunk; a single chunk is a
+    context value or a string the guards above already held to MAX_OUTPUT_CHARS, so a batch can
+    overshoot the limit by a bounded amount before it is refused."""
+    parts: list[str] = []
+    size = budget.output
+    iterator = iter(chunks)
+    while batch := list(islice(iterator, _OUTPUT_BATCH)):
+        size += sum(map(len, batch))
+        if size > MAX_OUTPUT_CHARS:
+            _refuse_size(size, "message")
+        parts += batch
+    budget.output = size
+    return "".join(parts)
 
 
 _PERCENT_WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _FORMAT_NUMBER = re.compile(r"\d+")
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
 
 
 def _check_percent_format(fmt: str, args) -> None:
@@ -126,7 +152,7 @@ def _check_brace_format(fmt: str, args, kwargs) -> None:
     for spec in re.findall(r"\{[^{}]*:([^{}]*)\}", fmt):
         for number in _FORMAT_NUMBER.findall(spec):
             _refuse_size(int(number))
-    if ":{" in fmt:
+    if _NESTED_SPEC.search(fmt):
         for value in list(args) + list(kwargs.values()):
             if isinstance(value, int):
                 _refuse_size(abs(value))
@@ -182,8 +208,14 @@ def format_date(value, fmt: str | None = None):
 
 def _counted(iterable):
     """Every loop's iterable goes through this (see _parse): one step per iteration."""
+    budget = _budget.get()
+    if budget is None:
+        yield from iterable
+        return
     for item in iterable:
-        _step()
+        budget.steps += 1
+        if budget.steps > MAX_STEPS or budget.steps & 0x3FF == 0:
+            _check_budget(budget)
         yield item
 
 
@@ -275,8 +307,7 @@ class EmailSandbox(ImmutableSandboxedEnvironment):
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(loop.iter, "_counted", [], [], None, None, lineno=loop.lineno)
-        for concat in list(tree.find_all(nodes.Concat)):
-            _wrap_in_parent(tree, concat)
+        _wrap_concatenations(tree)
         return tree
 
     def call_binop(self, context, operator, left, right):
@@ -328,18 +359,23 @@ def _check_power(base, exponent) -> None:
             raise RenderLimitExceeded("the template computes a number that is too large")
 
 
-def _wrap_in_parent(tree: nodes.Node, target: nodes.Concat) -> None:
-    """Replace `target` in its parent by `target|_sized` (the AST has no parent links, so search)."""
-    for parent in tree.find_all(nodes.Node):
-        for field_name, value in parent.iter_fields():
-            if value is target:
-                setattr(parent, field_name, nodes.Filter(target, "_sized", [], [], None, None, lineno=target.lineno))
-                return
-            if isinstance(value, list):
-                for index, item in enumerate(value):
-                    if item is target:
-                        value[index] = nodes.Filter(target, "_sized", [], [], None, None, lineno=target.lineno)
-                        return
+def _wrap_concatenations(node: nodes.Node) -> None:
+    """Replace every `a ~ b` (Concat) below `node` by `(a ~ b)|_sized`, in one pass over the tree."""
+
+    def sized(concat: nodes.Concat) -> nodes.Filter:
+        return nodes.Filter(concat, "_sized", [], [], None, None, lineno=concat.lineno)
+
+    for field_name, value in node.iter_fields():
+        if isinstance(value, nodes.Node):
+            _wrap_concatenations(value)
+            if isinstance(value, nodes.Concat):
+                setattr(node, field_name, sized(value))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, nodes.Node):
+                    _wrap_concatenations(item)
+                    if isinstance(item, nodes.Concat):
+                        value[index] = sized(item)
 
 
 HTML_SANDBOX = EmailSandbox(autoescape=True)

@@ -18,11 +18,12 @@ import html2text
 import sqlalchemy as sa
 from jinja2 import Template, TemplateSyntaxError, Undefined, meta
 from jinja2.exceptions import SecurityError, UndefinedError
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import EmailCategory, EmailTemplate, Store, StoreEmailTemplate
 from .errors import NotFound, ValidationError
-from .template_sandbox import HTML_SANDBOX, TEXT_SANDBOX, RenderLimitExceeded, count_output, render_budget
+from .template_sandbox import HTML_SANDBOX, TEXT_SANDBOX, RenderLimitExceeded, collect_output, render_budget
 
 FALLBACK_LANGUAGE = "en"
 MAX_BODY_BYTES = 512 * 1024
@@ -111,10 +112,17 @@ def dump_variable_list(names: list[str]) -> str | None:
 
 
 def language_chain(requested: str | None, store_language: str | None) -> list[str]:
+    """The languages to try, in order: the requested one (a regional code such as de-CH, then its
+    base language de), the store's default language, then `en`. Unusable codes are skipped."""
     chain: list[str] = []
-    for language in (requested, store_language, FALLBACK_LANGUAGE):
-        if language and language not in chain:
-            chain.append(language)
+    for raw in (requested, store_language, FALLBACK_LANGUAGE):
+        try:
+            language = normalize_language(raw) if raw else None
+        except ValidationError:
+            continue
+        for candidate in (language, language.split("-")[0] if language else None):
+            if candidate and candidate not in chain:
+                chain.append(candidate)
     return chain
 
 
@@ -267,11 +275,35 @@ def compile_template(template: ResolvedTemplate) -> CompiledTemplate:
 _PLAIN_SCALARS = (str, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta, type(None))
 
 
+_EXACT_SCALARS = frozenset({str, int, float, bool, type(None)})
+_MAX_CONTEXT_DEPTH = 20
+
+
+def _is_plain(value, depth: int = 0) -> bool:
+    """The fast check (no paths); check_plain_context explains a failure."""
+    if type(value) in _EXACT_SCALARS:
+        return True
+    if depth > _MAX_CONTEXT_DEPTH:
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _EXACT_SCALARS and not _is_plain(item, depth + 1):
+                return False
+        return True
+    if isinstance(value, list | tuple):
+        return all(type(item) in _EXACT_SCALARS or _is_plain(item, depth + 1) for item in value)
+    return isinstance(value, _PLAIN_SCALARS)
+
+
 def check_plain_context(value, path: str = "context", depth: int = 0) -> None:
     """Templates receive plain data only: an ORM object in the sandbox could reach Model.query."""
+    if depth == 0 and _is_plain(value):
+        return
     if isinstance(value, _PLAIN_SCALARS):
         return
-    if depth > 20:
+    if depth > _MAX_CONTEXT_DEPTH:
         raise TypeError(f"Template context is nested too deeply at {path}.")
     if isinstance(value, dict):
         for key, item in value.items():
@@ -295,7 +327,7 @@ def missing_required(template: ResolvedTemplate, context: dict) -> list[str]:
 
 def _render_part(compiled: Template, context: dict, field_name: str, budget) -> str:
     try:
-        return "".join(count_output(compiled.generate(context), budget))
+        return collect_output(compiled.root_render_func(compiled.new_context(context)), budget)
     except Exception as exc:  # noqa: BLE001 (user-authored code can raise anything: 1/0, 'a' + 1, ...)
         raise _render_error(exc, field_name) from exc
 
@@ -321,7 +353,9 @@ def _render_error(exc: Exception, field_name: str) -> TemplateRenderError:
 
 
 def _undefined_message(exc: UndefinedError) -> str:
-    message = exc.message or "a variable is undefined"
+    message = (exc.message or "a variable is undefined").replace(
+        "'messaging_web.services.template_sandbox.ReportingUndefined object'", "an undefined value"
+    )
     if message.endswith("is undefined"):
         return f"{message} (it is not in the values this email is sent with)."
     return message
@@ -730,10 +764,11 @@ def list_store_templates(store_id: int, *, search: str = "", language: str = "",
                                  sa.func.lower(EmailTemplate.name).like(pattern)))
     if language:
         conditions.append(EmailTemplate.language == language)
+    existing = aliased(StoreEmailTemplate)
     customized = sa.exists().where(
-        StoreEmailTemplate.store_id == store_id,
-        StoreEmailTemplate.template_code == EmailTemplate.code,
-        StoreEmailTemplate.language == EmailTemplate.language,
+        existing.store_id == store_id,
+        existing.template_code == EmailTemplate.code,
+        existing.language == EmailTemplate.language,
     )
     if status == "customized":
         conditions.append(customized)

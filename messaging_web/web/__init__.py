@@ -5,11 +5,12 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    # Feature modules (admin_email_log, store_email_*) add routes to the admin and store blueprints,
-    # so they are imported before the blueprints are registered.
+    # Feature modules add routes to the admin and store blueprints, so they are imported before the
+    # blueprints are registered.
     from . import (  # noqa: F401
         admin,
         admin_email_log,
+        admin_templates,
         auth,
         customer,
         errors,
@@ -17,6 +18,7 @@ def register_blueprints(app: Flask) -> None:
         store,
         store_email_log,
         store_email_settings,
+        store_templates,
     )
 
     app.register_blueprint(public.bp)

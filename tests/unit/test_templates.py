@@ -396,3 +396,19 @@ def test_load_templates_command(app):
     assert result.exit_code == 0 and "Created 30 templates, kept 0" in result.output
     result = app.test_cli_runner().invoke(args=["messaging", "load-templates"])
     assert "Created 0 templates, kept 30" in result.output
+
+
+def test_regional_language_falls_back_to_its_base_language_before_the_store_default(ctx):
+    store = _store(language="fr")
+    _platform(language="fr")
+    _platform(language="de")
+    resolved = resolve_template("order_shipped", store_id=store.id, language="de-CH")
+    assert resolved.language == "de"
+    assert templates.language_chain("de_ch", "fr") == ["de-CH", "de", "fr", "en"]
+    assert templates.language_chain("not a language", None) == ["en"]
+
+
+def test_regional_template_wins_when_it_exists(ctx):
+    _platform(language="de")
+    _platform(language="de-CH")
+    assert resolve_template("order_shipped", language="de-ch").language == "de-CH"
