@@ -154,16 +154,16 @@ def resolve_template(code: str, *, store_id: int | None = None, language: str | 
                 )
             )
         }
-    # The platform row that speaks for the code where a language has an override but no platform row.
-    representative = platform.get(FALLBACK_LANGUAGE) or next(iter(sorted(platform.items())), (None, None))[1]
-
     for candidate in chain:
-        base = platform.get(candidate) or representative
+        base = platform.get(candidate)
+        if base is None:
+            # No active platform template in this language: an override of it is not offered to the
+            # store either (the store list shows active platform templates only), so it is not used.
+            continue
         override = overrides.get(candidate)
-        if override is not None and base is not None and not base.is_platform_only:
+        if override is not None and not base.is_platform_only:
             return _resolved_from_override(override, base)
-        if candidate in platform:
-            return _resolved_from_platform(platform[candidate])
+        return _resolved_from_platform(base)
     tried = ", ".join(chain)
     raise NotFound(f"No active email template '{code}' in {tried}.")
 
