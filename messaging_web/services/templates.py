@@ -754,9 +754,10 @@ class StoreTemplateRow:
 
 
 def list_store_templates(store_id: int, *, search: str = "", language: str = "", status: str = "",
-                         page: int = 1, per_page: int = 25) -> TemplatePage:
+                         page: int = 1, per_page: int = 25, name_language: str | None = None) -> TemplatePage:
     """The templates a store may customize (active, not platform-only), by code, each language marked
-    "platform default" or "customized". Three queries whatever the page size."""
+    "platform default" or "customized", named in `name_language` where it exists (else English).
+    Three queries whatever the page size."""
     conditions = [EmailTemplate.is_active.is_(True), EmailTemplate.is_platform_only.is_(False)]
     if search:
         pattern = f"%{search.strip().lower()}%"
@@ -800,7 +801,8 @@ def list_store_templates(store_id: int, *, search: str = "", language: str = "",
         group = groups.setdefault(
             platform_row.code, TemplateGroup(platform_row.code, platform_row.name, platform_row.category)
         )
-        if platform_row.language == FALLBACK_LANGUAGE:
+        named_already = any(r.platform.language == name_language for r in group.rows)
+        if platform_row.language == name_language or (platform_row.language == FALLBACK_LANGUAGE and not named_already):
             group.name = platform_row.name
         group.rows.append(StoreTemplateRow(platform_row, override))
     return TemplatePage([groups[c] for c in codes if c in groups], total, page, pages)

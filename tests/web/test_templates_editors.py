@@ -413,3 +413,10 @@ def test_store_list_paginates(client, factory, signed_in, shipped):
     assert "12 templates" in page and "Page 1 of 2" in page and page.count("<tr data-code=") == 10
     page = client.get(f"/store/{store.slug}/templates/?per_page=10&page=2").get_data(as_text=True)
     assert "Page 2 of 2" in page and page.count("<tr data-code=") == 2 and "per_page=10" in page
+
+
+def test_store_list_names_templates_in_the_store_language(client, factory, signed_in, shipped):
+    store = factory.store(language="de")
+    signed_in(factory.store_user(store))
+    page = client.get(f"/store/{store.slug}/templates/").get_data(as_text=True)
+    assert "Bestellung versandt" in page and "Order shipped" not in page
