@@ -27,6 +27,7 @@ from .template_sandbox import HTML_SANDBOX, TEXT_SANDBOX, RenderLimitExceeded, c
 
 FALLBACK_LANGUAGE = "en"
 MAX_BODY_BYTES = 512 * 1024
+MAX_SUBJECT_CHARS = 500
 LANGUAGE_PATTERN = re.compile(r"^([a-zA-Z]{2})(?:[-_]([a-zA-Z]{2}))?$")
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
 PART_LABELS = {"subject": "Subject", "body_html": "HTML body", "body_text": "Text body"}
@@ -403,7 +404,10 @@ def render_email(template: ResolvedTemplate, context: dict, *, inline: bool = Tr
         subject = _render_part(compiled.subject, context, "subject", budget)
         html = _render_part(compiled.html, context, "body_html", budget)
         text = _render_part(compiled.text, context, "body_text", budget) if compiled.text is not None else None
+    # One line (no header injection through newlines), and short enough for EmailLog.subject.
     subject = " ".join(subject.split())
+    if len(subject) > MAX_SUBJECT_CHARS:
+        subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
     if text is None:
         text = text_from_html(html)
     return RenderedEmail(subject=subject, html=inline_css(html) if inline else html, text=text)
@@ -439,8 +443,8 @@ def used_variables(source: TemplateSource) -> set[str]:
             sandbox = HTML_SANDBOX if field_name == "body_html" else TEXT_SANDBOX
             try:
                 names |= meta.find_undeclared_variables(sandbox.parse(text))
-            except TemplateSyntaxError:
-                continue
+            except (TemplateSyntaxError, RecursionError, MemoryError):
+                continue  # reported by compile_template
     return names - set(HTML_SANDBOX.globals)
 
 

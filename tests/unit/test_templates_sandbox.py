@@ -130,3 +130,15 @@ def test_compiling_a_template_with_many_concatenations_stays_fast():
     email = render_email(TemplateSource("s", body, None).as_resolved(), {})
     assert time.monotonic() - started < 3
     assert "a" * 5000 in email.html
+
+
+def test_deeply_nested_template_is_a_message_not_a_crash():
+    body = "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"
+    preview = preview_template(TemplateSource("s", body, None), {})
+    assert preview.email is None and preview.problems and preview.problems[0].startswith("HTML body: ")
+
+
+def test_rendered_subject_is_one_line_and_fits_the_email_log():
+    source = TemplateSource("{{ a }}\r\nBcc: victim@example.com {{ 'x' * 600 }}", "<p>x</p>", None, ["a"])
+    subject = render_email(source.as_resolved(), {"a": "Hi"}).subject
+    assert "\n" not in subject and "\r" not in subject and len(subject) == 500 and subject.endswith("…")
