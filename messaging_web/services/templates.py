@@ -705,6 +705,13 @@ class TemplatePage:
     pages: int
 
 
+def _matches(search: str):
+    """Code or name contains the search text, case-insensitively; % and _ are plain characters."""
+    text = search.strip().lower()
+    return sa.or_(sa.func.lower(EmailTemplate.code).contains(text, autoescape=True),
+                  sa.func.lower(EmailTemplate.name).contains(text, autoescape=True))
+
+
 def _page_bounds(total: int, page: int, per_page: int) -> tuple[int, int]:
     pages = max((total + per_page - 1) // per_page, 1)
     return min(max(page, 1), pages), pages
@@ -715,9 +722,7 @@ def list_platform_templates(*, search: str = "", category: str = "", language: s
     """Platform templates grouped by code (a page of codes), filtered and searched. Three queries."""
     conditions = []
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        conditions.append(sa.or_(sa.func.lower(EmailTemplate.code).like(pattern),
-                                 sa.func.lower(EmailTemplate.name).like(pattern)))
+        conditions.append(_matches(search))
     if category:
         conditions.append(EmailTemplate.category == category)
     if language:
@@ -764,9 +769,7 @@ def list_store_templates(store_id: int, *, search: str = "", language: str = "",
     Three queries whatever the page size."""
     conditions = [EmailTemplate.is_active.is_(True), EmailTemplate.is_platform_only.is_(False)]
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        conditions.append(sa.or_(sa.func.lower(EmailTemplate.code).like(pattern),
-                                 sa.func.lower(EmailTemplate.name).like(pattern)))
+        conditions.append(_matches(search))
     if language:
         conditions.append(EmailTemplate.language == language)
     existing = aliased(StoreEmailTemplate)
@@ -810,14 +813,3 @@ def list_store_templates(store_id: int, *, search: str = "", language: str = "",
             group.name = platform_row.name
         group.rows.append(StoreTemplateRow(platform_row, override))
     return TemplatePage([groups[c] for c in codes if c in groups], total, page, pages)
-
-
-__all__ = [
-    "Preview",
-    "RenderedEmail",
-    "ResolvedTemplate",
-    "TemplateRenderError",
-    "TemplateSource",
-    "render_email",
-    "resolve_template",
-]

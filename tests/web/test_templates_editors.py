@@ -420,3 +420,11 @@ def test_store_list_names_templates_in_the_store_language(client, factory, signe
     signed_in(factory.store_user(store))
     page = client.get(f"/store/{store.slug}/templates/").get_data(as_text=True)
     assert "Bestellung versandt" in page and "Order shipped" not in page
+
+
+def test_search_treats_like_wildcards_as_text(client, factory, signed_in, shipped):
+    signed_in(factory.admin())
+    page = client.get("/admin/templates/?q=%25").get_data(as_text=True)
+    assert "0 template codes" in page
+    page = client.get("/admin/templates/?q=r_s").get_data(as_text=True)
+    assert "1 template code" in page and 'data-code="order_shipped"' in page
