@@ -133,7 +133,7 @@ def collect_output(chunks, budget: _Budget) -> str:
     return "".join(parts)
 
 
-_PERCENT_WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _FORMAT_NUMBER = re.compile(r"\d+")
 _NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
 
