@@ -70,6 +70,8 @@ def load_config(overrides: dict | None = None) -> dict:
         # A pending row untouched this long lost its hand-off; a claim this old lost its worker.
         "EMAIL_SWEEP_AFTER_SECONDS": _int("EMAIL_SWEEP_AFTER_SECONDS", 120),
         "EMAIL_CLAIM_TIMEOUT_SECONDS": _int("EMAIL_CLAIM_TIMEOUT_SECONDS", 900),
+        # Open pixel and tracked links in the HTML part (served under PUBLIC_BASE_URL/t/...).
+        "EMAIL_TRACKING": _bool("EMAIL_TRACKING", True),
         "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "10")),
         # Stores' SMTP hosts on loopback/private addresses are refused outside development and tests.
         "SMTP_ALLOW_INTERNAL_HOSTS": _bool("SMTP_ALLOW_INTERNAL_HOSTS", development),

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import EmailLog, EmailStatus, NotificationPriority, NotificationType, StoreEmailSettings
 from ..models.base import utcnow
-from . import providers
+from . import providers, tracking
 from .dispatcher import dispatch_after_commit
 from .errors import ValidationError
 from .notifications import raise_admin_notification
@@ -177,9 +177,13 @@ def _deliver_group(session: Session, store_id: int | None, rows: list[EmailLog])
 
 
 def outgoing_email(row: EmailLog) -> OutgoingEmail:
+    body_html = row.body_html
+    if body_html and current_app.config.get("EMAIL_TRACKING", True):
+        # Applied when sending, so the log keeps the email as written and a resend gets fresh links.
+        body_html = tracking.add_tracking(body_html, row.id)
     return OutgoingEmail(
         log_id=row.id, message_id=row.message_id_header, from_email=row.from_email, from_name=row.from_name,
-        to_email=row.recipient_email, to_name=row.recipient_name, subject=row.subject, html=row.body_html,
+        to_email=row.recipient_email, to_name=row.recipient_name, subject=row.subject, html=body_html,
         text=row.body_text, reply_to=row.reply_to,
     )
 

@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
         store_email_log,
         store_email_settings,
         store_templates,
+        tracking,
     )
 
     app.register_blueprint(public.bp)
@@ -26,4 +27,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(store.bp)
     app.register_blueprint(customer.bp)
+    app.register_blueprint(tracking.bp)
     errors.register(app)

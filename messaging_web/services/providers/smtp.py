@@ -19,6 +19,16 @@ class _TrackingSMTP(smtplib.SMTP):
 
     payload_sent = False
 
+    # Addresses reaching here were validated as one plain address each (providers/message.py), so
+    # smtplib's quoteaddr (a full RFC 2822 parse per command) is not needed.
+    def mail(self, sender, options=()):
+        self.putcmd("mail", f"FROM:<{sender}>{' ' + ' '.join(options) if options else ''}")
+        return self.getreply()
+
+    def rcpt(self, recip, options=()):
+        self.putcmd("rcpt", f"TO:<{recip}>{' ' + ' '.join(options) if options else ''}")
+        return self.getreply()
+
     def data(self, msg):
         self.putcmd("data")
         code, reply = self.getreply()
