@@ -166,14 +166,41 @@ def _deliver_group(session: Session, store_id: int | None, rows: list[EmailLog])
             _record(session, row, error, None, report)
         session.commit()
         return report
+    sent: list[dict] = []
     with provider:
         for n, row in enumerate(rows, start=1):
             outcome, message_id = attempt(provider, row)
-            _record(session, row, outcome, message_id, report, provider_name=provider.name)
+            if outcome is None:
+                # The common case is written with one executemany per chunk, not through the ORM per row.
+                sent.append({
+                    "b_id": row.id, "b_sent_at": utcnow(), "b_message_id": (message_id or "")[:255] or None,
+                    "b_provider": row.provider if row.via_store_settings else provider.name,
+                })
+                report.sent.append(row.id)
+            else:
+                _record(session, row, outcome, message_id, report, provider_name=provider.name)
             if n % commit_every == 0:
+                _write_sent(session, sent)
                 session.commit()
+    _write_sent(session, sent)
     session.commit()
     return report
+
+
+_MARK_SENT = (
+    sa.update(EmailLog.__table__)
+    .where(EmailLog.__table__.c.id == sa.bindparam("b_id"))
+    .values(status=EmailStatus.SENT.value, sent_at=sa.bindparam("b_sent_at"),
+            provider_message_id=sa.bindparam("b_message_id"), provider=sa.bindparam("b_provider"),
+            error_message=None, next_attempt_at=None, claimed_at=None, claimed_by=None,
+            updated_at=sa.bindparam("b_sent_at"))
+)
+
+
+def _write_sent(session: Session, sent: list[dict]) -> None:
+    if sent:
+        session.connection().execute(_MARK_SENT, sent)
+        sent.clear()
 
 
 def outgoing_email(row: EmailLog) -> OutgoingEmail:
