@@ -78,7 +78,7 @@ def _due(now: dt.datetime):
 
 
 def claim(session: Session, *, limit: int, ids: Iterable[int] | None = None,
-          now: dt.datetime | None = None) -> tuple[str, list[int]]:
+          now: dt.datetime | None = None, commit: bool = True) -> tuple[str, list[int]]:
     """Claim up to `limit` due rows (only among `ids` if given) for this worker and commit the claim.
 
     Returns the claim token and the ids claimed. Rows another worker holds are skipped, not waited for.
@@ -97,7 +97,8 @@ def claim(session: Session, *, limit: int, ids: Iterable[int] | None = None,
         .returning(EmailLog.id)
         .execution_options(synchronize_session=False)
     ).all()
-    session.commit()
+    if commit:
+        session.commit()
     return token, sorted(claimed)
 
 
@@ -108,17 +109,19 @@ def deliver(ids: Iterable[int]) -> DeliveryReport:
     if not ids:
         return report
     with _session() as session:
-        token, claimed = claim(session, limit=len(ids), ids=ids)
+        token, claimed = claim(session, limit=len(ids), ids=ids, commit=False)
         if claimed:
             report = _deliver_claimed(session, token, claimed)
+        session.commit()
     return report
 
 
 def deliver_due(limit: int | None = None) -> DeliveryReport:
     """Claim one batch of due rows, whoever queued them, and deliver it (the worker loop's step)."""
     with _session() as session:
-        token, claimed = claim(session, limit=limit or _settings("EMAIL_BATCH_SIZE"))
+        token, claimed = claim(session, limit=limit or _settings("EMAIL_BATCH_SIZE"), commit=False)
         if not claimed:
+            session.commit()
             return DeliveryReport()
         return _deliver_claimed(session, token, claimed)
 
@@ -127,41 +130,54 @@ def _deliver_claimed(session: Session, token: str, ids: list[int]) -> DeliveryRe
     rows = session.scalars(
         sa.select(EmailLog).where(EmailLog.id.in_(ids), EmailLog.claimed_by == token).order_by(EmailLog.id)
     ).all()
-    # End the read transaction before sending: on SQLite a reader that later writes, after another
-    # worker committed, fails at once instead of waiting its turn.
-    session.commit()
     groups: dict[tuple, list[EmailLog]] = {}
     for row in rows:
         key = (row.store_id, row.provider) if row.via_store_settings else (None, "platform")
         groups.setdefault(key, []).append(row)
+    senders = {store_id: _provider_for(session, store_id) for store_id, _provider in groups}
+    # The claim (and these reads) are committed before anything is sent: from here on another worker
+    # skips these rows. Ending the transaction also matters on SQLite, where a reader that later
+    # writes after another worker committed fails at once instead of waiting its turn.
+    session.commit()
     report = DeliveryReport()
     for (store_id, _provider), group in groups.items():
-        report.merge(_deliver_group(session, store_id, group))
+        report.merge(_deliver_group(session, senders[store_id], group))
     return report
 
 
-def _provider_for(session: Session, store_id: int | None) -> Provider:
+def _provider_for(session: Session, store_id: int | None) -> Provider | DeliveryError:
+    """The sender's provider, or the error that keeps it from being built (recorded on each row)."""
     config = current_app.config
-    if store_id is None:
-        return providers.platform_provider(config)
-    settings = session.scalar(sa.select(StoreEmailSettings).where(StoreEmailSettings.store_id == store_id))
-    if settings is None:
-        raise PermanentError("the store's email settings were removed before this email was sent")
-    return providers.store_provider(settings, config)
+    try:
+        if store_id is None:
+            return providers.platform_provider(config)
+        settings = session.scalar(sa.select(StoreEmailSettings).where(StoreEmailSettings.store_id == store_id))
+        if settings is None:
+            return PermanentError("the store's email settings were removed before this email was sent")
+        return providers.store_provider(settings, config)
+    except (SecretUnreadable, ValueError) as exc:
+        return PermanentError(str(exc))
 
 
-def _deliver_group(session: Session, store_id: int | None, rows: list[EmailLog]) -> DeliveryReport:
+def _relaxed_commit(session: Session) -> None:
+    """On PostgreSQL, outcome transactions need not wait for the WAL flush: if the database loses the
+    last of them in a crash, those rows are still claimed, and the sweep marks them "may have been
+    delivered" as for a worker that died; they are never sent twice."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: list[EmailLog]) -> DeliveryReport:
     """Send rows that share one sender, over one provider connection; commit outcomes every few rows."""
     report = DeliveryReport()
     commit_every = 20
     try:
-        provider = _provider_for(session, store_id)
-        session.commit()
+        if isinstance(provider, DeliveryError):
+            raise provider
         opener = getattr(provider, "open", None)
         if opener is not None:
             opener()
-    except (DeliveryError, SecretUnreadable, ValueError) as exc:
-        error = exc if isinstance(exc, DeliveryError) else PermanentError(str(exc))
+    except DeliveryError as error:
         for row in rows:
             _record(session, row, error, None, report)
         session.commit()
@@ -181,8 +197,10 @@ def _deliver_group(session: Session, store_id: int | None, rows: list[EmailLog])
                 _record(session, row, outcome, message_id, report, provider_name=provider.name)
             if n % commit_every == 0:
                 _write_sent(session, sent)
+                _relaxed_commit(session)
                 session.commit()
     _write_sent(session, sent)
+    _relaxed_commit(session)
     session.commit()
     return report
 
