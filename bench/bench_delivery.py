@@ -219,7 +219,8 @@ def bench_delivery(app, config: dict, tmp: Path) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    print(f"bench_delivery: {N} emails, {WORKERS} worker processes, commits every {COMMIT_EVERY} when queueing")
+    print(f"bench_delivery: {N} emails, {WORKERS} worker processes, commits every {COMMIT_EVERY} when queueing; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (the machine is shared)")
     for kind in ("sqlite", "postgresql"):
         tmp = Path(tempfile.mkdtemp(prefix=f"bench-delivery-{kind}-"))
         url = fresh_database(kind, tmp)
@@ -235,6 +236,7 @@ def main() -> None:
               f"{smtp_floor:8.0f} emails/s   ratio {delivered / smtp_floor:.2f}")
         with app.app_context():
             db.engine.dispose()
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
