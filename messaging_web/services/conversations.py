@@ -207,13 +207,15 @@ def post_message(actor: Actor, conversation: Conversation, content: str) -> Mess
     if conversation.is_closed:
         _reopen(actor, conversation, reason="reopened by a new message from")
     now = utcnow()
+    # The conversation row is locked first, so message ids follow commit order within a thread
+    # (pollers asking for "after id N" miss nothing) and concurrent posters queue here.
+    _bump_conversation(conversation.id, now)
     message = Message(
         conversation_id=conversation.id, sender_type=actor.participant_type, sender_id=actor.id, content=content,
         is_system_message=False, is_deleted=False, created_at=now, updated_at=now,
     )
     db.session.add(message)
     db.session.flush()
-    _bump_conversation(conversation.id, now)
     is_sender = sa.and_(P.participant_type == actor.participant_type, P.participant_id == actor.id)
     wants_email = sa.and_(P.email_notifications.is_(True), P.muted.is_(False))
     db.session.execute(
@@ -256,13 +258,13 @@ def _bump_conversation(conversation_id: int, now: dt.datetime) -> None:
 def _system_message(actor: Actor, conversation: Conversation, content: str) -> Message:
     """A line such as 'Closed by ...': counted in the thread, but neither unread nor emailed."""
     now = utcnow()
+    _bump_conversation(conversation.id, now)
     message = Message(
         conversation_id=conversation.id, sender_type=actor.participant_type, sender_id=actor.id, content=content,
         is_system_message=True, is_deleted=False, created_at=now, updated_at=now,
     )
     db.session.add(message)
     db.session.flush()
-    _bump_conversation(conversation.id, now)
     return message
 
 

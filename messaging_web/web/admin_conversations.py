@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import g, redirect, url_for
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from .. import access
@@ -24,7 +25,8 @@ register_conversation_views(bp, PORTAL, prefix="/conversations")
 
 class AdminStartForm(FlaskForm):
     recipient = RadioField(
-        "To", choices=[("store", "A store's team"), ("customer", "A customer of a store")], default="store"
+        "To", default="store",
+        choices=[SelectChoice("store", "A store's team"), SelectChoice("customer", "A customer of a store")],
     )
     store_id = SelectField("Store", coerce=int, validators=[Optional()])
     customer_email = StringField("Customer's email (when writing to a customer)", validators=[Optional()])
@@ -35,9 +37,8 @@ class AdminStartForm(FlaskForm):
 @bp.route("/conversations/new", methods=["GET", "POST"])
 def new_conversation():
     form = AdminStartForm()
-    form.store_id.choices = [
-        (row.id, row.name) for row in db.session.execute(sa.select(Store.id, Store.name).order_by(Store.name))
-    ]
+    stores = db.session.execute(sa.select(Store.id, Store.name).order_by(Store.name))
+    form.store_id.choices = [SelectChoice(row.id, row.name) for row in stores]
     if form.validate_on_submit():
         try:
             store = access.access_conversation_partner_store(g.actor, form.store_id.data or 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import g, redirect, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from .. import access
@@ -23,8 +24,8 @@ register_conversation_views(bp, PORTAL, prefix="/conversations")
 
 class StoreStartForm(FlaskForm):
     recipient = RadioField(
-        "To", choices=[("customer", "A customer of this store"), ("platform", "The platform team")],
-        default="customer",
+        "To", default="customer",
+        choices=[SelectChoice("customer", "A customer of this store"), SelectChoice("platform", "The platform team")],
     )
     customer_email = StringField("Customer's email", validators=[Optional()])
     subject = StringField("Subject", validators=[Optional()])
