@@ -1,4 +1,4 @@
-"""Flask CLI commands under `flask messaging ...`: seed-demo, create-admin."""
+"""Flask CLI commands under `flask messaging ...`: seed-demo, create-admin, load-templates."""
 from __future__ import annotations
 
 import click
@@ -6,7 +6,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .extensions import db
-from .services import accounts, demo
+from .services import accounts, demo, template_catalog
 from .services.errors import ValidationError
 
 messaging_cli = AppGroup("messaging", help="messaging_web administration.")
@@ -34,6 +34,19 @@ def create_admin_command(email: str, name: str, password: str):
         raise click.ClickException(exc.message) from exc
     db.session.commit()
     click.echo(f"Created platform admin {user.email}.")
+
+
+@messaging_cli.command("load-templates")
+def load_templates_command():
+    """Load the shipped default email templates (en, fr, de); templates already present are left as they are."""
+    try:
+        report = template_catalog.load_default_templates()
+    except ValidationError as exc:
+        raise click.ClickException(f"A shipped template is invalid: {exc.message}") from exc
+    db.session.commit()
+    click.echo(f"Created {len(report.created)} templates, kept {len(report.kept)} that exist already.")
+    for label in report.created:
+        click.echo(f"  + {label}")
 
 
 def register_cli(app: Flask) -> None:

@@ -5,9 +5,10 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import (  # noqa: F401  (routes)
+    from . import (  # noqa: F401  (routes on the admin, store and customer blueprints)
         admin,
         admin_conversations,
+        admin_templates,
         auth,
         customer,
         customer_conversations,
@@ -15,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
         public,
         store,
         store_conversations,
+        store_templates,
     )
 
     app.register_blueprint(public.bp)
