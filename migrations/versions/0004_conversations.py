@@ -1,7 +1,7 @@
 """conversations: customer, notification batching, inbox indexes
 
 Revision ID: 0004_conversations
-Revises: 0001_initial
+Revises: 0003_delivery
 Create Date: 2026-11-25 03:32:26.556443
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_conversations'
-down_revision = '0001_initial'
+down_revision = '0003_delivery'
 branch_labels = None
 depends_on = None
 
