@@ -91,14 +91,19 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         page = conversations.inbox_page(actor(), filters, cursor, current_app.config["PAGE_SIZE"])
         context = {"page": page, "filters": filters, "cursor": cursor, "form": InboxFilterForm(request.args)}
         if is_htmx():
-            return render_template("conversations/_inbox_poll.html", **context)
-        return render_template(portal.template("inbox.html"), **context)
+            html = render_template("conversations/_inbox_poll.html", **context)
+        else:
+            html = render_template(portal.template("inbox.html"), **context)
+        end_read_transaction()
+        return html
 
     bp.add_url_rule(inbox_rule or f"{prefix}/", view_func=inbox, endpoint=portal.inbox_endpoint.split(".")[1])
 
     @bp.get(f"{prefix}/unread-badge")
     def unread_badge():
-        return render_template("conversations/_unread_badge.html")
+        html = render_template("conversations/_unread_badge.html")
+        end_read_transaction()
+        return html
 
     @bp.get(f"{prefix}/<int:conversation_id>")
     def conversation(conversation_id: int):
@@ -216,6 +221,15 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             shown = conversations.thread_message(thread, message.id)
             return render_template("conversations/_message.html", conversation=thread, m=shown)
         return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+
+
+def end_read_transaction() -> None:
+    """End a read-only request's transaction with COMMIT rather than the pool's ROLLBACK.
+
+    psycopg forgets its server-side prepared statements on every ROLLBACK, so the inbox (polled
+    every few seconds) would otherwise be planned afresh by PostgreSQL on each request.
+    """
+    db.session.commit()
 
 
 def _filters(portal: Portal) -> conversations.InboxFilters:
