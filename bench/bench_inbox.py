@@ -184,35 +184,57 @@ class SqlTimer:
         self.statements = []
 
 
-def measure_page(client, timer: SqlTimer, url: str, marker: str) -> dict:
-    for _ in range(5):
-        assert client.get(url).status_code == 200  # warm-up: templates compiled, buffers hot
-    totals, sql_times, queries = [], [], []
-    for _ in range(RUNS):
-        timer.reset()
+class PageProbe:
+    """One page fetched through the app: server time, SQL statements, and the time of the marked SQL."""
+
+    def __init__(self, client, timer: SqlTimer, url: str, marker: str):
+        self.client, self.timer, self.url, self.marker = client, timer, url, marker
+        self.totals, self.sql_times, self.queries = [], [], []
+
+    def run(self, record: bool = True) -> None:
+        self.timer.reset()
         start = time.perf_counter()
-        response = client.get(url)
-        totals.append(time.perf_counter() - start)
-        assert response.status_code == 200, response.status_code
-        queries.append(len([s for s, _ in timer.statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]))
-        sql_times.append(sum(t for s, t in timer.statements if marker in s))
-    return {
-        "queries": max(queries), "p50": statistics.median(totals) * 1000, "p95": percentile(totals, 95) * 1000,
-        "sql_p50": statistics.median(sql_times) * 1000,
-    }
+        response = self.client.get(self.url)
+        elapsed = time.perf_counter() - start
+        assert response.status_code == 200, (self.url, response.status_code)
+        if record:
+            self.totals.append(elapsed)
+            statements = self.timer.statements
+            self.queries.append(len([s for s, _ in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]))
+            self.sql_times.append(sum(t for s, t in statements if self.marker in s))
+
+    def figures(self) -> dict:
+        return {
+            "queries": max(self.queries), "p50": statistics.median(self.totals) * 1000,
+            "p95": percentile(self.totals, 95) * 1000, "min": min(self.totals) * 1000,
+            "sql_p50": statistics.median(self.sql_times) * 1000, "sql_min": min(self.sql_times) * 1000,
+        }
 
 
-def measure_floor(engine, scope: str, params: dict, keyset: str = "") -> float:
-    sql = FLOOR_SQL.format(scope=scope, keyset=keyset)
-    times = []
-    with engine.connect() as conn:
-        for _ in range(5):
-            conn.exec_driver_sql(sql, params).all()
-        for _ in range(RUNS):
-            start = time.perf_counter()
-            conn.exec_driver_sql(sql, params).all()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+class FloorProbe:
+    """The hand-written SQL for the same page, on its own connection of the same engine."""
+
+    def __init__(self, conn, scope: str, params: dict, keyset: str = ""):
+        self.conn, self.sql, self.params, self.times = conn, FLOOR_SQL.format(scope=scope, keyset=keyset), params, []
+
+    def run(self, record: bool = True) -> None:
+        start = time.perf_counter()
+        self.conn.exec_driver_sql(self.sql, self.params).all()
+        if record:
+            self.times.append(time.perf_counter() - start)
+
+    def figures(self) -> dict:
+        return {"p50": statistics.median(self.times) * 1000, "min": min(self.times) * 1000}
+
+
+def interleaved(probes: list) -> None:
+    """Run the probes round-robin, so that load from elsewhere on the machine hits them alike."""
+    for _ in range(5):
+        for probe in probes:
+            probe.run(record=False)  # warm-up: templates compiled, statements prepared, buffers hot
+    for _ in range(RUNS):
+        for probe in probes:
+            probe.run()
 
 
 def run_scale(name: str) -> dict:
@@ -271,24 +293,31 @@ def run_scale(name: str) -> dict:
     assert store_client.post("/store/store-1/login", data={"email": "team1@store-1.test", "password": PASSWORD}).status_code == 302
     assert admin_client.post("/admin/login", data={"email": "admin@bench.test", "password": PASSWORD}).status_code == 302
     marker = "FROM conversations LEFT OUTER JOIN stores"
-    results["store_inbox"] = measure_page(store_client, timer, "/store/store-1/conversations/", marker)
-    results["admin_inbox"] = measure_page(admin_client, timer, "/admin/conversations/", marker)
-    if deep is not None:
-        import datetime as dt
+    with engine.connect() as floor_conn:
+        store_page = PageProbe(store_client, timer, "/store/store-1/conversations/", marker)
+        store_floor = FloorProbe(floor_conn, STORE_SCOPE, {"kind": "store", "actor": 2, "store": 1})
+        admin_page = PageProbe(admin_client, timer, "/admin/conversations/", marker)
+        admin_floor = FloorProbe(floor_conn, ADMIN_SCOPE, {"kind": "admin", "actor": 1})
+        probes = [store_page, store_floor, admin_page, admin_floor]
+        if deep is not None:
+            import datetime as dt
 
-        cursor = f"{deep.last_message_at.astimezone(dt.UTC).isoformat()}_{deep.id}"
-        results["admin_page_500"] = measure_page(
-            admin_client, timer, f"/admin/conversations/?cursor={cursor.replace('+', '%2B')}", marker
-        )
-    results["thread_small"] = measure_page(store_client, timer, f"/store/store-1/conversations/{small}", "FROM messages")
-    results["thread_big"] = measure_page(store_client, timer, f"/store/store-1/conversations/{big}", "FROM messages")
-    results["store_floor"] = measure_floor(engine, STORE_SCOPE, {"kind": "store", "actor": 2, "store": 1})
-    results["admin_floor"] = measure_floor(engine, ADMIN_SCOPE, {"kind": "admin", "actor": 1})
+            cursor = f"{deep.last_message_at.astimezone(dt.UTC).isoformat()}_{deep.id}"
+            deep_page = PageProbe(admin_client, timer, f"/admin/conversations/?cursor={cursor.replace('+', '%2B')}", marker)
+            deep_floor = FloorProbe(
+                floor_conn, ADMIN_SCOPE, {"kind": "admin", "actor": 1, "ts": deep.last_message_at, "id": deep.id},
+                keyset="AND (c.last_message_at, c.id) < (%(ts)s, %(id)s)",
+            )
+            probes += [deep_page, deep_floor]
+        small_thread = PageProbe(store_client, timer, f"/store/store-1/conversations/{small}", "FROM messages")
+        big_thread = PageProbe(store_client, timer, f"/store/store-1/conversations/{big}", "FROM messages")
+        probes += [small_thread, big_thread]
+        interleaved(probes)
+    results["store_inbox"], results["store_floor"] = store_page.figures(), store_floor.figures()
+    results["admin_inbox"], results["admin_floor"] = admin_page.figures(), admin_floor.figures()
     if deep is not None:
-        results["admin_page_500_floor"] = measure_floor(
-            engine, ADMIN_SCOPE, {"kind": "admin", "actor": 1, "ts": deep.last_message_at, "id": deep.id},
-            keyset="AND (c.last_message_at, c.id) < (%(ts)s, %(id)s)",
-        )
+        results["admin_page_500"], results["admin_page_500_floor"] = deep_page.figures(), deep_floor.figures()
+    results["thread_small"], results["thread_big"] = small_thread.figures(), big_thread.figures()
     return results
 
 
@@ -297,19 +326,22 @@ def report(r: dict) -> None:
     print(f"\n== {r['name']}: {s:,} stores, {c:,} conversations, {m:,} messages, {p:,} reader rows "
           f"(generated + VACUUM ANALYZE in {r['generate_s']:.1f} s)")
     print(f"   PostgreSQL: {r['settings']}")
-    print(f"   {'page':<22}{'queries':>8}{'p50 ms':>9}{'p95 ms':>9}{'SQL p50 ms':>12}")
+    print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"   {'page':<18}{'queries':>8}{'p50 ms':>9}{'p95 ms':>9}{'min ms':>9}{'SQL p50':>9}{'SQL min':>9}")
     for key in ("store_inbox", "admin_inbox", "admin_page_500", "thread_small", "thread_big"):
         if key in r:
             v = r[key]
-            print(f"   {key:<22}{v['queries']:>8}{v['p50']:>9.2f}{v['p95']:>9.2f}{v['sql_p50']:>12.2f}")
+            print(f"   {key:<18}{v['queries']:>8}{v['p50']:>9.2f}{v['p95']:>9.2f}{v['min']:>9.2f}"
+                  f"{v['sql_p50']:>9.2f}{v['sql_min']:>9.2f}")
     for side, key in (("store", "store_inbox"), ("admin", "admin_inbox"), ("admin_page_500", "admin_page_500")):
         if f"{side}_floor" not in r:
             continue
-        floor = r[f"{side}_floor"]
-        page = r[key]
-        print(f"   {side} inbox floor (hand-written SQL) p50 {floor:.2f} ms; inbox SQL / floor = "
-              f"{page['sql_p50'] / floor:.2f}x; page / floor = {page['p50'] / floor:.2f}x")
-    print(f"   thread 5,000 vs 10 messages: {r['thread_big']['p50'] / r['thread_small']['p50']:.2f}x")
+        floor, page = r[f"{side}_floor"], r[key]
+        print(f"   {key}: floor (hand-written SQL) p50 {floor['p50']:.2f} ms, min {floor['min']:.2f} ms; "
+              f"inbox SQL / floor {page['sql_p50'] / floor['p50']:.2f}x (min {page['sql_min'] / floor['min']:.2f}x); "
+              f"page / floor {page['p50'] / floor['p50']:.1f}x (min {page['min'] / floor['min']:.1f}x)")
+    print(f"   thread of 5,000 vs thread of 10 messages: p50 {r['thread_big']['p50'] / r['thread_small']['p50']:.2f}x, "
+          f"min {r['thread_big']['min'] / r['thread_small']['min']:.2f}x")
 
 
 def main() -> None:
@@ -320,9 +352,11 @@ def main() -> None:
         results[name] = run_scale(name)
         report(results[name])
     if len(results) == 2:
-        for key in ("store_inbox", "admin_inbox"):
-            ratio = results["large"][key]["p50"] / results["small"][key]["p50"]
-            print(f"\n{key}: 1,000,000 vs 10,000 messages p50 ratio {ratio:.2f}x")
+        print()
+        for key in ("store_inbox", "admin_inbox", "thread_big"):
+            large, small = results["large"][key], results["small"][key]
+            print(f"{key}: 1,000,000 vs 10,000 messages: p50 {large['p50'] / small['p50']:.2f}x, "
+                  f"min {large['min'] / small['min']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from ..models.base import utcnow
 from .errors import NotFound, PermissionDenied, ValidationError
 
 SUBJECT_MAX_LENGTH = 500
-THREAD_PAGE_SIZE = 50
+THREAD_PAGE_SIZE = 30
 PREVIEW_LENGTH = 140
 
 P = ConversationParticipant

@@ -353,19 +353,21 @@ def test_a_malformed_cursor_means_the_first_page(world):
 
 
 def test_thread_shows_the_newest_page_and_older_messages_on_demand(world):
+    size = conversations.THREAD_PAGE_SIZE
+    total = 2 * size + 7
     conversation = start_customer_thread(world, content="message 0")
-    for n in range(1, 120):
+    for n in range(1, total):
         conversations.post_message(world["north_cust1"], conversation, f"message {n}")
     db.session.commit()
     newest = conversations.thread_messages(conversation)
-    assert [m.content for m in newest.messages] == [f"message {n}" for n in range(70, 120)]
+    assert [m.content for m in newest.messages] == [f"message {n}" for n in range(total - size, total)]
     assert newest.has_older and newest.messages[0].sender_name == "North Customer 1"
     older = conversations.thread_messages(conversation, before_id=newest.messages[0].id)
-    assert [m.content for m in older.messages] == [f"message {n}" for n in range(20, 70)]
+    assert [m.content for m in older.messages] == [f"message {n}" for n in range(total - 2 * size, total - size)]
     oldest = conversations.thread_messages(conversation, before_id=older.messages[0].id)
-    assert len(oldest.messages) == 20 and not oldest.has_older
+    assert len(oldest.messages) == 7 and not oldest.has_older
     newer = conversations.thread_messages(conversation, after_id=newest.messages[-2].id)
-    assert [m.content for m in newer.messages] == ["message 119"]
+    assert [m.content for m in newer.messages] == [f"message {total - 1}"]
 
 
 def test_a_participant_row_is_created_for_a_reader_who_has_none(world):

@@ -311,8 +311,9 @@ def test_polling_returns_only_newer_messages_and_marks_them_read(signed_in, shop
 
 
 def test_older_messages_load_on_demand(signed_in, shop, threads):
+    size = conversations.THREAD_PAGE_SIZE
     tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Long", "message 0")
-    for n in range(1, 60):
+    for n in range(1, size + 10):
         threads.post(shop["customer"], tid, f"message {n}")
     client = signed_in(shop["team"])
     page = client.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
