@@ -41,22 +41,34 @@ def access_email_log(actor: Actor, log_id: int) -> EmailLog:
 # store's admin_store and store_customer threads; a customer only their own threads.
 
 
+def _conversation_types(*kinds):
+    # Constants of the code, written into the SQL text: PostgreSQL then plans them as known values
+    # (bound parameters would leave a prepared statement's generic plan guessing).
+    return sa.bindparam(None, [kind.value for kind in kinds], expanding=True, literal_execute=True)
+
+
 def conversation_visibility(actor: Actor) -> sa.ColumnElement[bool]:
     """The SQL condition 'the actor may see this conversation'; every conversation query uses it."""
     from .models import Conversation, ConversationType
 
     if actor.is_admin:
-        return Conversation.conversation_type.in_([ConversationType.ADMIN_STORE, ConversationType.ADMIN_CUSTOMER])
+        return Conversation.conversation_type.in_(
+            _conversation_types(ConversationType.ADMIN_STORE, ConversationType.ADMIN_CUSTOMER)
+        )
     if actor.is_store_user and actor.store_id is not None:
         return sa.and_(
             Conversation.store_id == actor.store_id,
-            Conversation.conversation_type.in_([ConversationType.ADMIN_STORE, ConversationType.STORE_CUSTOMER]),
+            Conversation.conversation_type.in_(
+                _conversation_types(ConversationType.ADMIN_STORE, ConversationType.STORE_CUSTOMER)
+            ),
         )
     if actor.is_customer:
         return sa.and_(
             Conversation.customer_id == actor.id,
             Conversation.store_id == actor.store_id,
-            Conversation.conversation_type.in_([ConversationType.STORE_CUSTOMER, ConversationType.ADMIN_CUSTOMER]),
+            Conversation.conversation_type.in_(
+                _conversation_types(ConversationType.STORE_CUSTOMER, ConversationType.ADMIN_CUSTOMER)
+            ),
         )
     return sa.false()
 
