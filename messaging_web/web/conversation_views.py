@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, TextAreaField
 from wtforms.validators import Optional
 
 from .. import access
@@ -31,13 +31,6 @@ class ReaderSettingsForm(FlaskForm):
     # Checkboxes: absent from the form data means off.
     muted = BooleanField("Mute this conversation")
     email_notifications = BooleanField("Email me about new messages")
-
-
-class InboxFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    q = StringField("Search", validators=[Optional()])
 
 
 TYPE_LABELS = {
@@ -89,7 +82,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         filters = _filters(portal)
         cursor = request.args.get("cursor") or None
         page = conversations.inbox_page(actor(), filters, cursor, current_app.config["PAGE_SIZE"])
-        context = {"page": page, "filters": filters, "cursor": cursor, "form": InboxFilterForm(request.args)}
+        context = {"page": page, "filters": filters, "cursor": cursor}
         if is_htmx():
             html = render_template("conversations/_inbox_poll.html", **context)
         else:
@@ -233,6 +226,7 @@ def end_read_transaction() -> None:
 
 
 def _filters(portal: Portal) -> conversations.InboxFilters:
+    """The inbox's GET filters; anything unknown falls back to 'all' rather than an error page."""
     args = request.args
     status = args.get("status", "all")
     kind = None
