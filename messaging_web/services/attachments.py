@@ -69,6 +69,7 @@ ODP = FileType("OpenDocument presentation", "application/vnd.oasis.opendocument.
 
 ACCEPTED_TYPES = (PNG, JPEG, GIF, WEBP, PDF, TEXT, CSV, DOCX, XLSX, PPTX, DOC, XLS, PPT, ODT, ODS, ODP)
 TYPES_BY_EXTENSION = {ext: file_type for file_type in ACCEPTED_TYPES for ext in file_type.extensions}
+TYPES_BY_MIME = {file_type.mime_type: file_type.label for file_type in ACCEPTED_TYPES}
 # Served inline (and shown as <img>); everything else, SVG included, is a download.
 RASTER_IMAGE_TYPES = frozenset(t.mime_type for t in ACCEPTED_TYPES if t.is_image)
 ACCEPTED_SUMMARY = "images (PNG, JPEG, GIF, WebP), PDF, text, CSV and office documents"
@@ -172,6 +173,19 @@ def format_size(size: int) -> str:
         kb = size / 1024
         return (f"{kb:.1f} KB" if kb < 10 else f"{kb:.0f} KB").replace(".0 KB", " KB")
     return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+
+
+def type_label(mime_type: str) -> str:
+    """What the thread calls a file of this type ("PDF document")."""
+    return TYPES_BY_MIME.get(mime_type, mime_type)
+
+
+def thumbnail_box(attachment: MessageAttachment, size: int | None = None) -> tuple[int, int]:
+    """The thumbnail's width and height, for <img width height> (no layout shift while it loads)."""
+    size = size or UploadLimits.thumbnail_size
+    width, height = attachment.image_width or size, attachment.image_height or size
+    scale = min(1.0, size / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def sanitize_filename(name: str | None) -> str:
@@ -494,6 +508,21 @@ def _keys_rolled_back(session, transaction) -> None:
     pending = session.info.pop(_PENDING_KEYS, None)
     for storage, key in pending or ():
         _delete_quietly(storage, [key])
+
+
+def attachments_by_message(message_ids: Sequence[int]) -> dict[int, list[MessageAttachment]]:
+    """The attachments of many messages in one query, in upload order."""
+    found: dict[int, list[MessageAttachment]] = {}
+    if not message_ids:
+        return found
+    rows = db.session.scalars(
+        sa.select(MessageAttachment)
+        .where(MessageAttachment.message_id.in_(list(message_ids)))
+        .order_by(MessageAttachment.message_id, MessageAttachment.id)
+    )
+    for row in rows:
+        found.setdefault(row.message_id, []).append(row)
+    return found
 
 
 def served_inline(attachment: MessageAttachment) -> bool:
