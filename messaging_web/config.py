@@ -65,6 +65,11 @@ def load_config(overrides: dict | None = None) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_dir / "uploads"),
         "PAGE_SIZE": _int("PAGE_SIZE", 25),
+        # Conversations: longest message accepted, how often an open thread asks for new messages,
+        # and how long notification emails wait to batch a thread's new messages into one.
+        "MESSAGE_MAX_LENGTH": _int("MESSAGE_MAX_LENGTH", 10_000),
+        "CONVERSATION_POLL_SECONDS": _int("CONVERSATION_POLL_SECONDS", 3),
+        "CONVERSATION_NOTIFY_DELAY_SECONDS": _int("CONVERSATION_NOTIFY_DELAY_SECONDS", 120),
         # Attachments (services/attachments.py): limits, image handling, and where the bytes live.
         "ATTACHMENT_MAX_FILE_SIZE": _int("ATTACHMENT_MAX_FILE_SIZE", 10 * 1024 * 1024),
         "ATTACHMENT_MAX_FILES": _int("ATTACHMENT_MAX_FILES", 10),

@@ -5,7 +5,17 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, customer, errors, public, store
+    from . import (  # noqa: F401  (routes)
+        admin,
+        admin_conversations,
+        auth,
+        customer,
+        customer_conversations,
+        errors,
+        public,
+        store,
+        store_conversations,
+    )
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
