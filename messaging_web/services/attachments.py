@@ -438,23 +438,39 @@ def check_uploads(uploads: Sequence[Upload], limits: UploadLimits) -> list[Check
 _PENDING_KEYS = "attachment_keys_pending_commit"
 
 
-def store_attachments(message: Message, uploads: Sequence[Upload], *, storage: AttachmentStorage | None = None,
-                      limits: UploadLimits | None = None) -> list[MessageAttachment]:
-    """Check, store and record the files of a message (already flushed, so it has an id).
+@dataclass(frozen=True)
+class StagedAttachment:
+    """A checked file already written to storage, waiting for its message's row."""
 
-    All or nothing: a refused file or a storage failure raises a ValidationError after removing whatever
-    was written, and the caller's transaction, which holds the message, must not commit. If that
-    transaction later rolls back for another reason, the stored files are removed then.
+    filename: str
+    original_filename: str
+    file_path: str
+    file_size: int
+    mime_type: str
+    is_image: bool
+    image_width: int | None
+    image_height: int | None
+    thumbnail_path: str | None
+
+
+def stage_uploads(uploads: Sequence[Upload], *, storage: AttachmentStorage | None = None,
+                  limits: UploadLimits | None = None) -> list[StagedAttachment]:
+    """Check every upload, then write them all to storage; nothing is written if one is refused.
+
+    Runs before the message is written, so a slow upload to S3 holds no database lock. On a storage
+    failure whatever was written is removed and ValidationError raised. The written keys belong to the
+    current transaction: if it ends without a commit, they are removed.
     """
     limits = limits or UploadLimits.from_config(current_app.config)
     checked = check_uploads(uploads, limits)
     if not checked:
         return []
     storage = storage or storage_for_app()
-    now = dt.datetime.now(dt.UTC)
-    folder = f"{now:%Y/%m}"
+    session = db.session()
+    session.connection()  # the transaction whose end decides whether the files stay
+    folder = f"{dt.datetime.now(dt.UTC):%Y/%m}"
     written: list[str] = []
-    rows: list[MessageAttachment] = []
+    staged: list[StagedAttachment] = []
     try:
         for item in checked:
             token = secrets.token_hex(16)
@@ -467,25 +483,34 @@ def store_attachments(message: Message, uploads: Sequence[Upload], *, storage: A
                 thumbnail_key = f"{folder}/{token}.thumb.webp"
                 storage.save(thumbnail_key, item.thumbnail, "image/webp")
                 written.append(thumbnail_key)
-            rows.append(MessageAttachment(
-                message_id=message.id, filename=filename, original_filename=item.original_filename,
-                file_path=key, file_size=len(item.data), mime_type=item.file_type.mime_type,
-                is_image=item.file_type.is_image, image_width=item.image_width, image_height=item.image_height,
-                thumbnail_path=thumbnail_key,
+            staged.append(StagedAttachment(
+                filename=filename, original_filename=item.original_filename, file_path=key,
+                file_size=len(item.data), mime_type=item.file_type.mime_type, is_image=item.file_type.is_image,
+                image_width=item.image_width, image_height=item.image_height, thumbnail_path=thumbnail_key,
             ))
     except StorageError:
-        log.exception("Storing attachments of message %s failed; removing %d written objects", message.id,
-                      len(written))
+        log.exception("Storing attachments failed; removing the %d objects written", len(written))
         _delete_quietly(storage, written)
         raise ValidationError(
             "Your files could not be stored just now, so the message was not sent. Please try again.",
             field="attachments",
         ) from None
-    session = db.session()
     session.info.setdefault(_PENDING_KEYS, []).extend((storage, key) for key in written)
-    session.add_all(rows)
-    session.flush()
+    return staged
+
+
+def attach_staged(message: Message, staged: Sequence[StagedAttachment]) -> list[MessageAttachment]:
+    """The MessageAttachment rows of staged files, added to `message` (flushed, so it has an id)."""
+    rows = [MessageAttachment(message_id=message.id, **vars(item)) for item in staged]
+    db.session.add_all(rows)
+    db.session.flush()
     return rows
+
+
+def store_attachments(message: Message, uploads: Sequence[Upload], *, storage: AttachmentStorage | None = None,
+                      limits: UploadLimits | None = None) -> list[MessageAttachment]:
+    """Check, store and record the files of a flushed message: stage_uploads, then attach_staged."""
+    return attach_staged(message, stage_uploads(uploads, storage=storage, limits=limits))
 
 
 def _delete_quietly(storage: AttachmentStorage, keys: Sequence[str]) -> None:

@@ -8,6 +8,7 @@ def register_blueprints(app: Flask) -> None:
     from . import (  # noqa: F401  (routes)
         admin,
         admin_conversations,
+        attachment_views,
         auth,
         customer,
         customer_conversations,
