@@ -17,8 +17,10 @@
     };
   }
 
-  // The chosen files live in a DataTransfer so that picking twice, dropping and removing all add up.
+  // The chosen files live in a DataTransfer so that picking twice, dropping and removing all add up;
+  // the files refused on the way stay listed with their reason until the composer is sent.
   var chosen = new WeakMap();
+  var refusedSoFar = new WeakMap();
 
   function selection(widget) {
     var transfer = chosen.get(widget);
@@ -33,7 +35,9 @@
     return widget.querySelector("input[type=file]");
   }
 
-  function render(widget, refused) {
+  function render(widget, refusedNow) {
+    var refused = (refusedSoFar.get(widget) || []).concat(refusedNow || []);
+    refusedSoFar.set(widget, refused);
     var list = widget.querySelector(".attach-list");
     var transfer = selection(widget);
     list.textContent = "";
@@ -57,7 +61,7 @@
       item.appendChild(remove);
       list.appendChild(item);
     });
-    (refused || []).forEach(function (refusal) {
+    refused.forEach(function (refusal) {
       var item = document.createElement("li");
       item.className = "attach-item attach-refused";
       item.setAttribute("role", "alert");
@@ -66,7 +70,7 @@
     });
     // The server's reasons from the last attempt are stale once the choice changes.
     var serverReasons = widget.querySelector(".attach-server-refusals");
-    if (serverReasons && refused !== undefined) serverReasons.remove();
+    if (serverReasons) serverReasons.remove();
   }
 
   function addFiles(widget, files) {
@@ -182,6 +186,9 @@
     var root = event.detail && event.detail.elt;
     if (!root || !root.querySelectorAll) return;
     var widgets = root.matches && root.matches("[data-attach]") ? [root] : root.querySelectorAll("[data-attach]");
-    Array.prototype.forEach.call(widgets, function (widget) { chosen.delete(widget); });
+    Array.prototype.forEach.call(widgets, function (widget) {
+      chosen.delete(widget);
+      refusedSoFar.delete(widget);
+    });
   });
 })();
