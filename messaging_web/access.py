@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from .auth import Actor
 from .extensions import db
-from .models import Store
+from .models import EmailLog, Store
 from .services.errors import NotFound
 
 
@@ -26,6 +26,14 @@ def portal_store(actor: Actor, slug: str) -> Store:
     if actor.store_id != store.id:
         raise NotFound("No such store.")
     return store
+
+
+def access_email_log(actor: Actor, log_id: int) -> EmailLog:
+    """An email log row: any for a platform admin, the store's own for its team; NotFound otherwise."""
+    row = db.session.get(EmailLog, log_id)
+    if row is None or not (actor.is_admin or (actor.is_store_user and row.store_id == actor.store_id)):
+        raise NotFound("No such email.")
+    return row
 
 
 # --- Conversations -------------------------------------------------------------------------------

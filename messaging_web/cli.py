@@ -1,4 +1,4 @@
-"""Flask CLI commands under `flask messaging ...`: seed-demo, create-admin."""
+"""Flask CLI commands under `flask messaging ...`: seed-demo, create-admin, load-templates, worker, sweep, ..."""
 from __future__ import annotations
 
 import click
@@ -6,7 +6,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .extensions import db
-from .services import accounts, demo
+from .services import accounts, demo, template_catalog
 from .services.errors import ValidationError
 
 messaging_cli = AppGroup("messaging", help="messaging_web administration.")
@@ -34,6 +34,73 @@ def create_admin_command(email: str, name: str, password: str):
         raise click.ClickException(exc.message) from exc
     db.session.commit()
     click.echo(f"Created platform admin {user.email}.")
+
+
+@messaging_cli.command("load-templates")
+def load_templates_command():
+    """Load the shipped default email templates (en, fr, de); templates already present are left as they are."""
+    try:
+        report = template_catalog.load_default_templates()
+    except ValidationError as exc:
+        raise click.ClickException(f"A shipped template is invalid: {exc.message}") from exc
+    db.session.commit()
+    click.echo(f"Created {len(report.created)} templates, kept {len(report.kept)} that exist already.")
+    for label in report.created:
+        click.echo(f"  + {label}")
+
+
+@messaging_cli.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--batch", default=None, type=int, help="Rows claimed per batch (EMAIL_BATCH_SIZE).")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
+def worker_command(once: bool, batch: int | None, poll: float):
+    """Deliver queued emails from the database (no Celery needed); several may run at once."""
+    import time
+
+    from .services import delivery
+
+    sent = failed = retrying = 0
+    last_sweep = 0.0
+    while True:
+        if time.monotonic() - last_sweep > 60:
+            report = delivery.sweep()
+            last_sweep = time.monotonic()
+            if report.abandoned:
+                click.echo(f"Marked {len(report.abandoned)} abandoned email(s) as possibly delivered.")
+        result = delivery.deliver_due(batch)
+        sent, failed, retrying = sent + len(result.sent), failed + len(result.failed), retrying + len(result.retrying)
+        if result.attempted:
+            continue
+        if once:
+            break
+        time.sleep(poll)
+    click.echo(f"Sent {sent}, failed {failed}, retrying later {retrying}.")
+
+
+@messaging_cli.command("sweep")
+def sweep_command():
+    """Hand over pending emails whose hand-off was lost; mark abandoned sends as possibly delivered."""
+    from .services import delivery, dispatcher
+
+    report = delivery.sweep()
+    if report.redispatch:
+        dispatcher.dispatch(report.redispatch)
+    click.echo(f"Re-dispatched {len(report.redispatch)} email(s); {len(report.abandoned)} abandoned send(s) "
+               "marked as possibly delivered.")
+
+
+@messaging_cli.command("rotate-keys")
+def rotate_keys_command():
+    """Re-encrypt every saved provider secret with the first key of MESSAGING_ENCRYPTION_KEYS."""
+    from .services.secrets import SecretUnreadable, rotate_keys
+
+    try:
+        count = rotate_keys()
+    except SecretUnreadable as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Re-encrypted {count} secret(s) with the first key.")
 
 
 def register_cli(app: Flask) -> None:

@@ -62,6 +62,20 @@ def load_config(overrides: dict | None = None) -> dict:
         # Dispatcher: "inprocess" (embedded default) or "celery" (production, needs CELERY_BROKER_URL).
         "EMAIL_DISPATCHER": os.environ.get("EMAIL_DISPATCHER", "inprocess"),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        # Delivery: attempts before an email is marked failed, first retry delay (doubling each time).
+        "EMAIL_MAX_ATTEMPTS": _int("EMAIL_MAX_ATTEMPTS", 5),
+        "EMAIL_RETRY_BASE_SECONDS": _int("EMAIL_RETRY_BASE_SECONDS", 60),
+        "EMAIL_BATCH_SIZE": _int("EMAIL_BATCH_SIZE", 50),
+        # A pending row untouched this long lost its hand-off; a claim this old lost its worker.
+        "EMAIL_SWEEP_AFTER_SECONDS": _int("EMAIL_SWEEP_AFTER_SECONDS", 120),
+        "EMAIL_CLAIM_TIMEOUT_SECONDS": _int("EMAIL_CLAIM_TIMEOUT_SECONDS", 900),
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "10")),
+        # Stores' SMTP hosts on loopback/private addresses are refused outside development and tests.
+        "SMTP_ALLOW_INTERNAL_HOSTS": _bool("SMTP_ALLOW_INTERNAL_HOSTS", development),
+        "SENDGRID_API_URL": os.environ.get("SENDGRID_API_URL", "https://api.sendgrid.com"),
+        "MAILGUN_API_URL_US": os.environ.get("MAILGUN_API_URL_US", "https://api.mailgun.net"),
+        "MAILGUN_API_URL_EU": os.environ.get("MAILGUN_API_URL_EU", "https://api.eu.mailgun.net"),
+        "SES_ENDPOINT_URL": os.environ.get("SES_ENDPOINT_URL") or None,
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_dir / "uploads"),
         "PAGE_SIZE": _int("PAGE_SIZE", 25),

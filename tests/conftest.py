@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from messaging_web import create_app
 from messaging_web.extensions import db, limiter
-from messaging_web.models import Store, StoreTier
+from messaging_web.models import EmailTemplate, Store, StoreTier
 from messaging_web.services import accounts
 
 PASSWORD = "correct-horse-battery"
@@ -140,6 +140,37 @@ class Factory:
             )
             db.session.commit()
             return _detached(customer)
+
+    def email_template(self, code: str = "order_shipped", language: str = "en", **values):
+        """A platform template saved through the service (so it is valid); keyword values override."""
+        from messaging_web.services import templates
+
+        data = dict(
+            code=code, language=language, name=f"{code} ({language})", description=None, category="orders",
+            subject="Order {{ order_number }}", body_html="<p>Hello {{ customer_name }}</p>", body_text=None,
+            variables=["customer_name", "order_number"], required_variables=["order_number"],
+            is_active=True, is_platform_only=False,
+        )
+        data.update(values)
+        with self.app.app_context():
+            template = templates.create_platform_template(templates.PlatformTemplateInput(**data))
+            db.session.commit()
+            return _detached(template)
+
+    def store_template(self, store: Store, code: str = "order_shipped", language: str = "en", **values):
+        """A store's override of the platform template (code, language), saved through the service."""
+        from messaging_web.services import templates
+
+        data = dict(subject="Store order {{ order_number }}", body_html="<p>Store says hi {{ customer_name }}</p>",
+                    body_text=None, name=None, is_active=True)
+        data.update(values)
+        with self.app.app_context():
+            base = db.session.scalar(
+                sa.select(EmailTemplate).where(EmailTemplate.code == code, EmailTemplate.language == language)
+            )
+            override = templates.save_store_override(store.id, base, templates.OverrideInput(**data))
+            db.session.commit()
+            return _detached(override)
 
 
 @pytest.fixture

@@ -56,9 +56,9 @@ class ConversationParticipant(TimestampMixin, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("conversation_id", "participant_type", "participant_id"),
         sa.Index("ix_conversation_participants_participant_type_participant_id", "participant_type", "participant_id"),
-        # The nav's unread total sums only the rows that have something unread.
+        # The nav's unread total sums only the rows that have something unread, from the index alone.
         sa.Index(
-            "ix_conversation_participants_unread", "participant_type", "participant_id",
+            "ix_conversation_participants_unread", "participant_type", "participant_id", "unread_count", "muted",
             postgresql_where=sa.text("unread_count > 0"), sqlite_where=sa.text("unread_count > 0"),
         ),
         # The notification flush looks for rows whose batch window has passed.

@@ -1,4 +1,5 @@
-"""Demo data for `make run`: an admin, three stores on different tiers, their teams and customers.
+"""Demo data for `make run`: an admin, three stores on different tiers, their teams and customers,
+and the shipped default email templates.
 
 Idempotent: each row is looked up by its natural key first, so a second run changes nothing.
 """
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Customer, Store, StoreTier, User
-from . import accounts
+from . import accounts, template_catalog
 
 DEMO_PASSWORD = "demo-password"
 
@@ -58,6 +59,7 @@ def seed_demo() -> list[DemoLogin]:
                 accounts.create_customer(store, email, first.capitalize(), DEMO_PASSWORD, language)
         logins.append(DemoLogin("customer", f"/inbox/{slug}/login", "alice@customer.example", DEMO_PASSWORD))
         _seed_conversations(store)
+    template_catalog.load_default_templates()
     db.session.flush()
     return logins
 

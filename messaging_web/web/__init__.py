@@ -5,9 +5,13 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import (  # noqa: F401  (routes)
+    # Feature modules add routes to the admin, store and customer blueprints,
+    # so they are imported before the blueprints are registered.
+    from . import (  # noqa: F401
         admin,
         admin_conversations,
+        admin_email_log,
+        admin_templates,
         attachment_views,
         auth,
         customer,
@@ -16,6 +20,9 @@ def register_blueprints(app: Flask) -> None:
         public,
         store,
         store_conversations,
+        store_email_log,
+        store_email_settings,
+        store_templates,
     )
 
     app.register_blueprint(public.bp)

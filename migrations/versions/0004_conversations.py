@@ -1,7 +1,7 @@
 """conversations: customer, notification batching, inbox indexes
 
 Revision ID: 0004_conversations
-Revises: 0001_initial
+Revises: 0003_delivery
 Create Date: 2026-11-25 03:32:26.556443
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_conversations'
-down_revision = '0001_initial'
+down_revision = '0003_delivery'
 branch_labels = None
 depends_on = None
 
@@ -23,7 +23,7 @@ def upgrade():
         batch_op.add_column(sa.Column('last_notified_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('last_notified_message_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_conversation_participants_notify_pending_since', ['notify_pending_since'], unique=False)
-        batch_op.create_index('ix_conversation_participants_unread', ['participant_type', 'participant_id'], unique=False, postgresql_where=sa.text('unread_count > 0'), sqlite_where=sa.text('unread_count > 0'))
+        batch_op.create_index('ix_conversation_participants_unread', ['participant_type', 'participant_id', 'unread_count', 'muted'], unique=False, postgresql_where=sa.text('unread_count > 0'), sqlite_where=sa.text('unread_count > 0'))
 
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('customer_id', sa.Integer(), nullable=True))

@@ -1,0 +1,120 @@
+"""Store overrides of platform email templates in the store portal: list, customize, preview, save,
+deactivate, revert to the platform default."""
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from ..extensions import db
+from ..services import templates
+from ..services.errors import NotFound, ValidationError
+from .admin_templates import PreviewFields, page_size, render_preview, sample_json
+from .portal import is_htmx
+from .store import bp
+
+STATUS_CHOICES = [("", "All"), ("customized", "Customized"), ("default", "Platform default")]
+
+
+class StoreTemplateListFilter(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField("Search code or name", validators=[Optional(), Length(max=100)])
+    language = StringField("Language", validators=[Optional(), Length(max=5)])
+    status = SelectField("Status", choices=STATUS_CHOICES, validators=[Optional()])
+
+
+class OverrideForm(PreviewFields):
+    name = StringField("Name (optional, for your team)", validators=[Optional(), Length(max=255)])
+    is_active = BooleanField("Active (send this version instead of the platform default)", default=True)
+
+    def to_input(self) -> templates.OverrideInput:
+        return templates.OverrideInput(
+            subject=self.subject.data or "", body_html=self.body_html.data or "", body_text=self.body_text.data,
+            name=self.name.data, is_active=self.is_active.data,
+        )
+
+
+def _language(raw: str) -> str:
+    try:
+        return templates.normalize_language(raw)
+    except ValidationError as exc:
+        raise NotFound("No such template.") from exc
+
+
+@bp.get("/templates/")
+def templates_index():
+    filters = StoreTemplateListFilter(request.args)
+    filters.validate()
+    try:
+        language = templates.normalize_language(filters.language.data) if filters.language.data else ""
+    except ValidationError:
+        language = ""
+    page = templates.list_store_templates(
+        g.store.id, search=filters.q.data or "", language=language, status=filters.status.data or "",
+        page=request.args.get("page", 1, type=int), per_page=page_size(),
+    )
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    template = "store/templates/_list.html" if is_htmx() else "store/templates/index.html"
+    return render_template(template, page=page, filters=filters, args=args)
+
+
+@bp.route("/templates/<code>/<language>", methods=["GET", "POST"])
+def templates_edit(code: str, language: str):
+    base = templates.customizable_platform_template(code, _language(language))
+    override = templates.store_override(g.store.id, base.code, base.language)
+    form = OverrideForm()
+    if request.method == "GET":
+        source = override or base
+        form.subject.data, form.body_html.data, form.body_text.data = source.subject, source.body_html, source.body_text
+        form.name.data = override.name if override else None
+        form.is_active.data = override.is_active if override else True
+        form.sample.data = sample_json(
+            base.code, templates.parse_variable_list(base.variables), {"store_name": g.store.name}
+        )
+    elif form.validate_on_submit():
+        try:
+            templates.save_store_override(g.store.id, base, form.to_input())
+        except ValidationError as exc:
+            db.session.rollback()
+            target = getattr(form, exc.field, None) if exc.field else None
+            if target is not None:
+                target.errors = [*target.errors, exc.message]
+            else:
+                form.form_errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"Your version of “{base.name}” ({base.language}) is saved.", "success")
+            return redirect(url_for("store.templates_edit", code=base.code, language=base.language))
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "store/templates/edit.html", form=form, base=base, override=override,
+        variables=templates.parse_variable_list(base.variables),
+        required=templates.parse_variable_list(base.required_variables),
+    ), status
+
+
+@bp.post("/templates/<code>/<language>/revert")
+def templates_revert(code: str, language: str):
+    base = templates.customizable_platform_template(code, _language(language))
+    override = templates.store_override(g.store.id, base.code, base.language)
+    if override is None:
+        raise NotFound("No such template.")
+    templates.revert_template_override(override)
+    db.session.commit()
+    flash(f"“{base.name}” ({base.language}) is back to the platform default.", "success")
+    return redirect(url_for("store.templates_edit", code=base.code, language=base.language))
+
+
+@bp.post("/templates/<code>/<language>/preview")
+def templates_preview(code: str, language: str):
+    base = templates.customizable_platform_template(code, _language(language))
+    form = OverrideForm()
+    source = templates.TemplateSource(
+        subject=form.subject.data or "", body_html=form.body_html.data or "", body_text=form.body_text.data or None,
+        variables=templates.parse_variable_list(base.variables),
+        required_variables=templates.parse_variable_list(base.required_variables),
+    )
+    return render_preview(source, form.sample.data)

@@ -1,0 +1,115 @@
+"""User-authored templates cannot escape the sandbox or run away: classic injection payloads are refused
+with a message the editor shows, and templates that would do unbounded work or build huge text are stopped."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from messaging_web.services.templates import TemplateRenderError, TemplateSource, preview_template, render_email
+
+INJECTION_PAYLOADS = [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{{ joiner.__init__.__globals__.os.popen('id').read() }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ ''|attr('__class__') }}",
+    "{{ ''|attr('__class__')|attr('__mro__') }}",
+    "{{ config }}",
+    "{{ config.items() }}",
+    "{{ request }}",
+    "{{ request.application.__globals__ }}",
+    "{{ self.__init__.__globals__ }}",
+    "{{ '{0.__class__}'.format('') }}",
+    "{{ '{0.__class__.__mro__}'.format(name) }}",
+    "{{ '{x.__class__}'.format_map({'x': name}) }}",
+    "{{ name.__class__.__base__.__subclasses__() }}",
+    "{{ lipsum.__globals__['os'] }}",
+    "{{ range.__self__ }}",
+    "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+    "{% if ''.__class__ %}leak{% endif %}",
+    "{{ dict.__base__ }}",
+    "{{ (name|list).pop() }}",
+]
+
+
+@pytest.mark.parametrize("payload", INJECTION_PAYLOADS)
+def test_injection_payload_renders_nothing_dangerous(payload):
+    source = TemplateSource("Subject", f"<p>{payload}</p>", None, ["name"])
+    with pytest.raises(TemplateRenderError) as err:
+        render_email(source.as_resolved(), {"name": "Ann"})
+    message = err.value.message
+    assert message.startswith("HTML body: ")
+    assert any(reason in message for reason in ("refused by the sandbox", "is undefined", "has no attribute"))
+    assert "class '" not in message and "function " not in message.split(":", 1)[1].replace("'function object'", "")
+
+
+@pytest.mark.parametrize("payload", INJECTION_PAYLOADS[:6])
+def test_injection_payload_in_the_subject_is_refused_too(payload):
+    source = TemplateSource(payload, "<p>x</p>", None, ["name"])
+    with pytest.raises(TemplateRenderError, match="^Subject: "):
+        render_email(source.as_resolved(), {"name": "Ann"})
+
+
+def test_the_preview_says_the_sandbox_refused():
+    source = TemplateSource("Hi", "<p>{{ ''.__class__.__mro__ }}</p>", None)
+    preview = preview_template(source, {})
+    assert preview.email is None
+    assert preview.problems == [
+        "HTML body: refused by the sandbox: access to attribute '__class__' of 'str' object is unsafe."
+    ]
+
+
+RUNAWAY_PAYLOADS = {
+    "string times a billion": "{{ 'x' * 10**9 }}",
+    "huge power": "{{ 10 ** 100000 }}",
+    "repeated squaring": "{% set ns = namespace(n=10) %}{% for i in range(40) %}{% set ns.n = ns.n * ns.n %}{% endfor %}",
+    "nested range loops": "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+    "nested loops over a big list": "{% set a = [0] * 100000 %}{% for x in a %}{% for y in a %}{% endfor %}{% endfor %}",
+    "doubling by concatenation": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+                                 "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+    "doubling by addition": "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+    "center filter": "{{ 'x'|center(1000000000) }}",
+    "indent filter": "{{ 'a\nb'|indent(1000000000) }}",
+    "percent format width": "{{ '%999999999s' % 'x' }}",
+    "format filter width": "{{ '%999999999s'|format('x') }}",
+    "brace format width": "{{ '{:>999999999}'.format('x') }}",
+    "nested brace format width": "{{ '{:>{w}}'.format('x', w=999999999) }}",
+    "str.ljust": "{{ 'x'.ljust(999999999) }}",
+    "replace empty": "{{ ('x' * 100000).replace('', 'y' * 100000) }}",
+    "join of a huge list": "{{ (['x' * 1000] * 100000)|join('') }}",
+    "join with a huge separator": "{{ ([1] * 100000)|join('x' * 100000) }}",
+    "slice into a billion": "{{ [1, 2]|slice(1000000000)|list }}",
+    "output of a loop": "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}",
+    "infinite recursion": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    "exponential recursion": "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}",
+}
+
+
+@pytest.mark.parametrize("payload", list(RUNAWAY_PAYLOADS.values()), ids=list(RUNAWAY_PAYLOADS))
+def test_runaway_template_is_stopped_with_a_clear_message(payload):
+    source = TemplateSource("Subject", payload, None)
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=r"^HTML body: stopped because ") as err:
+        render_email(source.as_resolved(), {})
+    assert time.monotonic() - started < 5
+    assert "\n" not in err.value.message
+
+
+def test_a_long_but_reasonable_email_renders():
+    items = [{"name": f"Item {i}", "price": i} for i in range(2000)]
+    source = TemplateSource("Order", "<ul>{% for i in items %}<li>{{ i.name }}: {{ i.price }}</li>{% endfor %}</ul>",
+                            None, ["items"])
+    email = render_email(source.as_resolved(), {"items": items})
+    assert email.html.count("<li>") == 2000
+
+
+def test_user_errors_in_templates_are_messages_not_crashes():
+    for body, expected in [
+        ("{{ 1 / 0 }}", "HTML body: ZeroDivisionError: division by zero"),
+        ("{{ 'a' + 1 }}", "HTML body: TypeError:"),
+        ("{{ nope() }}", "HTML body: 'nope' is undefined"),
+    ]:
+        with pytest.raises(TemplateRenderError, match=expected.replace("(", r"\(")):
+            render_email(TemplateSource("s", body, None).as_resolved(), {})
