@@ -288,3 +288,11 @@ def test_only_raster_images_are_served_inline(ctx, attachment_storage):
     # A row claiming an SVG image (say, imported from elsewhere) is still a download.
     image_row.mime_type = "image/svg+xml"
     assert attachments.content_disposition(image_row).startswith("attachment;")
+
+
+def test_a_request_that_ends_without_commit_removes_the_files(ctx, attachment_storage):
+    # Flask-SQLAlchemy closes the session at the end of a request; an uncommitted message leaves no files.
+    rows = attachments.store_attachments(_message(), [Upload.from_bytes("a.pdf", sample_files.pdf())])
+    key = rows[0].file_path
+    db.session.remove()
+    assert not attachment_storage.exists(key)

@@ -159,13 +159,16 @@ def test_downloads_carry_nosniff_and_only_raster_images_are_inline(app, signed_i
     assert "private" in direct.headers["Cache-Control"]
 
 
-def test_someone_who_cannot_see_the_conversation_gets_404_for_its_files(app, signed_in, world, client,
+def test_someone_who_cannot_see_the_conversation_gets_404_for_its_files(app, signed_in, world, factory,
                                                                          attachment_storage):
     customer = signed_in(world.customer)
     post_files(customer, world.thread_url(world.customer), [("p.png", sample_files.image("PNG"))])
     [row] = attachment_rows(app)
+    same_shop_customer = factory.customer(world.shop)
 
-    for outsider in (world.other_team, world.other_customer, world.admin):
+    # Another shop's team and customer, another customer of the same shop, and the platform admin
+    # (store-customer threads are not theirs): the same 404 as for a file that does not exist.
+    for outsider in (world.other_team, world.other_customer, same_shop_customer, world.admin):
         outsider_client = app.test_client()
         signed_in_client = _sign_in_other(outsider_client, outsider)
         for thumbnail in (False, True):
