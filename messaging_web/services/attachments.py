@@ -465,13 +465,13 @@ def stage_uploads(uploads: Sequence[Upload], *, storage: AttachmentStorage | Non
     checked = check_uploads(uploads, limits)
     if not checked:
         return []
-    storage = storage or storage_for_app()
     session = db.session()
     session.connection()  # the transaction whose end decides whether the files stay
     folder = f"{dt.datetime.now(dt.UTC):%Y/%m}"
     written: list[str] = []
     staged: list[StagedAttachment] = []
     try:
+        storage = storage or storage_for_app()  # a misconfigured backend fails here, as an outage would
         for item in checked:
             token = secrets.token_hex(16)
             filename = f"{token}.{item.file_type.extension}"
@@ -490,7 +490,8 @@ def stage_uploads(uploads: Sequence[Upload], *, storage: AttachmentStorage | Non
             ))
     except StorageError:
         log.exception("Storing attachments failed; removing the %d objects written", len(written))
-        _delete_quietly(storage, written)
+        if written:
+            _delete_quietly(storage, written)
         raise ValidationError(
             "Your files could not be stored just now, so the message was not sent. Please try again.",
             field="attachments",

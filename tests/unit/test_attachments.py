@@ -296,3 +296,17 @@ def test_a_request_that_ends_without_commit_removes_the_files(ctx, attachment_st
     key = rows[0].file_path
     db.session.remove()
     assert not attachment_storage.exists(key)
+
+
+def test_a_misconfigured_s3_backend_refuses_the_upload_instead_of_crashing(app, ctx):
+    previous = app.extensions.pop("attachment_storage", None)
+    app.config["ATTACHMENT_STORAGE"] = "s3"
+    app.config["ATTACHMENT_S3_BUCKET"] = ""
+    try:
+        with pytest.raises(ValidationError, match="could not be stored just now"):
+            attachments.store_attachments(_message(), [Upload.from_bytes("a.pdf", sample_files.pdf())])
+    finally:
+        app.config["ATTACHMENT_STORAGE"] = "local"
+        app.extensions.pop("attachment_storage", None)
+        if previous is not None:
+            app.extensions["attachment_storage"] = previous
