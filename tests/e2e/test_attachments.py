@@ -52,8 +52,9 @@ def test_customer_attaches_an_image_and_a_pdf_and_sees_the_thumbnail(browser, li
     # Record what the progress bar showed during the upload (this listener runs after the page's own).
     page.evaluate("""() => {
         window.__progress = [];
-        document.addEventListener('htmx:xhr:progress', () => {
-            const bar = document.querySelector('#composer .attach-progress');
+        document.addEventListener('htmx:xhr:progress', (event) => {
+            if (event.target.id !== 'composer') return;  // polls for new messages report progress too
+            const bar = event.target.querySelector('.attach-progress');
             window.__progress.push([bar.hidden, bar.value]);
         });
     }""")
