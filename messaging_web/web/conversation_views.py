@@ -74,8 +74,12 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
 
     @bp.context_processor
     def _conversation_context():
+        viewer = getattr(g, "actor", None)
         return {
             "conv_portal": portal,
+            # Read once per render: each message asks "is this mine?" and "may I see deleted text?".
+            "viewer_kind": getattr(viewer, "kind", None),
+            "viewer_id": getattr(viewer, "id", None),
             "conv_unread_total": lambda: conversations.unread_total(actor()),
             "message_html": message_html,
             "conv_type_labels": TYPE_LABELS,

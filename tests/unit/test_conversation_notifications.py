@@ -175,3 +175,14 @@ def test_deleted_and_system_messages_are_not_listed(people):
     flush(utcnow() + WINDOW)
     body = emails("staff@claire.test")[0].body_html
     assert "secret" not in body and "Pardon" in body and "closed" not in body
+
+
+def test_message_markup_arrives_escaped_in_the_email(people):
+    conversations.start_conversation(
+        people["customer"], ConversationType.STORE_CUSTOMER, "Balises", '<img src=x onerror="alert(1)"> <b>gras</b>'
+    )
+    db.session.commit()
+    flush(utcnow() + WINDOW)
+    body = emails("owner@claire.test")[0].body_html
+    assert "<img src=x" not in body and "<b>gras</b>" not in body
+    assert "&lt;b&gt;gras&lt;/b&gt;" in body
