@@ -7,6 +7,7 @@ hand-written SQL query for the same inbox page, run in the same process.
 
     /work/main/.venv/bin/python bench/bench_inbox.py            # both sizes
     BENCH_SCALE=small /work/main/.venv/bin/python bench/bench_inbox.py
+    BENCH_REUSE=1 ...   # measure again on the databases of the previous run (no regeneration)
 
 BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/conv_bench) names the
 database prefix; `<prefix>_small` and `<prefix>_large` are dropped and recreated.
@@ -30,6 +31,9 @@ from messaging_web.extensions import db  # noqa: E402
 BASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/conv_bench")
 PASSWORD = "bench-password"
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+# Session settings for every connection (app and floor alike), e.g. "-c jit=off -c plan_cache_mode=force_generic_plan";
+# empty: the server's defaults.
+PG_OPTIONS = os.environ.get("BENCH_PG_OPTIONS", "")
 SCALES = {
     # stores, conversations per store, messages per conversation
     "small": (10, 100, 10),  # 1,000 conversations, 10,000 messages
@@ -39,11 +43,11 @@ BIG_THREAD, SMALL_THREAD = 5000, 10
 
 FLOOR_SQL = """
 SELECT c.id, c.subject, c.conversation_type, c.is_closed, c.last_message_at, c.message_count,
-       s.name, cu.name, coalesce(p.unread_count, 0), coalesce(p.muted, false),
+       s.name, cu.name, coalesce(p.unread_count, 0),
        substr(m.content, 1, 141), m.is_deleted, m.sender_type
 FROM conversations c
 LEFT JOIN LATERAL (
-    SELECT unread_count, muted FROM conversation_participants
+    SELECT unread_count FROM conversation_participants
     WHERE conversation_id = c.id AND participant_type = %(kind)s AND participant_id = %(actor)s
     LIMIT 1  -- a probe of the unique key per row, never flattened into a join (generic plans)
 ) p ON true
@@ -214,24 +218,30 @@ def measure_floor(engine, scope: str, params: dict, keyset: str = "") -> float:
 def run_scale(name: str) -> dict:
     stores, per_store, per_conversation = SCALES[name]
     prefix = sa.make_url(BASE_URL).database
-    url = fresh_database(f"{prefix}_{name}")
+    reuse = os.environ.get("BENCH_REUSE") == "1"
+    url = (
+        sa.make_url(BASE_URL).set(database=f"{prefix}_{name}").render_as_string(hide_password=False)
+        if reuse else fresh_database(f"{prefix}_{name}")
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-inbox-"))
     app = create_app({
         "MESSAGING_ENV": "testing", "TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
         "INSTANCE_DIR": str(tmp), "WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_ENABLED": False,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, **({"connect_args": {"options": PG_OPTIONS}} if PG_OPTIONS else {})},
     })
     results: dict = {"name": name}
     with app.app_context():
         from flask_migrate import upgrade
         from werkzeug.security import generate_password_hash
 
-        upgrade()
         started = time.perf_counter()
-        with db.engine.begin() as conn:
-            generate(conn, stores, per_store, per_conversation, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
+        if not reuse:
+            upgrade()
+            with db.engine.begin() as conn:
+                generate(conn, stores, per_store, per_conversation, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE")
         results["generate_s"] = time.perf_counter() - started
         counts = db.session.execute(sa.text(
             "SELECT (SELECT count(*) FROM stores), (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages),"
@@ -244,7 +254,8 @@ def run_scale(name: str) -> dict:
         )).one()
         settings = db.session.execute(sa.text(
             "SELECT name, current_setting(name), '' FROM pg_settings WHERE name IN "
-            "('shared_buffers','work_mem','effective_cache_size','random_page_cost','jit','server_version')"
+            "('shared_buffers','work_mem','effective_cache_size','random_page_cost','jit','plan_cache_mode',"
+            "'server_version')"
         )).all()
         results["settings"] = ", ".join(f"{n}={s}{u}" for n, s, u in settings)
         engine = db.engine

@@ -390,7 +390,6 @@ class InboxRow:
     message_count: int
     counterpart: str
     unread_count: int
-    muted: bool
     preview: str
     preview_sender_type: ParticipantType | None
 
@@ -456,7 +455,6 @@ def inbox_statement(actor: Actor, filters: InboxFilters, cursor: tuple[dt.dateti
             Conversation.last_message_at, Conversation.message_count,
             store.name.label("store_name"), customer.name.label("customer_name"),
             sa.func.coalesce(unread, 0).label("unread_count"),
-            sa.func.coalesce(_reader_value(actor, P.muted), sa.false()).label("muted"),
             sa.func.substr(last.content, 1, PREVIEW_LENGTH + 1).label("preview"),
             last.is_deleted.label("preview_deleted"), last.sender_type.label("preview_sender_type"),
         )
@@ -507,7 +505,7 @@ def _inbox_row(actor: Actor, r) -> InboxRow:
         id=r.id, subject=r.subject, conversation_type=r.conversation_type, is_closed=r.is_closed,
         last_message_at=r.last_message_at, message_count=r.message_count,
         counterpart=counterpart_name(actor, r.conversation_type, r.store_name, r.customer_name),
-        unread_count=r.unread_count, muted=bool(r.muted), preview=preview,
+        unread_count=r.unread_count, preview=preview,
         preview_sender_type=r.preview_sender_type,
     )
 
