@@ -64,6 +64,9 @@ def _check_required_settings(app: Flask) -> None:
             "SECRET_KEY is not set. Set it to a long random value, e.g. "
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
         )
+    from .services.secrets import check_keys
+
+    check_keys(app.config)
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:

@@ -1,4 +1,4 @@
-"""Flask CLI commands under `flask messaging ...`: seed-demo, create-admin, load-templates."""
+"""Flask CLI commands under `flask messaging ...`: seed-demo, create-admin, load-templates, worker, sweep, ..."""
 from __future__ import annotations
 
 import click
@@ -10,6 +10,7 @@ from .services import accounts, demo, template_catalog
 from .services.errors import ValidationError
 
 messaging_cli = AppGroup("messaging", help="messaging_web administration.")
+NOTIFY_EVERY_SECONDS = 15
 
 
 @messaging_cli.command("seed-demo")
@@ -47,6 +48,82 @@ def load_templates_command():
     click.echo(f"Created {len(report.created)} templates, kept {len(report.kept)} that exist already.")
     for label in report.created:
         click.echo(f"  + {label}")
+
+
+@messaging_cli.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--batch", default=None, type=int, help="Rows claimed per batch (EMAIL_BATCH_SIZE).")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
+def worker_command(once: bool, batch: int | None, poll: float):
+    """Deliver queued emails from the database (no Celery needed); several may run at once."""
+    import time
+
+    from .services import conversation_notifications, delivery
+
+    sent = failed = retrying = 0
+    last_sweep = last_notify = 0.0
+    while True:
+        if time.monotonic() - last_sweep > 60:
+            report = delivery.sweep()
+            last_sweep = time.monotonic()
+            if report.abandoned:
+                click.echo(f"Marked {len(report.abandoned)} abandoned email(s) as possibly delivered.")
+        if time.monotonic() - last_notify > NOTIFY_EVERY_SECONDS:
+            # Batched conversation emails whose window has passed become pending rows, delivered below.
+            conversation_notifications.flush_due_notifications()
+            db.session.commit()
+            last_notify = time.monotonic()
+        result = delivery.deliver_due(batch)
+        sent, failed, retrying = sent + len(result.sent), failed + len(result.failed), retrying + len(result.retrying)
+        if result.attempted:
+            continue
+        if once:
+            break
+        time.sleep(poll)
+    click.echo(f"Sent {sent}, failed {failed}, retrying later {retrying}.")
+
+
+@messaging_cli.command("notify-conversations")
+@click.option("--every", default=0.0, help="Keep running, flushing every this many seconds (0: once).")
+def notify_conversations_command(every: float):
+    """Queue the batched new-message emails whose delay window has passed (the worker does this too)."""
+    import time
+
+    from .services import conversation_notifications
+
+    while True:
+        report = conversation_notifications.flush_due_notifications()
+        db.session.commit()
+        click.echo(f"Queued {len(report.sent)} conversation notification(s); skipped {report.skipped}.")
+        if not every:
+            break
+        time.sleep(every)
+
+
+@messaging_cli.command("sweep")
+def sweep_command():
+    """Hand over pending emails whose hand-off was lost; mark abandoned sends as possibly delivered."""
+    from .services import delivery, dispatcher
+
+    report = delivery.sweep()
+    if report.redispatch:
+        dispatcher.dispatch(report.redispatch)
+    click.echo(f"Re-dispatched {len(report.redispatch)} email(s); {len(report.abandoned)} abandoned send(s) "
+               "marked as possibly delivered.")
+
+
+@messaging_cli.command("rotate-keys")
+def rotate_keys_command():
+    """Re-encrypt every saved provider secret with the first key of MESSAGING_ENCRYPTION_KEYS."""
+    from .services.secrets import SecretUnreadable, rotate_keys
+
+    try:
+        count = rotate_keys()
+    except SecretUnreadable as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Re-encrypted {count} secret(s) with the first key.")
 
 
 def register_cli(app: Flask) -> None:

@@ -62,7 +62,11 @@ class EmailLog(TimestampMixin, db.Model):
     """One email, from queueing to its last known state; also the outbox's queue (status pending)."""
 
     __tablename__ = "email_logs"
-    __table_args__ = (in_list_check("status", EmailStatus.values(), "status_valid"),)
+    __table_args__ = (
+        in_list_check("status", EmailStatus.values(), "status_valid"),
+        # The workers' claim query: due pending rows, oldest first.
+        sa.Index("ix_email_logs_status_next_attempt_at", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     template_code: Mapped[str | None] = mapped_column(sa.String(100), nullable=True, index=True)
@@ -91,6 +95,22 @@ class EmailLog(TimestampMixin, db.Model):
     related_type: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
     related_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     extra_data: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # Delivery bookkeeping (not in the spec): when the next attempt is due, which worker holds the
+    # row, whether the store's own settings send it, and whether a send may have gone out unrecorded.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    via_store_settings: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+    delivery_ambiguous: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+
+    @property
+    def message_id_header(self) -> str:
+        """The Message-ID, derived from the log id so that a resend after a crash can be recognised."""
+        return f"<email-log-{self.id}@messaging-web>"
 
     def __repr__(self) -> str:
         return f"<EmailLog {self.id} {self.status} to {self.recipient_email}>"
@@ -120,6 +140,8 @@ class StoreEmailSettings(TimestampMixin, db.Model):
     sendgrid_api_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     mailgun_api_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     mailgun_domain: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    # Not in the spec: Mailgun serves US and EU accounts from different API hosts.
+    mailgun_region: Mapped[str] = mapped_column(sa.String(2), nullable=False, default="us", server_default="us")
     ses_access_key_id: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     ses_secret_access_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     ses_region: Mapped[str | None] = mapped_column(sa.String(50), nullable=True, default="eu-west-1")

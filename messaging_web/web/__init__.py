@@ -5,7 +5,25 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, admin_templates, auth, customer, errors, public, store, store_templates  # noqa: F401  (routes on the admin and store blueprints)
+    # Feature modules add routes to the admin, store and customer blueprints,
+    # so they are imported before the blueprints are registered.
+    from . import (  # noqa: F401
+        admin,
+        admin_conversations,
+        admin_email_log,
+        admin_templates,
+        attachment_views,
+        auth,
+        customer,
+        customer_conversations,
+        errors,
+        public,
+        store,
+        store_conversations,
+        store_email_log,
+        store_email_settings,
+        store_templates,
+    )
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)

@@ -1,0 +1,318 @@
+"""Claim queued EmailLog rows, send them through their provider, record the outcome.
+
+The EmailLog table is the queue. A worker claims due pending rows (on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so that many workers share the work and none sends a row another
+holds), sends each through the store's provider (or the platform's), and records `sent`, a
+retry with exponential backoff, or `failed` with an admin notification. A send whose outcome
+is unknown (connection lost after the whole message went out) is not retried automatically:
+the row is marked ambiguous for an admin to decide.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import EmailLog, EmailStatus, NotificationPriority, NotificationType, StoreEmailSettings
+from ..models.base import utcnow
+from . import providers
+from .dispatcher import dispatch_after_commit
+from .errors import ValidationError
+from .notifications import raise_admin_notification
+from .providers import AmbiguousDelivery, DeliveryError, OutgoingEmail, PermanentError, Provider, TransientError
+from .secrets import SecretUnreadable
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 6 * 3600
+# Extra-data purposes that are interactive: the person sees the outcome, no retry, no admin alert.
+INTERACTIVE_PURPOSES = {"verification", "template_test"}
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[tuple[int, dt.datetime]] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return len(self.sent) + len(self.retrying) + len(self.failed)
+
+    def merge(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+
+
+def _settings(key: str):
+    return current_app.config[key]
+
+
+def _session() -> Session:
+    # Its own session: delivery runs after the caller's commit (or in a worker), and keeps loaded
+    # rows usable across its intermediate commits.
+    return Session(db.engine, expire_on_commit=False)
+
+
+def backoff(retry_count: int) -> dt.timedelta:
+    """Delay before attempt retry_count + 1: base, 2 x base, 4 x base, ... capped at six hours."""
+    seconds = _settings("EMAIL_RETRY_BASE_SECONDS") * 2 ** max(retry_count - 1, 0)
+    return dt.timedelta(seconds=min(seconds, MAX_BACKOFF_SECONDS))
+
+
+def _due(now: dt.datetime):
+    return sa.and_(
+        EmailLog.status == EmailStatus.PENDING.value,
+        EmailLog.claimed_at.is_(None),
+        sa.or_(EmailLog.next_attempt_at.is_(None), EmailLog.next_attempt_at <= now),
+    )
+
+
+def claim(session: Session, *, limit: int, ids: Iterable[int] | None = None,
+          now: dt.datetime | None = None) -> tuple[str, list[int]]:
+    """Claim up to `limit` due rows (only among `ids` if given) for this worker and commit the claim.
+
+    Returns the claim token and the ids claimed. Rows another worker holds are skipped, not waited for.
+    """
+    now = now or utcnow()
+    token = uuid.uuid4().hex
+    candidates = sa.select(EmailLog.id).where(_due(now)).order_by(EmailLog.id).limit(limit)
+    if ids is not None:
+        candidates = candidates.where(EmailLog.id.in_(list(ids)))
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    claimed = session.scalars(
+        sa.update(EmailLog)
+        .where(EmailLog.id.in_(candidates.scalar_subquery()), EmailLog.claimed_at.is_(None))
+        .values(claimed_at=now, claimed_by=token)
+        .returning(EmailLog.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.commit()
+    return token, sorted(claimed)
+
+
+def deliver(ids: Iterable[int]) -> DeliveryReport:
+    """Deliver these rows if they are still due and unclaimed (the dispatcher's and the task's entry)."""
+    ids = list(ids)
+    report = DeliveryReport()
+    if not ids:
+        return report
+    with _session() as session:
+        token, claimed = claim(session, limit=len(ids), ids=ids)
+        if claimed:
+            report = _deliver_claimed(session, token, claimed)
+    return report
+
+
+def deliver_due(limit: int | None = None) -> DeliveryReport:
+    """Claim one batch of due rows, whoever queued them, and deliver it (the worker loop's step)."""
+    with _session() as session:
+        token, claimed = claim(session, limit=limit or _settings("EMAIL_BATCH_SIZE"))
+        if not claimed:
+            return DeliveryReport()
+        return _deliver_claimed(session, token, claimed)
+
+
+def _deliver_claimed(session: Session, token: str, ids: list[int]) -> DeliveryReport:
+    rows = session.scalars(
+        sa.select(EmailLog).where(EmailLog.id.in_(ids), EmailLog.claimed_by == token).order_by(EmailLog.id)
+    ).all()
+    # End the read transaction before sending: on SQLite a reader that later writes, after another
+    # worker committed, fails at once instead of waiting its turn.
+    session.commit()
+    groups: dict[tuple, list[EmailLog]] = {}
+    for row in rows:
+        key = (row.store_id, row.provider) if row.via_store_settings else (None, "platform")
+        groups.setdefault(key, []).append(row)
+    report = DeliveryReport()
+    for (store_id, _provider), group in groups.items():
+        report.merge(_deliver_group(session, store_id, group))
+    return report
+
+
+def _provider_for(session: Session, store_id: int | None) -> Provider:
+    config = current_app.config
+    if store_id is None:
+        return providers.platform_provider(config)
+    settings = session.scalar(sa.select(StoreEmailSettings).where(StoreEmailSettings.store_id == store_id))
+    if settings is None:
+        raise PermanentError("the store's email settings were removed before this email was sent")
+    return providers.store_provider(settings, config)
+
+
+def _deliver_group(session: Session, store_id: int | None, rows: list[EmailLog]) -> DeliveryReport:
+    """Send rows that share one sender, over one provider connection; commit outcomes every few rows."""
+    report = DeliveryReport()
+    commit_every = 10
+    try:
+        provider = _provider_for(session, store_id)
+        session.commit()
+        opener = getattr(provider, "open", None)
+        if opener is not None:
+            opener()
+    except (DeliveryError, SecretUnreadable, ValueError) as exc:
+        error = exc if isinstance(exc, DeliveryError) else PermanentError(str(exc))
+        for row in rows:
+            _record(session, row, error, None, report)
+        session.commit()
+        return report
+    with provider:
+        for n, row in enumerate(rows, start=1):
+            outcome, message_id = attempt(provider, row)
+            _record(session, row, outcome, message_id, report, provider_name=provider.name)
+            if n % commit_every == 0:
+                session.commit()
+    session.commit()
+    return report
+
+
+def outgoing_email(row: EmailLog) -> OutgoingEmail:
+    return OutgoingEmail(
+        log_id=row.id, message_id=row.message_id_header, from_email=row.from_email, from_name=row.from_name,
+        to_email=row.recipient_email, to_name=row.recipient_name, subject=row.subject, html=row.body_html,
+        text=row.body_text, reply_to=row.reply_to,
+    )
+
+
+def attempt(provider: Provider, row: EmailLog) -> tuple[DeliveryError | None, str | None]:
+    """One send; returns (None, provider_message_id) or (the error, None). Never raises for a send failure."""
+    try:
+        return None, provider.send(outgoing_email(row))
+    except DeliveryError as exc:
+        return exc, None
+    except Exception:  # a bug, not the provider: keep the email, try again later
+        log.exception("Unexpected error while sending email log %s", row.id)
+        return TransientError("an unexpected error occurred while sending; it will be tried again"), None
+
+
+def _purpose(row: EmailLog) -> str | None:
+    try:
+        return (json.loads(row.extra_data) or {}).get("purpose") if row.extra_data else None
+    except (ValueError, AttributeError):
+        return None
+
+
+def _record(session: Session, row: EmailLog, outcome: DeliveryError | None, message_id: str | None,
+            report: DeliveryReport, provider_name: str | None = None, now: dt.datetime | None = None) -> None:
+    """Write one attempt's outcome on the row (caller holds the claim)."""
+    now = now or utcnow()
+    row.claimed_at = None
+    row.claimed_by = None
+    if provider_name and not row.via_store_settings:
+        row.provider = provider_name
+    if outcome is None:
+        row.status = EmailStatus.SENT.value
+        row.sent_at = now
+        row.provider_message_id = (message_id or "")[:255] or None
+        row.error_message = None
+        row.next_attempt_at = None
+        report.sent.append(row.id)
+        return
+    interactive = _purpose(row) in INTERACTIVE_PURPOSES
+    if isinstance(outcome, TransientError) and not interactive:
+        row.retry_count = (row.retry_count or 0) + 1
+        if row.retry_count < _settings("EMAIL_MAX_ATTEMPTS"):
+            row.next_attempt_at = now + backoff(row.retry_count)
+            row.error_message = f"Attempt {row.retry_count} failed: {outcome.message}. Next attempt scheduled."
+            report.retrying.append((row.id, row.next_attempt_at))
+            return
+        message = f"Gave up after {row.retry_count} attempts: {outcome.message}."
+    elif isinstance(outcome, AmbiguousDelivery):
+        row.delivery_ambiguous = True
+        message = (f"Not confirmed: {outcome.message}. It was not resent automatically, so that the recipient "
+                   "does not get it twice; resend it from the email log if it did not arrive.")
+    else:
+        message = f"{outcome.message[:1].upper()}{outcome.message[1:]}."
+    mark_failed(session, row, message, notify=not interactive, now=now)
+    report.failed.append(row.id)
+
+
+def mark_failed(session: Session, row: EmailLog, message: str, *, notify: bool = True,
+                now: dt.datetime | None = None) -> None:
+    row.status = EmailStatus.FAILED.value
+    row.error_message = message
+    row.next_attempt_at = None
+    row.claimed_at = None
+    row.claimed_by = None
+    row.updated_at = now or utcnow()
+    if notify:
+        raise_admin_notification(
+            NotificationType.STORE_ISSUE if row.store_id else NotificationType.SYSTEM_ALERT,
+            f"Email to {row.recipient_email} could not be sent",
+            f"{row.template_code or 'Email'} #{row.id}: {message}",
+            priority=NotificationPriority.HIGH if row.delivery_ambiguous else NotificationPriority.NORMAL,
+            action_url=f"/admin/email-log/{row.id}",
+            action_required=True,
+            metadata={"email_log_id": row.id, "store_id": row.store_id, "ambiguous": row.delivery_ambiguous},
+            session=session,
+        )
+
+
+def send_now(row: EmailLog, provider: Provider) -> DeliveryError | None:
+    """Send a row that is not yet committed, in the caller's session (verification, template tests):
+    the outcome is recorded on the row and returned; no retry, no admin notification."""
+    with provider:
+        outcome, message_id = attempt(provider, row)
+    report = DeliveryReport()
+    _record(db.session, row, outcome, message_id, report, provider_name=provider.name)
+    return outcome
+
+
+@dataclass
+class SweepReport:
+    redispatch: list[int]
+    abandoned: list[int]
+
+
+def sweep(now: dt.datetime | None = None, limit: int = 1000) -> SweepReport:
+    """Find pending rows whose hand-off was lost (to deliver again) and claims whose worker vanished
+    (marked ambiguous: the worker may have sent before it died)."""
+    now = now or utcnow()
+    with _session() as session:
+        claim_cutoff = now - dt.timedelta(seconds=_settings("EMAIL_CLAIM_TIMEOUT_SECONDS"))
+        # Written first (an UPDATE, not a SELECT) so that SQLite takes the write lock up front.
+        abandoned_ids = session.scalars(
+            sa.update(EmailLog)
+            .where(EmailLog.status == EmailStatus.PENDING.value, EmailLog.claimed_at < claim_cutoff)
+            .values(delivery_ambiguous=True)
+            .returning(EmailLog.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        abandoned_rows = session.scalars(sa.select(EmailLog).where(EmailLog.id.in_(abandoned_ids))).all()
+        for row in abandoned_rows:
+            mark_failed(
+                session, row,
+                "Not confirmed: the worker sending this email stopped before recording the outcome; it may have "
+                "been delivered. Resend it from the email log if it did not arrive.",
+                notify=_purpose(row) not in INTERACTIVE_PURPOSES, now=now,
+            )
+        handoff_cutoff = now - dt.timedelta(seconds=_settings("EMAIL_SWEEP_AFTER_SECONDS"))
+        lost = session.scalars(
+            sa.select(EmailLog.id).where(_due(now), EmailLog.updated_at < handoff_cutoff)
+            .order_by(EmailLog.id).limit(limit)
+        ).all()
+        session.commit()
+        return SweepReport(redispatch=list(lost), abandoned=[row.id for row in abandoned_rows])
+
+
+def requeue_failed(row: EmailLog) -> None:
+    """An admin's decision to send a failed (or ambiguous) email again, in the caller's transaction."""
+    if row.status != EmailStatus.FAILED.value:
+        raise ValidationError("Only a failed email can be sent again.")
+    row.status = EmailStatus.PENDING.value
+    row.retry_count = 0
+    row.next_attempt_at = None
+    row.delivery_ambiguous = False
+    row.error_message = None
+    db.session.flush()
+    dispatch_after_commit(db.session, [row.id])

@@ -1,0 +1,246 @@
+"""SMTP through smtplib: per-store host and credentials, timeouts, one connection reused for a batch."""
+from __future__ import annotations
+
+import ipaddress
+import re
+import smtplib
+import socket
+import ssl
+
+from .base import AmbiguousDelivery, OutgoingEmail, PermanentError, Provider, TransientError
+from .message import UnsafeHeader, build_mime
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class _TrackingSMTP(smtplib.SMTP):
+    """smtplib.SMTP that remembers whether the whole message (up to the final dot) went out,
+    which is what separates "not delivered, retry" from "may have been delivered"."""
+
+    payload_sent = False
+
+    def data(self, msg):
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = msg.encode("ascii")
+        payload = re.sub(rb"(?m)^\.", b"..", msg)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        self.send(payload + b".\r\n")
+        self.payload_sent = True
+        return self.getreply()
+
+
+class _TrackingSMTPSSL(_TrackingSMTP, smtplib.SMTP_SSL):
+    pass
+
+
+def _is_internal(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return (
+        ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast
+        or ip.is_unspecified or (ip.version == 6 and ip.ipv4_mapped is not None and _is_internal(str(ip.ipv4_mapped)))
+    )
+
+
+class SmtpProvider(Provider):
+    name = "smtp"
+
+    def __init__(self, host: str, port: int = 587, username: str | None = None, password: str | None = None,
+                 use_tls: bool = True, use_ssl: bool = False, timeout: float = DEFAULT_TIMEOUT,
+                 allow_internal_hosts: bool = False):
+        self.host = (host or "").strip()
+        self.port = int(port or (465 if use_ssl else 587))
+        self.username = username or None
+        self.password = password or None
+        self.use_tls = use_tls and not use_ssl
+        self.use_ssl = use_ssl
+        self.timeout = timeout
+        self.allow_internal_hosts = allow_internal_hosts
+        self._conn: _TrackingSMTP | None = None
+
+    @classmethod
+    def from_app_config(cls, config) -> SmtpProvider:
+        return cls(
+            config["MAIL_SERVER"], config["MAIL_PORT"], config.get("MAIL_USERNAME"), config.get("MAIL_PASSWORD"),
+            use_tls=config.get("MAIL_USE_TLS", False), use_ssl=config.get("MAIL_USE_SSL", False),
+            timeout=config.get("SMTP_TIMEOUT", DEFAULT_TIMEOUT),
+            # The platform's own relay is set by the operator, often on localhost: always allowed.
+            allow_internal_hosts=True,
+        )
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _seconds(self) -> str:
+        return f"{self.timeout:g} s"
+
+    def _resolve(self) -> str:
+        """The address to connect to; a host pointing into a private network is refused for stores."""
+        try:
+            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            raise TransientError(f"the SMTP server name {self.host} could not be found") from None
+        addresses = [info[4][0] for info in infos]
+        if not self.allow_internal_hosts and any(_is_internal(a) for a in addresses):
+            raise PermanentError(
+                f"the SMTP server {self.host} points to a private or local network address, which is not allowed"
+            )
+        return addresses[0]
+
+    def open(self) -> None:
+        if self._conn is not None:
+            return
+        if not self.host:
+            raise PermanentError("no SMTP server is configured")
+        address = self._resolve()
+        cls = _TrackingSMTPSSL if self.use_ssl else _TrackingSMTP
+        kwargs = {"context": ssl.create_default_context()} if self.use_ssl else {}
+        conn = cls(timeout=self.timeout, **kwargs)
+        try:
+            # Connect to the address we checked (no second lookup), but speak TLS to the host name.
+            conn._host = self.host
+            if self.use_ssl:
+                conn.sock = conn._get_socket(address, self.port, self.timeout)
+                conn.file = None
+                code, reply = conn.getreply()
+                if code != 220:
+                    raise smtplib.SMTPConnectError(code, reply)
+            else:
+                code, reply = conn.connect(address, self.port)
+                if code != 220:
+                    raise smtplib.SMTPConnectError(code, reply)
+            conn._host = self.host
+            conn.ehlo()
+            if self.use_tls:
+                if not conn.has_extn("starttls"):
+                    raise PermanentError(
+                        f"the SMTP server {self.where} does not offer STARTTLS; turn TLS off or use SSL"
+                    )
+                conn.starttls(context=ssl.create_default_context())
+                conn.ehlo()
+            if self.username:
+                if not conn.has_extn("auth"):
+                    raise PermanentError(f"the SMTP server {self.where} does not accept a username and password")
+                _login_once(conn, self.username, self.password or "")
+        except DeliveryFailure:
+            _quietly_close(conn)
+            raise
+        except BaseException as exc:
+            _quietly_close(conn)
+            raise self._explain_connect(exc) from None
+        self._conn = conn
+
+    def _explain_connect(self, exc: BaseException) -> Exception:
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return PermanentError("the SMTP server rejected the username or password")
+        if isinstance(exc, smtplib.SMTPConnectError):
+            return TransientError(f"the SMTP server {self.where} refused the connection ({exc.smtp_code})")
+        if isinstance(exc, smtplib.SMTPResponseException):
+            kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
+            return kind(f"the SMTP server {self.where} answered {exc.smtp_code} while we signed in")
+        if _timed_out(exc):
+            return TransientError(f"connection to {self.where} timed out after {self._seconds()}")
+        if isinstance(exc, ConnectionRefusedError):
+            return TransientError(f"connection to {self.where} was refused")
+        if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+            return PermanentError(f"a secure connection to {self.where} could not be established (TLS error)")
+        if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
+            return TransientError(f"the SMTP server {self.where} closed the connection")
+        if isinstance(exc, smtplib.SMTPException):
+            return PermanentError(f"the SMTP server {self.where} could not be used")
+        if isinstance(exc, OSError):
+            return TransientError(f"connection to {self.where} failed")
+        return exc if isinstance(exc, Exception) else TransientError(f"connection to {self.where} was interrupted")
+
+    def send(self, email: OutgoingEmail) -> str:
+        try:
+            data = build_mime(email).as_bytes()
+        except UnsafeHeader as exc:
+            raise PermanentError(str(exc)) from exc
+        self.open()
+        conn = self._conn
+        conn.payload_sent = False
+        try:
+            conn.sendmail(email.from_email, [email.to_email], data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            self._reset_after_refusal()
+            raise self._by_code(code, f"the SMTP server refused the recipient {email.to_email} ({code})") from None
+        except smtplib.SMTPSenderRefused as exc:
+            self._reset_after_refusal()
+            raise self._by_code(exc.smtp_code, f"the SMTP server refused the sender {email.from_email} "
+                                                f"({exc.smtp_code})") from None
+        except smtplib.SMTPDataError as exc:
+            # The server answered, so it did not take the message.
+            self._reset_after_refusal()
+            raise self._by_code(exc.smtp_code, f"the SMTP server refused the message ({exc.smtp_code})") from None
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            payload_sent = conn.payload_sent
+            self.close()
+            if payload_sent:
+                raise AmbiguousDelivery(
+                    f"the connection to {self.where} was lost after the message was sent, before the server "
+                    "confirmed it: it may have been delivered"
+                ) from None
+            if _timed_out(exc):
+                raise TransientError(f"the SMTP server {self.where} did not answer within {self._seconds()}") from None
+            raise TransientError(f"the connection to {self.where} was lost before the message was sent") from None
+        except smtplib.SMTPResponseException as exc:
+            self._reset_after_refusal()
+            raise self._by_code(exc.smtp_code, f"the SMTP server answered {exc.smtp_code}") from None
+        return email.message_id
+
+    @staticmethod
+    def _by_code(code: int, message: str) -> Exception:
+        return TransientError(message) if 400 <= code < 500 else PermanentError(message)
+
+    def _reset_after_refusal(self) -> None:
+        # A refused envelope leaves the session mid-transaction; RSET it, or start afresh next time.
+        try:
+            self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            _quietly_close(self._conn, polite=True)
+            self._conn = None
+
+
+DeliveryFailure = (PermanentError, TransientError)
+
+
+def _login_once(conn: smtplib.SMTP, username: str, password: str) -> None:
+    """One AUTH attempt with the best offered mechanism (smtplib.login tries each in turn, which
+    doubles the failed sign-ins a server counts against the account)."""
+    offered = conn.esmtp_features.get("auth", "").upper().split()
+    for mechanism in ("PLAIN", "LOGIN", "CRAM-MD5"):
+        if mechanism in offered:
+            break
+    else:
+        raise PermanentError("the SMTP server offers no sign-in method we support")
+    conn.user, conn.password = username, password
+    method = getattr(conn, "auth_" + mechanism.lower().replace("-", "_"))
+    conn.auth(mechanism, method, initial_response_ok=mechanism != "LOGIN")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    # smtplib turns a socket timeout into SMTPServerDisconnected; the timeout is its context.
+    return isinstance(exc, TimeoutError | socket.timeout) or isinstance(exc.__context__, TimeoutError | socket.timeout)
+
+
+def _quietly_close(conn: smtplib.SMTP, polite: bool = False) -> None:
+    try:
+        if polite:
+            conn.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    try:
+        conn.close()
+    except OSError:
+        pass

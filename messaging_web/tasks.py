@@ -1,0 +1,90 @@
+"""Celery on Redis: the background worker's entry points, thin wrappers over services/delivery.py.
+
+Run `celery -A messaging_web.tasks worker` (and `celery -A messaging_web.tasks beat` for the sweep)
+with the same environment as the web app (DATABASE_URL, CELERY_BROKER_URL, EMAIL_DISPATCHER=celery, ...).
+"""
+from __future__ import annotations
+
+from celery import Celery
+from flask import Flask, current_app, has_app_context
+
+from .config import load_config
+
+SWEEP_EVERY_SECONDS = 60
+NOTIFY_EVERY_SECONDS = 15
+
+
+def celery_settings(config: dict) -> dict:
+    return {
+        "broker_url": config["CELERY_BROKER_URL"],
+        "task_ignore_result": True,
+        # A task is acknowledged after it ran: a worker killed mid-task leaves it for another worker;
+        # the claim on the row keeps a second worker from sending what the first already claimed.
+        "task_acks_late": True,
+        "worker_prefetch_multiplier": 4,
+        "broker_connection_retry_on_startup": True,
+        "beat_schedule": {
+            "sweep-email-outbox": {"task": "messaging_web.sweep_outbox", "schedule": float(SWEEP_EVERY_SECONDS)},
+            "notify-conversations": {
+                "task": "messaging_web.notify_conversations", "schedule": float(NOTIFY_EVERY_SECONDS),
+            },
+        },
+    }
+
+
+celery_app = Celery("messaging_web")
+celery_app.conf.update(celery_settings(load_config()))
+
+_worker_app: Flask | None = None
+
+
+def configure_from(app: Flask) -> None:
+    """Point the producer side at the web app's broker (called before the first hand-off)."""
+    if celery_app.conf.broker_url != app.config["CELERY_BROKER_URL"]:
+        celery_app.conf.broker_url = app.config["CELERY_BROKER_URL"]
+
+
+def _flask_app() -> Flask:
+    global _worker_app
+    if has_app_context():
+        return current_app._get_current_object()
+    if _worker_app is None:
+        from . import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+@celery_app.task(name="messaging_web.deliver_emails")
+def deliver_emails(ids: list[int]) -> int:
+    """Deliver these EmailLog rows (those still due and unclaimed); schedule retries of transient failures."""
+    from .services import delivery, dispatcher
+
+    with _flask_app().app_context():
+        report = delivery.deliver(ids)
+        dispatcher.schedule_retries(report.retrying)
+        return report.attempted
+
+
+@celery_app.task(name="messaging_web.sweep_outbox")
+def sweep_outbox() -> int:
+    """Re-dispatch pending rows whose hand-off was lost; mark abandoned claims ambiguous."""
+    from .services import delivery, dispatcher
+
+    with _flask_app().app_context():
+        report = delivery.sweep()
+        if report.redispatch:
+            dispatcher.dispatch(report.redispatch)
+        return len(report.redispatch)
+
+
+@celery_app.task(name="messaging_web.notify_conversations")
+def notify_conversations() -> int:
+    """Queue the batched new-message emails whose window has passed (services/conversation_notifications.py)."""
+    from .extensions import db
+    from .services import conversation_notifications
+
+    with _flask_app().app_context():
+        report = conversation_notifications.flush_due_notifications()
+        db.session.commit()
+        return len(report.sent)

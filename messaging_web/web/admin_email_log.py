@@ -1,0 +1,39 @@
+"""The admin console's email log: every email, filtered and searched; a row's detail; resend of a failed one."""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from .. import access
+from ..auth import current_actor
+from ..extensions import db
+from ..services import delivery, email_log
+from .admin import bp
+from .email_log_forms import EmailLogFilterForm
+from .portal import is_htmx
+
+
+@bp.get("/email-log")
+def email_log_index():
+    form = EmailLogFilterForm(request.args)
+    form.set_choices(email_log.store_choices(), email_log.provider_choices())
+    page = email_log.search_email_logs(form.filters(), page=form.page_number(),
+                                       per_page=current_app.config["PAGE_SIZE"])
+    context = dict(form=form, page=page, detail_endpoint="admin.email_log_detail", show_store=True)
+    if is_htmx():
+        return render_template("email_log/_results.html", **context)
+    return render_template("admin/email_log/index.html", **context)
+
+
+@bp.get("/email-log/<int:log_id>")
+def email_log_detail(log_id: int):
+    row = access.access_email_log(current_actor(), log_id)
+    return render_template("admin/email_log/detail.html", row=row, extra=email_log.extra_data(row))
+
+
+@bp.post("/email-log/<int:log_id>/resend")
+def email_log_resend(log_id: int):
+    row = access.access_email_log(current_actor(), log_id)
+    delivery.requeue_failed(row)
+    db.session.commit()
+    flash("The email is queued to be sent again.", "success")
+    return redirect(url_for("admin.email_log_detail", log_id=log_id))

@@ -1,0 +1,38 @@
+"""The email log's filter form, shared by the admin console and the store portal."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SearchField, SelectField
+from wtforms.validators import Length, NumberRange, Optional
+
+from ..services.email_log import STATUS_FILTERS, EmailLogFilters
+
+
+class EmailLogFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search form
+
+    q = SearchField("Search recipient or subject", validators=[Optional(), Length(max=200)])
+    status = SelectField("Status", choices=[("", "Any status")] + [(s, s.capitalize()) for s in STATUS_FILTERS],
+                         validators=[Optional()])
+    store = SelectField("Store", choices=[], validators=[Optional()])
+    provider = SelectField("Provider", choices=[], validators=[Optional()])
+    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
+
+    def set_choices(self, stores: list[tuple[int, str]] | None, providers: list[str]) -> None:
+        self.store.choices = [("", "Any store")] + [(str(i), n) for i, n in (stores or [])]
+        self.provider.choices = [("", "Any provider")] + [(p, p) for p in providers]
+
+    def filters(self) -> EmailLogFilters:
+        valid = self.validate()
+        errors = self.errors if not valid else {}
+        store = self.store.data if "store" not in errors else None
+        return EmailLogFilters(
+            status=self.status.data if "status" not in errors and self.status.data else None,
+            store_id=int(store) if store and store.isdigit() else None,
+            provider=self.provider.data if "provider" not in errors and self.provider.data else None,
+            search=(self.q.data or "").strip() or None if "q" not in errors else None,
+        )
+
+    def page_number(self) -> int:
+        return self.page.data if self.page.data and "page" not in self.errors else 1

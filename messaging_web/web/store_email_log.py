@@ -1,0 +1,29 @@
+"""The store portal's email log: the emails of this store only, and a row's detail."""
+from __future__ import annotations
+
+from flask import current_app, g, render_template, request
+
+from .. import access
+from ..auth import current_actor
+from ..services import email_log
+from .email_log_forms import EmailLogFilterForm
+from .portal import is_htmx
+from .store import bp
+
+
+@bp.get("/email-log")
+def email_log_index():
+    form = EmailLogFilterForm(request.args)
+    form.set_choices(None, email_log.provider_choices(g.store.id))
+    page = email_log.search_email_logs(form.filters(), page=form.page_number(),
+                                       per_page=current_app.config["PAGE_SIZE"], only_store_id=g.store.id)
+    context = dict(form=form, page=page, detail_endpoint="store.email_log_detail", show_store=False)
+    if is_htmx():
+        return render_template("email_log/_results.html", **context)
+    return render_template("store/email_log/index.html", **context)
+
+
+@bp.get("/email-log/<int:log_id>")
+def email_log_detail(log_id: int):
+    row = access.access_email_log(current_actor(), log_id)
+    return render_template("store/email_log/detail.html", row=row)

@@ -1,0 +1,221 @@
+"""The store's email settings wizard (/store/<slug>/settings/email/<step>): five steps, each saved, with HTMX."""
+from __future__ import annotations
+
+from flask import g, make_response, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..auth import current_actor
+from ..extensions import db
+from ..services import email_settings as wizard
+from ..services.errors import PermissionDenied, ValidationError
+from .portal import is_htmx
+from .store import bp
+
+STEPS = [("sender", "Sender"), ("provider", "Provider"), ("credentials", "Credentials"),
+         ("signature", "Signature"), ("verify", "Verification")]
+STEP_NAMES = [name for name, _label in STEPS]
+
+
+class SenderForm(FlaskForm):
+    from_email = EmailField("From address", validators=[DataRequired(), Length(max=255)])
+    from_name = StringField("From name", validators=[DataRequired(), Length(max=100)])
+    reply_to_email = EmailField("Reply-to address (optional)", validators=[Optional(), Length(max=255)])
+
+
+class ProviderForm(FlaskForm):
+    provider = RadioField("Provider", choices=[(p, wizard.PROVIDER_LABELS[p])
+                                               for p in wizard.PROVIDER_LABELS],
+                          validators=[DataRequired(message="Choose a provider.")])
+
+
+class CredentialsForm(FlaskForm):
+    smtp_host = StringField("SMTP server", validators=[Optional(), Length(max=255)])
+    smtp_port = IntegerField("Port", validators=[Optional()])
+    smtp_username = StringField("Username", validators=[Optional(), Length(max=255)])
+    smtp_password = PasswordField("Password", validators=[Optional(), Length(max=300)])
+    smtp_security = SelectField("Security", choices=[("tls", "STARTTLS (port 587)"), ("ssl", "SSL/TLS (port 465)"),
+                                                     ("none", "None (not recommended)")],
+                                validate_choice=False, default="tls")
+    sendgrid_api_key = PasswordField("SendGrid API key", validators=[Optional(), Length(max=300)])
+    mailgun_api_key = PasswordField("Mailgun API key", validators=[Optional(), Length(max=300)])
+    mailgun_domain = StringField("Sending domain", validators=[Optional(), Length(max=255)])
+    mailgun_region = SelectField("Region", choices=[("us", "US (api.mailgun.net)"), ("eu", "EU (api.eu.mailgun.net)")],
+                                 validate_choice=False, default="us")
+    ses_access_key_id = StringField("Access key id", validators=[Optional(), Length(max=100)])
+    ses_secret_access_key = PasswordField("Secret access key", validators=[Optional(), Length(max=300)])
+    ses_region = StringField("Region", validators=[Optional(), Length(max=50)])
+
+
+class SignatureForm(FlaskForm):
+    signature_text = TextAreaField("Text signature", validators=[Optional(), Length(max=5000)])
+    signature_html = TextAreaField("HTML signature", validators=[Optional(), Length(max=20000)])
+
+
+class VerifyForm(FlaskForm):
+    to_email = EmailField("Send the test email to", validators=[DataRequired(), Length(max=255)])
+
+
+def _render(step: str, form, status: int = 200, push: bool = False, **context):
+    settings = context.pop("settings", None) or wizard.settings_for(g.store)
+    context.update(
+        step=step, steps=STEPS, form=form, settings=settings,
+        allowed=wizard.allowed_providers(g.store), labels=wizard.PROVIDER_LABELS,
+        upgrade_explanation=wizard.UPGRADE_EXPLANATION,
+        hints=wizard.secret_hints(settings),
+    )
+    template = "store/settings/_wizard.html" if is_htmx() else "store/settings/email.html"
+    response = make_response(render_template(template, **context), status)
+    if push and is_htmx():
+        response.headers["HX-Push-Url"] = url_for("store.email_settings_step", step=step)
+    return response
+
+
+def _next(step: str, direction: str) -> str:
+    index = STEP_NAMES.index(step) + (-1 if direction == "back" else 1)
+    return STEP_NAMES[max(0, min(index, len(STEP_NAMES) - 1))]
+
+
+def _saved(step: str):
+    """After a save: the next (or previous) step, as a fragment for HTMX or a redirect otherwise."""
+    target = _next(step, request.form.get("go", "next"))
+    if is_htmx():
+        return _render(target, _form_for(target), push=True)
+    return redirect(url_for("store.email_settings_step", step=target))
+
+
+def _form_for(step: str):
+    settings = wizard.settings_for(g.store)
+    if step == "sender":
+        return SenderForm(obj=settings)
+    if step == "provider":
+        return ProviderForm(provider=settings.provider if settings else "smtp")
+    if step == "credentials":
+        form = CredentialsForm(obj=settings)
+        if settings is not None:
+            form.smtp_security.data = "ssl" if settings.smtp_use_ssl else ("tls" if settings.smtp_use_tls else "none")
+        return form
+    if step == "signature":
+        return SignatureForm(obj=settings)
+    return VerifyForm(to_email=current_actor().email)
+
+
+def _form_error(form, exc: ValidationError) -> None:
+    if exc.field and exc.field in form:
+        form[exc.field].errors = list(form[exc.field].errors) + [exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+@bp.get("/settings/email")
+def email_settings():
+    settings = wizard.settings_for(g.store)
+    step = "verify" if settings is not None and settings.is_configured else "sender"
+    return redirect(url_for("store.email_settings_step", step=step))
+
+
+@bp.route("/settings/email/<step>", methods=["GET", "POST"])
+def email_settings_step(step: str):
+    if step not in STEP_NAMES:
+        return redirect(url_for("store.email_settings_step", step="sender"))
+    settings = wizard.settings_for(g.store)
+    if step != "sender" and settings is None:
+        if is_htmx():
+            return _render("sender", SenderForm(), push=True)
+        return redirect(url_for("store.email_settings_step", step="sender"))
+    if request.method == "GET":
+        return _render(step, _form_for(step))
+    return STEP_HANDLERS[step](settings)
+
+
+def _post_sender(settings):
+    form = SenderForm()
+    if not form.validate():
+        return _render("sender", form, 422)
+    try:
+        wizard.save_sender(g.store, form.from_email.data, form.from_name.data, form.reply_to_email.data)
+    except ValidationError as exc:
+        db.session.rollback()
+        _form_error(form, exc)
+        return _render("sender", form, 422)
+    db.session.commit()
+    return _saved("sender")
+
+
+def _post_provider(settings):
+    form = ProviderForm()
+    if not form.validate():
+        return _render("provider", form, 422)
+    try:
+        wizard.save_provider(g.store, settings, form.provider.data)
+    except PermissionDenied as exc:
+        db.session.rollback()
+        form.provider.errors = [str(exc)]
+        return _render("provider", form, 403)
+    db.session.commit()
+    return _saved("provider")
+
+
+def _post_credentials(settings):
+    form = CredentialsForm()
+    if not form.validate():
+        return _render("credentials", form, 422)
+    values = {name: form[name].data for name in wizard.Credentials.__annotations__}
+    values["smtp_security"] = values["smtp_security"] or "tls"
+    values["mailgun_region"] = values["mailgun_region"] or "us"
+    data = wizard.Credentials(**values)
+    try:
+        wizard.save_credentials(g.store, settings, data)
+    except ValidationError as exc:
+        db.session.rollback()
+        _form_error(form, exc)
+        return _render("credentials", form, 422)
+    except PermissionDenied as exc:
+        db.session.rollback()
+        form.form_errors.append(str(exc))
+        return _render("credentials", form, 403)
+    db.session.commit()
+    return _saved("credentials")
+
+
+def _post_signature(settings):
+    form = SignatureForm()
+    if request.form.get("go") == "preview":
+        return _render("signature", form, preview=True)
+    if not form.validate():
+        return _render("signature", form, 422)
+    try:
+        wizard.save_signature(settings, form.signature_text.data, form.signature_html.data)
+    except ValidationError as exc:
+        db.session.rollback()
+        _form_error(form, exc)
+        return _render("signature", form, 422)
+    db.session.commit()
+    return _saved("signature")
+
+
+def _post_verify(settings):
+    form = VerifyForm()
+    if request.form.get("go") == "back":
+        return _saved("verify")
+    if not form.validate():
+        return _render("verify", form, 422)
+    try:
+        outcome = wizard.verify_settings(g.store, settings, form.to_email.data, user_id=current_actor().id)
+    except ValidationError as exc:
+        db.session.rollback()
+        _form_error(form, exc)
+        return _render("verify", form, 422)
+    except PermissionDenied as exc:
+        db.session.rollback()
+        form.form_errors.append(str(exc))
+        return _render("verify", form, 403)
+    db.session.commit()
+    return _render("verify", form, just_verified=outcome is None, attempted=True)
+
+
+STEP_HANDLERS = {
+    "sender": _post_sender, "provider": _post_provider, "credentials": _post_credentials,
+    "signature": _post_signature, "verify": _post_verify,
+}

@@ -1,0 +1,204 @@
+"""The store email settings wizard through the test client: steps, tier gating, secrets, verification."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from messaging_web.extensions import db
+from messaging_web.models import EmailLog, StoreEmailSettings, StoreTier
+from tests.conftest import csrf_token
+from tests.support.email_data import load_templates
+from tests.support.mail_servers import SMTP_PASSWORD, SMTP_USER
+
+pytest_plugins = ["tests.support.fixtures"]
+
+BASE = "/store/{slug}/settings/email"
+
+
+@pytest.fixture
+def team(app, factory, signed_in):
+    with app.app_context():
+        load_templates()
+
+    def make(tier=StoreTier.STARTER):
+        store = factory.store(tier=tier)
+        user = factory.store_user(store)
+        client = signed_in(user)
+        return store, user, client
+    return make
+
+
+def post(client, store, step, data, htmx=False):
+    path = BASE.format(slug=store.slug) + f"/{step}"
+    data = {"csrf_token": csrf_token(client, path), **data}
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(path, data=data, headers=headers)
+
+
+def saved(app, store) -> StoreEmailSettings:
+    with app.app_context():
+        settings = db.session.scalar(sa.select(StoreEmailSettings).where(StoreEmailSettings.store_id == store.id))
+        if settings is not None:
+            db.session.expunge(settings)
+        return settings
+
+
+def fill_smtp(client, store, sink, password=SMTP_PASSWORD):
+    assert post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop",
+                                          "reply_to_email": "help@store.example"}).status_code == 302
+    assert post(client, store, "provider", {"provider": "smtp"}).status_code == 302
+    response = post(client, store, "credentials", {
+        "smtp_host": sink.host, "smtp_port": sink.port, "smtp_security": "none", "smtp_username": SMTP_USER,
+        "smtp_password": password,
+    })
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def test_every_step_renders_and_the_start_sends_a_new_store_to_the_sender_step(team):
+    store, _user, client = team()
+    response = client.get(BASE.format(slug=store.slug))
+    assert response.status_code == 302 and response.headers["Location"].endswith("/settings/email/sender")
+    page = client.get(BASE.format(slug=store.slug) + "/sender").get_data(as_text=True)
+    assert "1. Sender" in page and "Not configured yet." in page
+    # Later steps need the sender first.
+    assert client.get(BASE.format(slug=store.slug) + "/credentials").status_code == 302
+
+
+def test_sender_step_validates_addresses_and_keeps_what_was_typed(team):
+    store, _user, client = team()
+    response = post(client, store, "sender", {"from_email": "not an address", "from_name": "My Shop"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'value="My Shop"' in page
+    response = post(client, store, "sender", {"from_email": "a@example.com, b@example.com", "from_name": "Shop"},
+                    htmx=True)
+    assert response.status_code == 422
+    assert 'id="wizard"' in response.get_data(as_text=True) and "<html" not in response.get_data(as_text=True)
+
+
+def test_htmx_save_returns_the_next_step_and_pushes_its_url(team):
+    store, _user, client = team()
+    response = post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"}, htmx=True)
+    assert response.status_code == 200
+    assert response.headers["HX-Push-Url"].endswith("/settings/email/provider")
+    assert "2. Provider" in response.get_data(as_text=True)
+
+
+def test_back_saves_the_step_and_returns_to_the_previous_one(team, app):
+    store, _user, client = team()
+    post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+    response = post(client, store, "provider", {"provider": "smtp", "go": "back"})
+    assert response.headers["Location"].endswith("/settings/email/sender")
+    page = client.get(BASE.format(slug=store.slug) + "/sender").get_data(as_text=True)
+    assert 'value="shop@store.example"' in page
+
+
+def test_api_providers_are_shown_disabled_below_business_and_refused_by_the_server(team, app):
+    store, _user, client = team(StoreTier.PROFESSIONAL)
+    post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+    page = client.get(BASE.format(slug=store.slug) + "/provider").get_data(as_text=True)
+    assert re.search(r'<input[^>]*disabled[^>]*value="sendgrid"|<input[^>]*value="sendgrid"[^>]*disabled', page)
+    assert "Business plan" in page
+    response = post(client, store, "provider", {"provider": "sendgrid"})
+    assert response.status_code == 403
+    assert saved(app, store).provider == "smtp"
+
+
+def test_business_store_may_choose_sendgrid_and_its_key_is_never_shown_again(team, app):
+    store, _user, client = team(StoreTier.BUSINESS)
+    post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+    assert post(client, store, "provider", {"provider": "sendgrid"}).status_code == 302
+    assert post(client, store, "credentials", {"sendgrid_api_key": "SG.very-secret-key-4321"}).status_code == 302
+    settings = saved(app, store)
+    assert settings.is_configured and "very-secret" not in settings.sendgrid_api_key
+    page = client.get(BASE.format(slug=store.slug) + "/credentials").get_data(as_text=True)
+    assert "Saved, ending in 4321" in page and "very-secret-key" not in page
+    # Leaving the field empty keeps the key.
+    assert post(client, store, "credentials", {"sendgrid_api_key": ""}).status_code == 302
+    assert saved(app, store).sendgrid_api_key == settings.sendgrid_api_key
+
+
+def test_wizard_verifies_against_the_local_smtp_server(team, app, smtp_sink):
+    store, user, client = team()
+    fill_smtp(client, store, smtp_sink)
+    assert saved(app, store).is_configured and not saved(app, store).is_verified
+    response = post(client, store, "verify", {"to_email": "owner@store.example"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Your settings are verified" in page
+    settings = saved(app, store)
+    assert settings.is_verified and settings.last_verified_at is not None and settings.verification_error is None
+    [message] = smtp_sink.parsed()
+    assert message["Subject"] == f"Test email from {store.name}" and message["To"] == "owner@store.example"
+    with app.app_context():
+        log = db.session.scalar(sa.select(EmailLog))
+        assert log.status == "sent" and log.template_code == "settings_test_email" and log.user_id == user.id
+
+
+def test_wrong_password_shows_the_plain_words_error_and_stays_unverified(team, app, smtp_sink):
+    store, _user, client = team()
+    fill_smtp(client, store, smtp_sink, password="wrong-password")
+    page = post(client, store, "verify", {"to_email": "owner@store.example"}).get_data(as_text=True)
+    assert "The SMTP server rejected the username or password." in page
+    settings = saved(app, store)
+    assert not settings.is_verified
+    assert settings.verification_error == "The SMTP server rejected the username or password."
+
+
+def test_timeout_names_the_server_and_the_time(team, app, silent_server):
+    app.config["SMTP_TIMEOUT"] = 0.5
+    try:
+        store, _user, client = team()
+        post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+        post(client, store, "provider", {"provider": "smtp"})
+        post(client, store, "credentials", {"smtp_host": "127.0.0.1", "smtp_port": silent_server.port,
+                                            "smtp_security": "none"})
+        post(client, store, "verify", {"to_email": "owner@store.example"})
+    finally:
+        app.config["SMTP_TIMEOUT"] = 10.0
+    assert saved(app, store).verification_error == f"Connection to 127.0.0.1:{silent_server.port} timed out after 0.5 s."
+
+
+def test_changing_credentials_clears_verification(team, app, smtp_sink):
+    store, _user, client = team()
+    fill_smtp(client, store, smtp_sink)
+    post(client, store, "verify", {"to_email": "owner@store.example"})
+    assert saved(app, store).is_verified
+    # Same values again: still verified.
+    post(client, store, "credentials", {"smtp_host": smtp_sink.host, "smtp_port": smtp_sink.port,
+                                        "smtp_security": "none", "smtp_username": SMTP_USER})
+    assert saved(app, store).is_verified
+    post(client, store, "credentials", {"smtp_host": smtp_sink.host, "smtp_port": smtp_sink.port,
+                                        "smtp_security": "none", "smtp_username": SMTP_USER,
+                                        "smtp_password": "a-new-password"})
+    assert not saved(app, store).is_verified
+
+
+def test_signature_preview_and_save(team, app):
+    store, _user, client = team()
+    post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+    response = post(client, store, "signature", {"signature_text": "Cheers", "signature_html": "<p>Cheers</p>",
+                                                 "go": "preview"})
+    assert response.status_code == 200 and 'srcdoc="&lt;p&gt;Cheers&lt;/p&gt;"' in response.get_data(as_text=True)
+    assert saved(app, store).signature_html is None
+    assert post(client, store, "signature", {"signature_text": "Cheers", "signature_html": "<p>Cheers</p>"}).status_code == 302
+    assert saved(app, store).signature_html == "<p>Cheers</p>"
+
+
+def test_store_host_on_the_local_network_is_refused_outside_development(team, app, smtp_sink):
+    app.config["SMTP_ALLOW_INTERNAL_HOSTS"] = False
+    try:
+        store, _user, client = team()
+        fill_smtp(client, store, smtp_sink)
+        page = post(client, store, "verify", {"to_email": "owner@store.example"}).get_data(as_text=True)
+    finally:
+        app.config["SMTP_ALLOW_INTERNAL_HOSTS"] = True
+    assert "private or local network address" in page
+    assert smtp_sink.logins == []
+
+
+def test_another_stores_team_cannot_reach_the_wizard(team, factory):
+    store, _user, client = team()
+    other = factory.store()
+    assert client.get(BASE.format(slug=other.slug) + "/sender").status_code == 404
