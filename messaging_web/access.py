@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from .auth import Actor
 from .extensions import db
-from .models import EmailLog, Store
+from .models import AdminNotification, EmailLog, Store
 from .services.errors import NotFound
 
 
@@ -34,3 +34,11 @@ def access_email_log(actor: Actor, log_id: int) -> EmailLog:
     if row is None or not (actor.is_admin or (actor.is_store_user and row.store_id == actor.store_id)):
         raise NotFound("No such email.")
     return row
+
+
+def access_admin_notification(actor: Actor, notification_id: int) -> AdminNotification:
+    """Admin notifications are for platform admins only; anyone else gets NotFound."""
+    notification = db.session.get(AdminNotification, notification_id) if actor.is_admin else None
+    if notification is None:
+        raise NotFound("No such notification.")
+    return notification

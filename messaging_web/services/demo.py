@@ -62,7 +62,31 @@ def seed_demo() -> list[DemoLogin]:
     template_catalog.load_default_templates()
     db.session.flush()
     _queue_demo_emails()
+    _raise_demo_notifications()
     return logins
+
+
+def _raise_demo_notifications() -> None:
+    """A few admin notifications of each priority, on the first run only (when there are none)."""
+    from ..models import AdminNotification, NotificationPriority, NotificationType
+    from .notifications import raise_admin_notification
+
+    if db.session.scalar(sa.select(AdminNotification.id).limit(1)) is not None:
+        return
+    raise_admin_notification(
+        NotificationType.STORE_ISSUE, "Café Bergmann: emails bouncing",
+        "Three emails to customers of Café Bergmann bounced in the last hour. Check the store's sender settings.",
+        priority=NotificationPriority.HIGH, action_required=True, action_url="/admin/email-log?status=bounced",
+    )
+    raise_admin_notification(
+        NotificationType.SYSTEM_ALERT, "Worker queue is healthy again",
+        "The email worker caught up with the queue after a short outage.", priority=NotificationPriority.LOW,
+    )
+    raise_admin_notification(
+        NotificationType.IMPORT_FAILURE, "Product import failed for Alpine Outfitters",
+        "The CSV import stopped at line 1,204: the price column is empty.",
+        priority=NotificationPriority.CRITICAL, action_required=True,
+    )
 
 
 def _queue_demo_emails() -> None:

@@ -10,6 +10,7 @@ def register_blueprints(app: Flask) -> None:
     from . import (  # noqa: F401
         admin,
         admin_email_log,
+        admin_notifications,
         auth,
         customer,
         errors,
