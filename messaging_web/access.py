@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from .auth import Actor
 from .extensions import db
-from .models import EmailLog, Store
+from .models import AdminNotification, EmailLog, Store
 from .services.errors import NotFound
 
 
@@ -140,3 +140,11 @@ def access_conversation_partner_customer(actor: Actor, store_id: int | None, ema
     if customer is None:
         raise NotFound("No such customer.")
     return customer
+
+
+def access_admin_notification(actor: Actor, notification_id: int) -> AdminNotification:
+    """Admin notifications are for platform admins only; anyone else gets NotFound."""
+    notification = db.session.get(AdminNotification, notification_id) if actor.is_admin else None
+    if notification is None:
+        raise NotFound("No such notification.")
+    return notification

@@ -62,6 +62,7 @@ def load_config(overrides: dict | None = None) -> dict:
         # Dispatcher: "inprocess" (embedded default) or "celery" (production, needs CELERY_BROKER_URL).
         "EMAIL_DISPATCHER": os.environ.get("EMAIL_DISPATCHER", "inprocess"),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "CELERY_QUEUE": os.environ.get("CELERY_QUEUE", "messaging_web"),
         # Delivery: attempts before an email is marked failed, first retry delay (doubling each time).
         "EMAIL_MAX_ATTEMPTS": _int("EMAIL_MAX_ATTEMPTS", 5),
         "EMAIL_RETRY_BASE_SECONDS": _int("EMAIL_RETRY_BASE_SECONDS", 60),

@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         admin_conversations,
         admin_email_log,
+        admin_notifications,
         admin_templates,
         attachment_views,
         auth,
