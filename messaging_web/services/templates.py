@@ -294,7 +294,21 @@ def _is_plain(value, depth: int = 0) -> bool:
                 return False
         return True
     if isinstance(value, list | tuple):
-        return all(type(item) in _EXACT_SCALARS or _is_plain(item, depth + 1) for item in value)
+        for item in value:
+            kind = type(item)
+            if kind in _EXACT_SCALARS:
+                continue
+            if kind is dict and depth < _MAX_CONTEXT_DEPTH:
+                # The common shape (a list of records) is checked here, without a call per record.
+                for key, field_value in item.items():
+                    if type(key) is not str:
+                        return False
+                    if type(field_value) not in _EXACT_SCALARS and not _is_plain(field_value, depth + 2):
+                        return False
+                continue
+            if not _is_plain(item, depth + 1):
+                return False
+        return True
     return isinstance(value, _PLAIN_SCALARS)
 
 
