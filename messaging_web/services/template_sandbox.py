@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import islice
 
-from jinja2 import StrictUndefined, meta, nodes, pass_eval_context
+from jinja2 import StrictUndefined, meta, nodes, pass_context, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -325,7 +325,8 @@ def format_date(value, fmt: str | None = None):
     return value
 
 
-def _counted(iterable):
+@pass_context  # never folded into a constant at compile time: it must count at every render
+def _counted(_context, iterable):
     """Every loop's iterable goes through this (see EmailSandbox._parse): one step per iteration."""
     budget = _budget.get()
     if budget is None:
@@ -459,10 +460,12 @@ class EmailSandbox(ImmutableSandboxedEnvironment):
         self.filters["_counted"] = _counted
         self.filters["_concat"] = _concat
         self.filters["_printable"] = printable
+        self.filters["_captured"] = _captured
 
     def _parse(self, source, name, filename):
         tree = super()._parse(source, name, filename)
         _measure_printed_values(tree)
+        _count_captured_output(tree)
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(loop.iter, "_counted", [], [], None, None, lineno=loop.lineno)
         _route_concatenations(tree)
@@ -554,6 +557,40 @@ def _looks_up(node: nodes.Node, trusted: set[str]) -> bool:
             return False
         node = node.node
     return isinstance(node, nodes.Name) and node.name in trusted
+
+
+_CAPTURES = (nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.FilterBlock)
+
+
+@pass_context  # never folded into a constant at compile time: it must count at every render
+def _captured(_context, value):
+    """Output inside `{% set x %}...{% endset %}`, macros and call/filter blocks: it is joined into one
+    string out of sight of collect_output, so it counts as built text as it is produced."""
+    printable(value)
+    size = len(value) if isinstance(value, str) else text_size(value)
+    budget = _budget.get()
+    if budget is not None:
+        budget.built += size
+        if budget.built > MAX_BUILT_CHARS:
+            raise RenderLimitExceeded(f"the template builds more than {MAX_BUILT_CHARS:,} characters of text in all")
+    return value
+
+
+def _count_captured_output(tree: nodes.Template) -> None:
+    seen: set[int] = set()
+    for capture in tree.find_all(_CAPTURES):
+        for output in capture.find_all(nodes.Output):
+            if id(output) in seen:
+                continue
+            seen.add(id(output))
+            output.nodes = [
+                nodes.Filter(
+                    nodes.MarkSafe(nodes.Const(node.data), lineno=node.lineno)
+                    if isinstance(node, nodes.TemplateData) else node,
+                    "_captured", [], [], None, None, lineno=node.lineno,
+                )
+                for node in output.nodes
+            ]
 
 
 def _route_concatenations(node: nodes.Node) -> None:

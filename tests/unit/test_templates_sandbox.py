@@ -174,3 +174,25 @@ def test_context_data_prints_as_given():
     source = TemplateSource("s", "{{ tags }} {% for m in messages %}{{ m.parts }}{% endfor %}", None, ["tags", "messages"])
     email = render_email(source.as_resolved(), {"tags": ["a", "b"], "messages": [{"parts": [1, 2]}]})
     assert "['a', 'b'] [1, 2]" in email.text
+
+
+@pytest.mark.parametrize("body", [
+    "{% set x %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endset %}{{ x|length }}",
+    "{% set x %}{% for i in range(100000) %}" + "y" * 1000 + "{% endfor %}{% endset %}{{ x|length }}",
+    "{% macro m() %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endmacro %}{{ m()|length }}",
+    "{% filter upper %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endfilter %}",
+])
+def test_text_captured_in_blocks_and_macros_counts_toward_the_limits(body):
+    source = TemplateSource("s", body, None, ["s"])
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match="stopped because the template builds more than"):
+        render_email(source.as_resolved(), {"s": "y" * 1000})
+    assert time.monotonic() - started < 3
+
+
+def test_blocks_and_macros_still_render():
+    body = ("{% macro line(m) %}<li>{{ m.name }}</li>{% endmacro %}{% set title %}Hi {{ who }}{% endset %}"
+            "<h1>{{ title }}</h1><ul>{% for m in items %}{{ line(m) }}{% endfor %}</ul>{% filter upper %}bye{% endfilter %}")
+    source = TemplateSource("s", body, None, ["who", "items"])
+    html = render_email(source.as_resolved(), {"who": "<Ann>", "items": [{"name": "a&b"}]}).html
+    assert "<h1>Hi &lt;Ann&gt;</h1>" in html and "<li>a&amp;b</li>" in html and "BYE" in html
