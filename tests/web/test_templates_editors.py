@@ -229,6 +229,8 @@ def test_preview_returns_only_the_fragment_with_the_rendered_email(client, facto
     ({"body_html": "{{ 'x' * 10**9 }}"}, "stopped because the template would build a text"),
     ({"sample": "{not json"}, "Sample values: not valid JSON"),
     ({"sample": "[1, 2]"}, "Sample values must be a JSON object"),
+    ({"sample": '{"a": "' + "x" * 300_000 + '"}'}, "Sample values: keep them under 256 KB."),
+    ({"body_html": "x" * (513 * 1024)}, "The HTML body is larger than 512 KB."),
 ])
 def test_preview_shows_problems_in_the_pane(client, factory, signed_in, values, problem):
     signed_in(factory.admin())
