@@ -11,7 +11,10 @@ resolve_template (the database lookups). The target: without inlining at most 1.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
+import os
+import pstats
 import sys
 import tempfile
 import time
@@ -76,9 +79,19 @@ def measure(functions: dict, seconds: float) -> dict[str, float]:
     return best
 
 
+def python_calls(fn) -> int:
+    """How many Python-level function calls one run of `fn` makes (after a warm-up run)."""
+    fn()
+    profile = cProfile.Profile()
+    profile.enable()
+    fn()
+    profile.disable()
+    return pstats.Stats(profile).total_calls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-render-"))
@@ -111,21 +124,30 @@ def main() -> None:
                  floor_env.from_string(resolved.body_text))
 
         print(f"jinja2 {jinja2.__version__}; template order_confirmation/en "
-              f"(HTML {len(resolved.body_html)} chars, text {len(resolved.body_text)} chars)")
+              f"(HTML {len(resolved.body_html)} chars, text {len(resolved.body_text)} chars); "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (a busy machine blurs small ratios)")
         print(f"{'items':>6} {'floor µs':>10} {'no-inline µs':>13} {'ratio':>6} {'inlined µs':>11} {'ratio':>6} "
               f"{'derived text µs':>16} {'ratio':>6}")
         for items in (2, 20, 200):
             ctx = context(items)
+            # The ratio's two sides alternate on their own, so the heavy variants do not disturb them.
             times = measure({
                 "floor": lambda ctx=ctx: (floor[0].render(ctx), floor[1].render(ctx), floor[2].render(ctx)),
                 "plain": lambda ctx=ctx: templates.render_email(resolved, ctx, inline=False),
+            }, args.seconds)
+            times |= measure({
                 "inlined": lambda ctx=ctx: templates.render_email(resolved, ctx),
                 "derived": lambda ctx=ctx: templates.render_email(derived, ctx),
-            }, args.seconds)
+            }, args.seconds / 2)
             floor_us = times["floor"]
             print(f"{items:>6} {floor_us:>10.1f} {times['plain']:>13.1f} {times['plain'] / floor_us:>6.2f} "
                   f"{times['inlined']:>11.1f} {times['inlined'] / floor_us:>6.2f} "
                   f"{times['derived']:>16.1f} {times['derived'] / floor_us:>6.2f}")
+        ctx = context(200)
+        floor_calls = python_calls(lambda: (floor[0].render(ctx), floor[1].render(ctx), floor[2].render(ctx)))
+        plain_calls = python_calls(lambda: templates.render_email(resolved, ctx, inline=False))
+        print(f"python function calls per email, 200 items (independent of load): floor {floor_calls}, "
+              f"no-inline {plain_calls} ({plain_calls / floor_calls:.2f}x)")
         resolve = measure({"resolve": lambda: templates.resolve_template("order_confirmation", language="fr")},
                           args.seconds)
         print(f"resolve_template (SQLite, platform template, 2 queries): {resolve['resolve']:.1f} µs")

@@ -412,3 +412,19 @@ def test_regional_template_wins_when_it_exists(ctx):
     _platform(language="de")
     _platform(language="de-CH")
     assert resolve_template("order_shipped", language="de-ch").language == "de-CH"
+
+
+def test_override_of_a_deactivated_platform_language_is_not_used(ctx):
+    store = _store(language="en")
+    _platform(language="en")
+    fr = _platform(language="fr")
+    _override(store, fr)
+    templates.set_platform_template_active(fr, False)
+    resolved = resolve_template("order_shipped", store_id=store.id, language="fr")
+    assert (resolved.source, resolved.language) == ("platform", "en")
+
+
+def test_jinja_has_the_sandbox_fixes():
+    from importlib.metadata import version
+
+    assert tuple(int(part) for part in version("jinja2").split(".")[:3]) >= (3, 1, 6)

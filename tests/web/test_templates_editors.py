@@ -230,6 +230,8 @@ def test_preview_returns_only_the_fragment_with_the_rendered_email(client, facto
     ({"body_html": "{{ 'x' * 10**9 }}"}, "stopped because the template would build a text"),
     ({"sample": "{not json"}, "Sample values: not valid JSON"),
     ({"sample": "[1, 2]"}, "Sample values must be a JSON object"),
+    ({"sample": '{"a": "' + "x" * 300_000 + '"}'}, "Sample values: keep them under 256 KB."),
+    ({"body_html": "x" * (513 * 1024)}, "The HTML body is larger than 512 KB."),
 ])
 def test_preview_shows_problems_in_the_pane(client, factory, signed_in, values, problem):
     signed_in(factory.admin())
@@ -403,3 +405,29 @@ def test_store_list_htmx_returns_only_the_list_fragment(client, factory, signed_
     signed_in(factory.store_user(store))
     body = client.get(f"/store/{store.slug}/templates/?q=order", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in body and 'data-code="order_shipped"' in body and "2 templates" in body
+
+
+def test_store_list_paginates(client, factory, signed_in, shipped):
+    store = factory.store()
+    for n in range(5):
+        factory.email_template(code=f"extra_{n}")
+    signed_in(factory.store_user(store))
+    page = client.get(f"/store/{store.slug}/templates/?per_page=10").get_data(as_text=True)
+    assert "12 templates" in page and "Page 1 of 2" in page and page.count("<tr data-code=") == 10
+    page = client.get(f"/store/{store.slug}/templates/?per_page=10&page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in page and page.count("<tr data-code=") == 2 and "per_page=10" in page
+
+
+def test_store_list_names_templates_in_the_store_language(client, factory, signed_in, shipped):
+    store = factory.store(language="de")
+    signed_in(factory.store_user(store))
+    page = client.get(f"/store/{store.slug}/templates/").get_data(as_text=True)
+    assert "Bestellung versandt" in page and "Order shipped" not in page
+
+
+def test_search_treats_like_wildcards_as_text(client, factory, signed_in, shipped):
+    signed_in(factory.admin())
+    page = client.get("/admin/templates/?q=%25").get_data(as_text=True)
+    assert "0 template codes" in page
+    page = client.get("/admin/templates/?q=r_s").get_data(as_text=True)
+    assert "1 template code" in page and 'data-code="order_shipped"' in page
