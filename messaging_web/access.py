@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from .auth import Actor
 from .extensions import db
-from .models import EmailLog, Store
+from .models import AdminNotification, EmailLog, Store
 from .services.errors import NotFound
 
 
@@ -108,6 +108,24 @@ def access_message(actor: Actor, conversation, message_id: int):
     return message
 
 
+def access_attachment(actor: Actor, attachment_id: int):
+    """An attachment of a message in a conversation the actor may see; NotFound otherwise.
+
+    The files of a deleted message are hidden like its text: only platform admins still reach them.
+    """
+    from .models import Conversation, Message, MessageAttachment
+
+    row = db.session.execute(
+        sa.select(MessageAttachment, Message.is_deleted)
+        .join(Message, Message.id == MessageAttachment.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(MessageAttachment.id == attachment_id, conversation_visibility(actor))
+    ).first()
+    if row is None or (row.is_deleted and not actor.is_admin):
+        raise NotFound("No such attachment.")
+    return row.MessageAttachment
+
+
 def access_conversation_partner_store(actor: Actor, store_id: int) -> Store:
     """A store the actor may start a conversation with: any store for an admin, none for others."""
     store = db.session.get(Store, store_id) if actor.is_admin else None
@@ -134,3 +152,11 @@ def access_conversation_partner_customer(actor: Actor, store_id: int | None, ema
     if customer is None:
         raise NotFound("No such customer.")
     return customer
+
+
+def access_admin_notification(actor: Actor, notification_id: int) -> AdminNotification:
+    """Admin notifications are for platform admins only; anyone else gets NotFound."""
+    notification = db.session.get(AdminNotification, notification_id) if actor.is_admin else None
+    if notification is None:
+        raise NotFound("No such notification.")
+    return notification

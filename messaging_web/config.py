@@ -62,6 +62,7 @@ def load_config(overrides: dict | None = None) -> dict:
         # Dispatcher: "inprocess" (embedded default) or "celery" (production, needs CELERY_BROKER_URL).
         "EMAIL_DISPATCHER": os.environ.get("EMAIL_DISPATCHER", "inprocess"),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "CELERY_QUEUE": os.environ.get("CELERY_QUEUE", "messaging_web"),
         # Delivery: attempts before an email is marked failed, first retry delay (doubling each time).
         "EMAIL_MAX_ATTEMPTS": _int("EMAIL_MAX_ATTEMPTS", 5),
         "EMAIL_RETRY_BASE_SECONDS": _int("EMAIL_RETRY_BASE_SECONDS", 60),
@@ -84,6 +85,20 @@ def load_config(overrides: dict | None = None) -> dict:
         "MESSAGE_MAX_LENGTH": _int("MESSAGE_MAX_LENGTH", 10_000),
         "CONVERSATION_POLL_SECONDS": _int("CONVERSATION_POLL_SECONDS", 3),
         "CONVERSATION_NOTIFY_DELAY_SECONDS": _int("CONVERSATION_NOTIFY_DELAY_SECONDS", 120),
+        # Attachments (services/attachments.py): limits, image handling, and where the bytes live.
+        "ATTACHMENT_MAX_FILE_SIZE": _int("ATTACHMENT_MAX_FILE_SIZE", 10 * 1024 * 1024),
+        "ATTACHMENT_MAX_FILES": _int("ATTACHMENT_MAX_FILES", 10),
+        "ATTACHMENT_MAX_TOTAL_SIZE": _int("ATTACHMENT_MAX_TOTAL_SIZE", 25 * 1024 * 1024),
+        # Pillow's own default is ~89 million pixels; a photo from a phone is 12 to 50 million.
+        "ATTACHMENT_MAX_IMAGE_PIXELS": _int("ATTACHMENT_MAX_IMAGE_PIXELS", 40_000_000),
+        "ATTACHMENT_THUMBNAIL_SIZE": _int("ATTACHMENT_THUMBNAIL_SIZE", 320),
+        "ATTACHMENT_STORAGE": os.environ.get("ATTACHMENT_STORAGE", "local"),
+        "ATTACHMENT_S3_BUCKET": os.environ.get("ATTACHMENT_S3_BUCKET", ""),
+        "ATTACHMENT_S3_ENDPOINT_URL": os.environ.get("ATTACHMENT_S3_ENDPOINT_URL") or None,
+        "ATTACHMENT_S3_REGION": os.environ.get("ATTACHMENT_S3_REGION") or None,
+        "ATTACHMENT_S3_PREFIX": os.environ.get("ATTACHMENT_S3_PREFIX", ""),
+        "ATTACHMENT_S3_PRESIGN_SECONDS": _int("ATTACHMENT_S3_PRESIGN_SECONDS", 60),
+        "ATTACHMENT_S3_REDIRECT": _bool("ATTACHMENT_S3_REDIRECT", True),
     }
     config.update(overrides)
     return config

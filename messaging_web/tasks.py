@@ -17,6 +17,7 @@ NOTIFY_EVERY_SECONDS = 15
 def celery_settings(config: dict) -> dict:
     return {
         "broker_url": config["CELERY_BROKER_URL"],
+        "task_default_queue": config.get("CELERY_QUEUE", "messaging_web"),
         "task_ignore_result": True,
         # A task is acknowledged after it ran: a worker killed mid-task leaves it for another worker;
         # the claim on the row keeps a second worker from sending what the first already claimed.
@@ -42,6 +43,7 @@ def configure_from(app: Flask) -> None:
     """Point the producer side at the web app's broker (called before the first hand-off)."""
     if celery_app.conf.broker_url != app.config["CELERY_BROKER_URL"]:
         celery_app.conf.broker_url = app.config["CELERY_BROKER_URL"]
+    celery_app.conf.task_default_queue = app.config.get("CELERY_QUEUE", "messaging_web")
 
 
 def _flask_app() -> Flask:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from . import attachments
+from .attachments import Upload
 from .errors import NotFound, PermissionDenied, ValidationError
 
 SUBJECT_MAX_LENGTH = 500
@@ -199,12 +202,16 @@ def _clean_subject(subject: str | None) -> str:
     return text
 
 
-def post_message(actor: Actor, conversation: Conversation, content: str) -> Message:
+def post_message(actor: Actor, conversation: Conversation, content: str, files: Sequence[Upload] = ()) -> Message:
     """Add the actor's message; a message to a closed thread reopens it (with a system message).
 
     The caller loaded `conversation` through access.access_conversation, so the actor may see it.
+    `files` are checked and stored first, all or nothing (services/attachments.py): a refused file or a
+    storage failure raises ValidationError before anything is written. With files, the text may be empty.
     """
-    content = clean_content(content)
+    files = [f for f in files if f.filename or f.size]
+    content = clean_content(content) if not files or (content or "").strip() else ""
+    staged = attachments.stage_uploads(files) if files else []
     if conversation.is_closed:
         _reopen(actor, conversation, reason="reopened by a new message from")
     now = utcnow()
@@ -217,6 +224,8 @@ def post_message(actor: Actor, conversation: Conversation, content: str) -> Mess
     )
     db.session.add(message)
     db.session.flush()
+    if staged:
+        attachments.attach_staged(message, staged)
     is_sender = sa.and_(P.participant_type == actor.participant_type, P.participant_id == actor.id)
     wants_email = sa.and_(P.email_notifications.is_(True), P.muted.is_(False))
     db.session.execute(
@@ -540,6 +549,7 @@ class ThreadMessage:
     deleted_at: dt.datetime | None
     deleted_by_type: ParticipantType | None
     created_at: dt.datetime
+    attachments: tuple = ()  # MessageAttachment rows, in upload order
 
 
 @dataclass(frozen=True)
@@ -580,7 +590,8 @@ def thread_messages(
         rows = db.session.execute(stmt.order_by(Message.id.desc()).limit(limit + 1)).all()
         has_older = len(rows) > limit
         rows = list(reversed(rows[:limit]))
-    return ThreadSlice(messages=[_thread_message(r) for r in rows], has_older=has_older)
+    files = attachments.attachments_by_message([r.Message.id for r in rows if not r.Message.is_system_message])
+    return ThreadSlice(messages=[_thread_message(r, files.get(r.Message.id, ())) for r in rows], has_older=has_older)
 
 
 def thread_message(conversation: Conversation, message_id: int) -> ThreadMessage:
@@ -591,11 +602,12 @@ def thread_message(conversation: Conversation, message_id: int) -> ThreadMessage
     return rows[0]
 
 
-def _thread_message(row) -> ThreadMessage:
+def _thread_message(row, files=()) -> ThreadMessage:
     m = row.Message
     name = row.customer_name if m.sender_type is ParticipantType.CUSTOMER else row.user_name
     return ThreadMessage(
         id=m.id, sender_type=m.sender_type, sender_id=m.sender_id, sender_name=name or "Former member",
         content=m.content, is_system_message=m.is_system_message, is_deleted=m.is_deleted,
         deleted_at=m.deleted_at, deleted_by_type=m.deleted_by_type, created_at=m.created_at,
+        attachments=tuple(files),
     )

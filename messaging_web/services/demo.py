@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..extensions import db
 from ..models import Customer, Store, StoreTier, User
@@ -61,6 +62,8 @@ def seed_demo() -> list[DemoLogin]:
         _seed_conversations(store)
     template_catalog.load_default_templates()
     db.session.flush()
+    _queue_demo_emails()
+    _raise_demo_notifications()
     return logins
 
 
@@ -100,4 +103,52 @@ def _seed_conversations(store: Store) -> None:
         admin, ConversationType.ADMIN_CUSTOMER, "About your account",
         "Hello Bob, we noticed two accounts with your email; shall we merge them?",
         customer=db.session.get(Customer, bob.id),
+    )
+
+
+def _raise_demo_notifications() -> None:
+    """A few admin notifications of each priority, on the first run only (when there are none)."""
+    from ..models import AdminNotification, NotificationPriority, NotificationType
+    from .notifications import raise_admin_notification
+
+    if db.session.scalar(sa.select(AdminNotification.id).limit(1)) is not None:
+        return
+    raise_admin_notification(
+        NotificationType.STORE_ISSUE, "Café Bergmann: emails bouncing",
+        "Three emails to customers of Café Bergmann bounced in the last hour. Check the store's sender settings.",
+        priority=NotificationPriority.HIGH, action_required=True, action_url="/admin/email-log?status=bounced",
+    )
+    raise_admin_notification(
+        NotificationType.SYSTEM_ALERT, "Worker queue is healthy again",
+        "The email worker caught up with the queue after a short outage.", priority=NotificationPriority.LOW,
+    )
+    raise_admin_notification(
+        NotificationType.IMPORT_FAILURE, "Product import failed for Alpine Outfitters",
+        "The CSV import stopped at line 1,204: the price column is empty.",
+        priority=NotificationPriority.CRITICAL, action_required=True,
+    )
+
+
+def _queue_demo_emails() -> None:
+    """A few emails through the real pipeline, so a newcomer finds .eml files in instance/outbox/ and rows
+    in the email log. Only on the first run (when the log is empty)."""
+    from ..models import EmailLog
+    from . import outbox
+
+    if db.session.scalar(sa.select(EmailLog.id).limit(1)) is not None:
+        return
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    for _name, slug, _tier, language in DEMO_STORES:
+        store = db.session.scalar(sa.select(Store).where(Store.slug == slug))
+        outbox.queue_email(
+            "signup_welcome", "alice@customer.example",
+            {"customer_name": "Alice", "store_name": store.name, "login_url": f"{base_url}/inbox/{slug}/login"},
+            store_id=store.id, language=language, recipient_name="Alice", related_type="demo",
+        )
+    alpine = db.session.scalar(sa.select(Store).where(Store.slug == "alpine"))
+    outbox.queue_email(
+        "order_shipped", "bob@customer.example",
+        {"customer_name": "Bob", "store_name": alpine.name, "order_number": "A-10045", "carrier": "DHL",
+         "tracking_number": "JD014600003828", "tracking_url": "https://tracking.example/JD014600003828"},
+        store_id=alpine.id, recipient_name="Bob", related_type="demo",
     )

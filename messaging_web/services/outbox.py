@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import EmailLog, EmailStatus, Store, StoreEmailSettings
+from ..models import EmailLog, EmailStatus, EmailTemplate, Store, StoreEmailSettings, StoreEmailTemplate
 from . import templates
 from .dispatcher import dispatch_after_commit
 from .errors import NotFound, ValidationError
@@ -25,30 +30,61 @@ def queue_email(template_code: str, to_email: str, context: dict, *, store_id: i
     A missing required variable, or a recipient that is not exactly one address, raises
     ValidationError and queues nothing.
     """
+    batch = db.session.info.get(_BATCH_KEY)
     row = compose_email(
         template_code, to_email, context, store_id=store_id, language=language, recipient_name=recipient_name,
         user_id=user_id, related_type=related_type, related_id=related_id, extra_data=extra_data,
+        flush=batch is None,
+    )
+    if batch is None:
+        dispatch_after_commit(db.session, [row.id])
+    else:
+        batch.append(row)
+    return row
+
+
+def queue_template_test(resolved: templates.ResolvedTemplate, sample: dict, to_email: str, *,
+                        store_id: int | None = None, user_id: int | None = None) -> EmailLog:
+    """The editors' "send a test": a draft (resolved from unsaved text) rendered with its sample values,
+    queued to the editor's own address through the normal pipeline (no retry, no admin alert)."""
+    row = compose_email(
+        resolved.code, to_email, sample, store_id=store_id, user_id=user_id, resolved=resolved,
+        extra_data={"purpose": "template_test"},
     )
     dispatch_after_commit(db.session, [row.id])
     return row
 
 
+@contextmanager
+def batch() -> Iterator[list[EmailLog]]:
+    """For a caller that queues many emails at once: inside, queue_email adds each row without its own
+    INSERT (rows get their ids at the flush when the block ends, one multi-row INSERT); the rows are
+    handed to the dispatcher after the caller's commit, as usual."""
+    session = db.session
+    if _BATCH_KEY in session.info:
+        yield session.info[_BATCH_KEY]
+        return
+    rows: list[EmailLog] = []
+    session.info[_BATCH_KEY] = rows
+    try:
+        yield rows
+        session.flush()
+        dispatch_after_commit(session, [row.id for row in rows])
+    finally:
+        session.info.pop(_BATCH_KEY, None)
+
+
 def compose_email(template_code: str, to_email: str, context: dict, *, store_id: int | None = None,
                   language: str | None = None, recipient_name: str | None = None, user_id: int | None = None,
                   related_type: str | None = None, related_id: int | None = None, extra_data: dict | None = None,
-                  use_store_settings: bool = False, resolved: templates.ResolvedTemplate | None = None) -> EmailLog:
+                  use_store_settings: bool = False, resolved: templates.ResolvedTemplate | None = None,
+                  flush: bool = True) -> EmailLog:
     """queue_email without the hand-off: for callers that send the row themselves (verification, tests).
 
     `use_store_settings` sends through the store's settings even before they are verified;
     `resolved` renders a given template (an editor's draft) instead of resolving `template_code`.
     """
-    store = None
-    settings = None
-    if store_id is not None:
-        store = db.session.get(Store, store_id)
-        if store is None:
-            raise NotFound("No such store.")
-        settings = db.session.scalar(sa.select(StoreEmailSettings).where(StoreEmailSettings.store_id == store_id))
+    store, settings = _sender(store_id)
     try:
         to_email = normalise_address(to_email, "recipient address")
         check_header_text(recipient_name, "recipient name")
@@ -56,7 +92,7 @@ def compose_email(template_code: str, to_email: str, context: dict, *, store_id:
         raise ValidationError(str(exc), field="to_email") from None
 
     if resolved is None:
-        resolved = templates.resolve_template(template_code, store_id=store_id, language=language)
+        resolved = _resolve(template_code, store_id, language)
     rendered = templates.render_email(resolved, context)
     subject = " ".join(rendered.subject.split()) if rendered.subject else ""
     try:
@@ -100,8 +136,55 @@ def compose_email(template_code: str, to_email: str, context: dict, *, store_id:
         retry_count=0,
     )
     db.session.add(row)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return row
+
+
+# Lookups repeated for every email of a batch are kept for the rest of the transaction; a flush that
+# changes a store, its settings or a template, a commit or a rollback forgets them.
+_CACHE_KEY = "messaging_web.outbox_cache"
+_BATCH_KEY = "messaging_web.outbox_batch"
+_CACHED_TYPES = (Store, StoreEmailSettings, EmailTemplate, StoreEmailTemplate)
+
+
+def _cache() -> dict:
+    return db.session.info.setdefault(_CACHE_KEY, {"senders": {}, "templates": {}})
+
+
+def _sender(store_id: int | None) -> tuple[Store | None, StoreEmailSettings | None]:
+    if store_id is None:
+        return None, None
+    senders = _cache()["senders"]
+    if store_id not in senders:
+        store = db.session.get(Store, store_id)
+        if store is None:
+            raise NotFound("No such store.")
+        settings = db.session.scalar(sa.select(StoreEmailSettings).where(StoreEmailSettings.store_id == store_id))
+        senders[store_id] = (store, settings)
+    return senders[store_id]
+
+
+def _resolve(code: str, store_id: int | None, language: str | None) -> templates.ResolvedTemplate:
+    resolved_templates = _cache()["templates"]
+    key = (code, store_id, language)
+    if key not in resolved_templates:
+        resolved_templates[key] = templates.resolve_template(code, store_id=store_id, language=language)
+    return resolved_templates[key]
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_changed(session: Session, _context, _instances) -> None:
+    if _CACHE_KEY in session.info and any(
+        isinstance(obj, _CACHED_TYPES) for obj in itertools.chain(session.new, session.dirty, session.deleted)
+    ):
+        session.info.pop(_CACHE_KEY, None)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_all(session: Session) -> None:
+    session.info.pop(_CACHE_KEY, None)
 
 
 def _extra(extra_data: dict | None, resolved) -> dict:

@@ -23,10 +23,12 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..models import EmailCategory, EmailTemplate, Store, StoreEmailTemplate
 from .errors import NotFound, ValidationError
-from .template_sandbox import HTML_SANDBOX, TEXT_SANDBOX, RenderLimitExceeded, count_output, render_budget
+from .template_sandbox import HTML_SANDBOX, TEXT_SANDBOX, RenderLimitExceeded, collect_output, render_budget
 
 FALLBACK_LANGUAGE = "en"
 MAX_BODY_BYTES = 512 * 1024
+MAX_SUBJECT_CHARS = 500
+MAX_SAMPLE_CHARS = 256 * 1024
 LANGUAGE_PATTERN = re.compile(r"^([a-zA-Z]{2})(?:[-_]([a-zA-Z]{2}))?$")
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
 PART_LABELS = {"subject": "Subject", "body_html": "HTML body", "body_text": "Text body"}
@@ -112,10 +114,17 @@ def dump_variable_list(names: list[str]) -> str | None:
 
 
 def language_chain(requested: str | None, store_language: str | None) -> list[str]:
+    """The languages to try, in order: the requested one (a regional code such as de-CH, then its
+    base language de), the store's default language, then `en`. Unusable codes are skipped."""
     chain: list[str] = []
-    for language in (requested, store_language, FALLBACK_LANGUAGE):
-        if language and language not in chain:
-            chain.append(language)
+    for raw in (requested, store_language, FALLBACK_LANGUAGE):
+        try:
+            language = normalize_language(raw) if raw else None
+        except ValidationError:
+            continue
+        for candidate in (language, language.split("-")[0] if language else None):
+            if candidate and candidate not in chain:
+                chain.append(candidate)
     return chain
 
 
@@ -147,16 +156,16 @@ def resolve_template(code: str, *, store_id: int | None = None, language: str | 
                 )
             )
         }
-    # The platform row that speaks for the code where a language has an override but no platform row.
-    representative = platform.get(FALLBACK_LANGUAGE) or next(iter(sorted(platform.items())), (None, None))[1]
-
     for candidate in chain:
-        base = platform.get(candidate) or representative
+        base = platform.get(candidate)
+        if base is None:
+            # No active platform template in this language: an override of it is not offered to the
+            # store either (the store list shows active platform templates only), so it is not used.
+            continue
         override = overrides.get(candidate)
-        if override is not None and base is not None and not base.is_platform_only:
+        if override is not None and not base.is_platform_only:
             return _resolved_from_override(override, base)
-        if candidate in platform:
-            return _resolved_from_platform(platform[candidate])
+        return _resolved_from_platform(base)
     tried = ", ".join(chain)
     raise NotFound(f"No active email template '{code}' in {tried}.")
 
@@ -268,11 +277,49 @@ def compile_template(template: ResolvedTemplate) -> CompiledTemplate:
 _PLAIN_SCALARS = (str, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta, type(None))
 
 
+_EXACT_SCALARS = frozenset({str, int, float, bool, type(None)})
+_MAX_CONTEXT_DEPTH = 20
+
+
+def _is_plain(value, depth: int = 0) -> bool:
+    """The fast check (no paths); check_plain_context explains a failure."""
+    if type(value) in _EXACT_SCALARS:
+        return True
+    if depth > _MAX_CONTEXT_DEPTH:
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _EXACT_SCALARS and not _is_plain(item, depth + 1):
+                return False
+        return True
+    if isinstance(value, list | tuple):
+        for item in value:
+            kind = type(item)
+            if kind in _EXACT_SCALARS:
+                continue
+            if kind is dict and depth < _MAX_CONTEXT_DEPTH:
+                # The common shape (a list of records) is checked here, without a call per record.
+                for key, field_value in item.items():
+                    if type(key) is not str:
+                        return False
+                    if type(field_value) not in _EXACT_SCALARS and not _is_plain(field_value, depth + 2):
+                        return False
+                continue
+            if not _is_plain(item, depth + 1):
+                return False
+        return True
+    return isinstance(value, _PLAIN_SCALARS)
+
+
 def check_plain_context(value, path: str = "context", depth: int = 0) -> None:
     """Templates receive plain data only: an ORM object in the sandbox could reach Model.query."""
+    if depth == 0 and _is_plain(value):
+        return
     if isinstance(value, _PLAIN_SCALARS):
         return
-    if depth > 20:
+    if depth > _MAX_CONTEXT_DEPTH:
         raise TypeError(f"Template context is nested too deeply at {path}.")
     if isinstance(value, dict):
         for key, item in value.items():
@@ -296,7 +343,7 @@ def missing_required(template: ResolvedTemplate, context: dict) -> list[str]:
 
 def _render_part(compiled: Template, context: dict, field_name: str, budget) -> str:
     try:
-        return "".join(count_output(compiled.generate(context), budget))
+        return collect_output(compiled.root_render_func(compiled.new_context(context)), budget)
     except Exception as exc:  # noqa: BLE001 (user-authored code can raise anything: 1/0, 'a' + 1, ...)
         raise _render_error(exc, field_name) from exc
 
@@ -372,7 +419,10 @@ def render_email(template: ResolvedTemplate, context: dict, *, inline: bool = Tr
         subject = _render_part(compiled.subject, context, "subject", budget)
         html = _render_part(compiled.html, context, "body_html", budget)
         text = _render_part(compiled.text, context, "body_text", budget) if compiled.text is not None else None
+    # One line (no header injection through newlines), and short enough for EmailLog.subject.
     subject = " ".join(subject.split())
+    if len(subject) > MAX_SUBJECT_CHARS:
+        subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
     if text is None:
         text = text_from_html(html)
     return RenderedEmail(subject=subject, html=inline_css(html) if inline else html, text=text)
@@ -408,8 +458,8 @@ def used_variables(source: TemplateSource) -> set[str]:
             sandbox = HTML_SANDBOX if field_name == "body_html" else TEXT_SANDBOX
             try:
                 names |= meta.find_undeclared_variables(sandbox.parse(text))
-            except TemplateSyntaxError:
-                continue
+            except (TemplateSyntaxError, RecursionError, MemoryError):
+                continue  # reported by compile_template
     return names - set(HTML_SANDBOX.globals)
 
 
@@ -448,6 +498,13 @@ class Preview:
 
 def preview_template(source: TemplateSource, sample: dict) -> Preview:
     """Render unsaved text with sample values, the way render_email will send it; list what is wrong."""
+    too_large = [
+        f"The {PART_LABELS[name]} is larger than 512 KB."
+        for name in ("subject", "body_html", "body_text")
+        if len((getattr(source, name) or "").encode("utf-8")) > MAX_BODY_BYTES
+    ]
+    if too_large:
+        return Preview(email=None, problems=too_large)
     problems: list[str] = []
     undeclared = sorted(used_variables(source) - set(source.variables))
     if undeclared:
@@ -473,6 +530,8 @@ def parse_sample_values(raw: str | None) -> dict:
     """The editor's sample values (a JSON object) -> a dict; a readable ValidationError otherwise."""
     if not (raw or "").strip():
         return {}
+    if len(raw) > MAX_SAMPLE_CHARS:
+        raise ValidationError("Sample values: keep them under 256 KB.", field="sample")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -670,6 +729,13 @@ class TemplatePage:
     pages: int
 
 
+def _matches(search: str):
+    """Code or name contains the search text, case-insensitively; % and _ are plain characters."""
+    text = search.strip().lower()
+    return sa.or_(sa.func.lower(EmailTemplate.code).contains(text, autoescape=True),
+                  sa.func.lower(EmailTemplate.name).contains(text, autoescape=True))
+
+
 def _page_bounds(total: int, page: int, per_page: int) -> tuple[int, int]:
     pages = max((total + per_page - 1) // per_page, 1)
     return min(max(page, 1), pages), pages
@@ -680,9 +746,7 @@ def list_platform_templates(*, search: str = "", category: str = "", language: s
     """Platform templates grouped by code (a page of codes), filtered and searched. Three queries."""
     conditions = []
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        conditions.append(sa.or_(sa.func.lower(EmailTemplate.code).like(pattern),
-                                 sa.func.lower(EmailTemplate.name).like(pattern)))
+        conditions.append(_matches(search))
     if category:
         conditions.append(EmailTemplate.category == category)
     if language:
@@ -723,14 +787,13 @@ class StoreTemplateRow:
 
 
 def list_store_templates(store_id: int, *, search: str = "", language: str = "", status: str = "",
-                         page: int = 1, per_page: int = 25) -> TemplatePage:
+                         page: int = 1, per_page: int = 25, name_language: str | None = None) -> TemplatePage:
     """The templates a store may customize (active, not platform-only), by code, each language marked
-    "platform default" or "customized". Three queries whatever the page size."""
+    "platform default" or "customized", named in `name_language` where it exists (else English).
+    Three queries whatever the page size."""
     conditions = [EmailTemplate.is_active.is_(True), EmailTemplate.is_platform_only.is_(False)]
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        conditions.append(sa.or_(sa.func.lower(EmailTemplate.code).like(pattern),
-                                 sa.func.lower(EmailTemplate.name).like(pattern)))
+        conditions.append(_matches(search))
     if language:
         conditions.append(EmailTemplate.language == language)
     existing = aliased(StoreEmailTemplate)
@@ -769,18 +832,8 @@ def list_store_templates(store_id: int, *, search: str = "", language: str = "",
         group = groups.setdefault(
             platform_row.code, TemplateGroup(platform_row.code, platform_row.name, platform_row.category)
         )
-        if platform_row.language == FALLBACK_LANGUAGE:
+        named_already = any(r.platform.language == name_language for r in group.rows)
+        if platform_row.language == name_language or (platform_row.language == FALLBACK_LANGUAGE and not named_already):
             group.name = platform_row.name
         group.rows.append(StoreTemplateRow(platform_row, override))
     return TemplatePage([groups[c] for c in codes if c in groups], total, page, pages)
-
-
-__all__ = [
-    "Preview",
-    "RenderedEmail",
-    "ResolvedTemplate",
-    "TemplateRenderError",
-    "TemplateSource",
-    "render_email",
-    "resolve_template",
-]

@@ -149,6 +149,9 @@ def templates_new():
 def templates_edit(template_id: int):
     template = templates.platform_template(template_id)
     form = PlatformTemplateForm()
+    if request.method == "POST":
+        # Code and language identify the template for senders and store overrides: fixed once created.
+        form.code.data, form.language.data = template.code, template.language
     if request.method == "GET":
         form.fill_from(template)
         form.sample.data = sample_json(template.code, templates.parse_variable_list(template.variables))

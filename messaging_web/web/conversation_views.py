@@ -17,6 +17,7 @@ from .. import access
 from ..extensions import db
 from ..models import ConversationType
 from ..services import conversations
+from ..services.attachments import Refusal, Upload, UploadRefused
 from ..services.errors import ValidationError
 from .message_text import message_html
 from .portal import is_htmx
@@ -139,11 +140,18 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         thread = access.access_conversation(actor(), conversation_id)
         form = MessageForm()
         after = request.form.get("after", type=int) or 0
+        files = [Upload.from_file_storage(f) for f in request.files.getlist("attachments")]
+        attach_refusals = []
         if form.validate_on_submit():
             try:
-                conversations.post_message(actor(), thread, form.content.data)
+                conversations.post_message(actor(), thread, form.content.data, files)
+            except UploadRefused as exc:
+                attach_refusals = exc.refusals
             except ValidationError as exc:
-                form.content.errors.append(exc.message)
+                if exc.field == "attachments":
+                    attach_refusals = [Refusal("", exc.message)]
+                else:
+                    form.content.errors.append(exc.message)
             else:
                 db.session.commit()
                 if not is_htmx():
@@ -158,7 +166,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         response = make_response(
             render_template(
                 "conversations/_composer.html", conversation=thread, form=form,
-                max_length=current_app.config["MESSAGE_MAX_LENGTH"],
+                max_length=current_app.config["MESSAGE_MAX_LENGTH"], attach_refusals=attach_refusals,
             ),
             422,
         )

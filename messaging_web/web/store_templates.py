@@ -54,7 +54,7 @@ def templates_index():
         language = ""
     page = templates.list_store_templates(
         g.store.id, search=filters.q.data or "", language=language, status=filters.status.data or "",
-        page=request.args.get("page", 1, type=int), per_page=page_size(),
+        page=request.args.get("page", 1, type=int), per_page=page_size(), name_language=g.store.default_language,
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     template = "store/templates/_list.html" if is_htmx() else "store/templates/index.html"

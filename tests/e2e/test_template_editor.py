@@ -70,3 +70,20 @@ def test_store_customizes_previews_saves_and_reverts(page):
     page.wait_for_selector("text=back to the platform default")
     assert page.locator("#override-status").inner_text() == "platform default"
     assert page.locator("#subject").input_value() == "Votre commande {{ order_number }} est en route"
+
+
+def test_sample_values_typed_for_a_template_are_kept_in_the_browser(page):
+    sign_in(page, "/store/alpine/login", "owner@alpine.example")
+    page.wait_for_url("**/store/alpine/")
+    page.goto("/store/alpine/templates/order_shipped/en")
+    expect(page.frame_locator("#preview-html").locator("h1")).to_have_text("Good news, Alice Martin!")
+    sample = page.locator("#sample")
+    sample.fill(sample.input_value().replace("Alice Martin", "Zoé Keller"))
+    expect(page.frame_locator("#preview-html").locator("h1")).to_have_text("Good news, Zoé Keller!")
+    page.reload()
+    expect(page.locator("#sample")).to_have_value(re.compile("Zoé Keller"))
+    expect(page.frame_locator("#preview-html").locator("h1")).to_have_text("Good news, Zoé Keller!")
+    page.click("#sample-reset")
+    expect(page.frame_locator("#preview-html").locator("h1")).to_have_text("Good news, Alice Martin!")
+    page.reload()
+    expect(page.locator("#sample")).to_have_value(re.compile("Alice Martin"))

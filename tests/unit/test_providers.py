@@ -17,7 +17,7 @@ from messaging_web.services.providers import (
 )
 from messaging_web.services.providers.file import FileProvider
 from messaging_web.services.providers.mailgun import MailgunProvider
-from messaging_web.services.providers.message import UnsafeHeader, build_mime, check_header_text, normalise_address
+from messaging_web.services.providers.message import UnsafeHeader, build_message, check_header_text, normalise_address
 from messaging_web.services.providers.sendgrid import SendGridProvider
 from messaging_web.services.providers.ses import SesProvider
 from messaging_web.services.providers.smtp import SmtpProvider
@@ -68,7 +68,7 @@ def test_a_recipient_is_exactly_one_plain_address(value):
 
 
 def test_non_ascii_names_and_subjects_are_encoded_and_read_back_intact():
-    raw = build_mime(email()).as_bytes()
+    raw = build_message(email())
     assert all(byte < 128 for byte in raw)
     from email import message_from_bytes, policy
 

@@ -396,3 +396,35 @@ def test_load_templates_command(app):
     assert result.exit_code == 0 and "Created 30 templates, kept 0" in result.output
     result = app.test_cli_runner().invoke(args=["messaging", "load-templates"])
     assert "Created 0 templates, kept 30" in result.output
+
+
+def test_regional_language_falls_back_to_its_base_language_before_the_store_default(ctx):
+    store = _store(language="fr")
+    _platform(language="fr")
+    _platform(language="de")
+    resolved = resolve_template("order_shipped", store_id=store.id, language="de-CH")
+    assert resolved.language == "de"
+    assert templates.language_chain("de_ch", "fr") == ["de-CH", "de", "fr", "en"]
+    assert templates.language_chain("not a language", None) == ["en"]
+
+
+def test_regional_template_wins_when_it_exists(ctx):
+    _platform(language="de")
+    _platform(language="de-CH")
+    assert resolve_template("order_shipped", language="de-ch").language == "de-CH"
+
+
+def test_override_of_a_deactivated_platform_language_is_not_used(ctx):
+    store = _store(language="en")
+    _platform(language="en")
+    fr = _platform(language="fr")
+    _override(store, fr)
+    templates.set_platform_template_active(fr, False)
+    resolved = resolve_template("order_shipped", store_id=store.id, language="fr")
+    assert (resolved.source, resolved.language) == ("platform", "en")
+
+
+def test_jinja_has_the_sandbox_fixes():
+    from importlib.metadata import version
+
+    assert tuple(int(part) for part in version("jinja2").split(".")[:3]) >= (3, 1, 6)

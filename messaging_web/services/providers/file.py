@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from .base import OutgoingEmail, PermanentError, Provider
-from .message import UnsafeHeader, build_mime
+from .message import UnsafeHeader, build_message
 
 
 class FileProvider(Provider):
@@ -21,7 +21,7 @@ class FileProvider(Provider):
 
     def send(self, email: OutgoingEmail) -> str:
         try:
-            data = build_mime(email).as_bytes()
+            data = build_message(email)
         except UnsafeHeader as exc:
             raise PermanentError(str(exc)) from exc
         self.directory.mkdir(parents=True, exist_ok=True)

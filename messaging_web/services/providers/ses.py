@@ -6,7 +6,7 @@ import botocore.config
 import botocore.exceptions
 
 from .base import OutgoingEmail, PermanentError, Provider, TransientError
-from .message import UnsafeHeader, build_mime
+from .message import UnsafeHeader, build_message
 
 TRANSIENT_CODES = {"Throttling", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable",
                    "InternalFailure", "RequestTimeout", "LimitExceededException"}
@@ -38,7 +38,7 @@ class SesProvider(Provider):
 
     def send(self, email: OutgoingEmail) -> str:
         try:
-            data = build_mime(email).as_bytes()
+            data = build_message(email)
         except UnsafeHeader as exc:
             raise PermanentError(str(exc)) from exc
         if not self.access_key_id or not self.secret_access_key:

@@ -8,7 +8,7 @@ import socket
 import ssl
 
 from .base import AmbiguousDelivery, OutgoingEmail, PermanentError, Provider, TransientError
-from .message import UnsafeHeader, build_mime
+from .message import UnsafeHeader, build_message
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -159,7 +159,7 @@ class SmtpProvider(Provider):
 
     def send(self, email: OutgoingEmail) -> str:
         try:
-            data = build_mime(email).as_bytes()
+            data = build_message(email)
         except UnsafeHeader as exc:
             raise PermanentError(str(exc)) from exc
         self.open()
