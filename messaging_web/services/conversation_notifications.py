@@ -90,7 +90,10 @@ def _notify(reader: ConversationParticipant, now: dt.datetime) -> int | None:
         "conversation_subject": conversation.subject,
         "conversation_url": conversation_url(reader.participant_type, conversation, store),
         "messages": [
-            {"sender_name": name, "content": _clip(m.content), "sent_at": m.created_at.astimezone(dt.UTC).isoformat()}
+            {
+                "sender_name": name, "content": _clip(m.content) or "(sent a file)",
+                "sent_at": m.created_at.astimezone(dt.UTC).isoformat(),
+            }
             for m, name in messages
         ],
     }
