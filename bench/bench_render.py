@@ -11,8 +11,10 @@ resolve_template (the database lookups). The target: without inlining at most 1.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -77,6 +79,16 @@ def measure(functions: dict, seconds: float) -> dict[str, float]:
     return best
 
 
+def python_calls(fn) -> int:
+    """How many Python-level function calls one run of `fn` makes (after a warm-up run)."""
+    fn()
+    profile = cProfile.Profile()
+    profile.enable()
+    fn()
+    profile.disable()
+    return pstats.Stats(profile).total_calls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
@@ -131,6 +143,11 @@ def main() -> None:
             print(f"{items:>6} {floor_us:>10.1f} {times['plain']:>13.1f} {times['plain'] / floor_us:>6.2f} "
                   f"{times['inlined']:>11.1f} {times['inlined'] / floor_us:>6.2f} "
                   f"{times['derived']:>16.1f} {times['derived'] / floor_us:>6.2f}")
+        ctx = context(200)
+        floor_calls = python_calls(lambda: (floor[0].render(ctx), floor[1].render(ctx), floor[2].render(ctx)))
+        plain_calls = python_calls(lambda: templates.render_email(resolved, ctx, inline=False))
+        print(f"python function calls per email, 200 items (independent of load): floor {floor_calls}, "
+              f"no-inline {plain_calls} ({plain_calls / floor_calls:.2f}x)")
         resolve = measure({"resolve": lambda: templates.resolve_template("order_confirmation", language="fr")},
                           args.seconds)
         print(f"resolve_template (SQLite, platform template, 2 queries): {resolve['resolve']:.1f} µs")

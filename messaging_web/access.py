@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from .auth import Actor
 from .extensions import db
-from .models import EmailLog, Store
+from .models import AdminNotification, EmailLog, Store
 from .services.errors import NotFound
 
 
@@ -34,3 +34,129 @@ def access_email_log(actor: Actor, log_id: int) -> EmailLog:
     if row is None or not (actor.is_admin or (actor.is_store_user and row.store_id == actor.store_id)):
         raise NotFound("No such email.")
     return row
+
+
+# --- Conversations -------------------------------------------------------------------------------
+# Who sees what: platform admins every admin_store and admin_customer thread; a store's team the
+# store's admin_store and store_customer threads; a customer only their own threads.
+
+
+def _conversation_types(*kinds):
+    # Constants of the code, written into the SQL text: PostgreSQL then plans them as known values
+    # (bound parameters would leave a prepared statement's generic plan guessing).
+    return sa.bindparam(None, [kind.value for kind in kinds], expanding=True, literal_execute=True)
+
+
+def conversation_visibility(actor: Actor) -> sa.ColumnElement[bool]:
+    """The SQL condition 'the actor may see this conversation'; every conversation query uses it."""
+    from .models import Conversation, ConversationType
+
+    if actor.is_admin:
+        return Conversation.conversation_type.in_(
+            _conversation_types(ConversationType.ADMIN_STORE, ConversationType.ADMIN_CUSTOMER)
+        )
+    if actor.is_store_user and actor.store_id is not None:
+        return sa.and_(
+            Conversation.store_id == actor.store_id,
+            Conversation.conversation_type.in_(
+                _conversation_types(ConversationType.ADMIN_STORE, ConversationType.STORE_CUSTOMER)
+            ),
+        )
+    if actor.is_customer:
+        return sa.and_(
+            Conversation.customer_id == actor.id,
+            Conversation.store_id == actor.store_id,
+            Conversation.conversation_type.in_(
+                _conversation_types(ConversationType.STORE_CUSTOMER, ConversationType.ADMIN_CUSTOMER)
+            ),
+        )
+    return sa.false()
+
+
+def visible_conversations(actor: Actor) -> sa.Select:
+    """SELECT of the conversations the actor may see (callers add order, filters, columns)."""
+    from .models import Conversation
+
+    return sa.select(Conversation).where(conversation_visibility(actor))
+
+
+def access_conversation(actor: Actor, conversation_id: int):
+    """The conversation with its store and customer loaded, if the actor may see it; else NotFound."""
+    from sqlalchemy.orm import joinedload
+
+    from .models import Conversation
+
+    conversation = db.session.scalar(
+        visible_conversations(actor)
+        .where(Conversation.id == conversation_id)
+        .options(joinedload(Conversation.store), joinedload(Conversation.customer))
+    )
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+def access_message(actor: Actor, conversation, message_id: int):
+    """A message of a conversation the actor has already accessed; NotFound if it is in another one."""
+    from .models import Message
+
+    message = db.session.scalar(
+        sa.select(Message).where(Message.id == message_id, Message.conversation_id == conversation.id)
+    )
+    if message is None:
+        raise NotFound("No such message.")
+    return message
+
+
+def access_attachment(actor: Actor, attachment_id: int):
+    """An attachment of a message in a conversation the actor may see; NotFound otherwise.
+
+    The files of a deleted message are hidden like its text: only platform admins still reach them.
+    """
+    from .models import Conversation, Message, MessageAttachment
+
+    row = db.session.execute(
+        sa.select(MessageAttachment, Message.is_deleted)
+        .join(Message, Message.id == MessageAttachment.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(MessageAttachment.id == attachment_id, conversation_visibility(actor))
+    ).first()
+    if row is None or (row.is_deleted and not actor.is_admin):
+        raise NotFound("No such attachment.")
+    return row.MessageAttachment
+
+
+def access_conversation_partner_store(actor: Actor, store_id: int) -> Store:
+    """A store the actor may start a conversation with: any store for an admin, none for others."""
+    store = db.session.get(Store, store_id) if actor.is_admin else None
+    if store is None:
+        raise NotFound("No such store.")
+    return store
+
+
+def access_conversation_partner_customer(actor: Actor, store_id: int | None, email: str):
+    """A customer the actor may write to, by email: an admin picks the store, a team its own store."""
+    from .models import Customer
+
+    if actor.is_store_user:
+        store_id = actor.store_id
+    elif not actor.is_admin:
+        store_id = None
+    customer = None
+    if store_id is not None:
+        customer = db.session.scalar(
+            sa.select(Customer).where(
+                Customer.store_id == store_id, Customer.email == (email or "").strip().lower()
+            )
+        )
+    if customer is None:
+        raise NotFound("No such customer.")
+    return customer
+
+
+def access_admin_notification(actor: Actor, notification_id: int) -> AdminNotification:
+    """Admin notifications are for platform admins only; anyone else gets NotFound."""
+    notification = db.session.get(AdminNotification, notification_id) if actor.is_admin else None
+    if notification is None:
+        raise NotFound("No such notification.")
+    return notification

@@ -10,6 +10,7 @@ from .services import accounts, demo, template_catalog
 from .services.errors import ValidationError
 
 messaging_cli = AppGroup("messaging", help="messaging_web administration.")
+NOTIFY_EVERY_SECONDS = 15
 
 
 @messaging_cli.command("seed-demo")
@@ -79,14 +80,21 @@ def worker_command(once: bool, batch: int | None, poll: float):
 def _work(delivery, once: bool, batch: int | None, poll: float, stopping: list) -> tuple[int, int, int]:
     import time
 
+    from .services import conversation_notifications
+
     sent = failed = retrying = 0
-    last_sweep = 0.0
+    last_sweep = last_notify = 0.0
     while not stopping:
         if time.monotonic() - last_sweep > 60:
             report = delivery.sweep()
             last_sweep = time.monotonic()
             if report.abandoned:
                 click.echo(f"Marked {len(report.abandoned)} abandoned email(s) as possibly delivered.")
+        if time.monotonic() - last_notify > NOTIFY_EVERY_SECONDS:
+            # Batched conversation emails whose window has passed become pending rows, delivered below.
+            conversation_notifications.flush_due_notifications()
+            db.session.commit()
+            last_notify = time.monotonic()
         result = delivery.deliver_due(batch)
         sent, failed, retrying = sent + len(result.sent), failed + len(result.failed), retrying + len(result.retrying)
         if result.attempted:
@@ -95,6 +103,23 @@ def _work(delivery, once: bool, batch: int | None, poll: float, stopping: list) 
             break
         time.sleep(poll)
     return sent, failed, retrying
+
+
+@messaging_cli.command("notify-conversations")
+@click.option("--every", default=0.0, help="Keep running, flushing every this many seconds (0: once).")
+def notify_conversations_command(every: float):
+    """Queue the batched new-message emails whose delay window has passed (the worker does this too)."""
+    import time
+
+    from .services import conversation_notifications
+
+    while True:
+        report = conversation_notifications.flush_due_notifications()
+        db.session.commit()
+        click.echo(f"Queued {len(report.sent)} conversation notification(s); skipped {report.skipped}.")
+        if not every:
+            break
+        time.sleep(every)
 
 
 @messaging_cli.command("sweep")

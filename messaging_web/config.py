@@ -82,6 +82,25 @@ def load_config(overrides: dict | None = None) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_dir / "uploads"),
         "PAGE_SIZE": _int("PAGE_SIZE", 25),
+        # Conversations: longest message accepted, how often an open thread asks for new messages,
+        # and how long notification emails wait to batch a thread's new messages into one.
+        "MESSAGE_MAX_LENGTH": _int("MESSAGE_MAX_LENGTH", 10_000),
+        "CONVERSATION_POLL_SECONDS": _int("CONVERSATION_POLL_SECONDS", 3),
+        "CONVERSATION_NOTIFY_DELAY_SECONDS": _int("CONVERSATION_NOTIFY_DELAY_SECONDS", 120),
+        # Attachments (services/attachments.py): limits, image handling, and where the bytes live.
+        "ATTACHMENT_MAX_FILE_SIZE": _int("ATTACHMENT_MAX_FILE_SIZE", 10 * 1024 * 1024),
+        "ATTACHMENT_MAX_FILES": _int("ATTACHMENT_MAX_FILES", 10),
+        "ATTACHMENT_MAX_TOTAL_SIZE": _int("ATTACHMENT_MAX_TOTAL_SIZE", 25 * 1024 * 1024),
+        # Pillow's own default is ~89 million pixels; a photo from a phone is 12 to 50 million.
+        "ATTACHMENT_MAX_IMAGE_PIXELS": _int("ATTACHMENT_MAX_IMAGE_PIXELS", 40_000_000),
+        "ATTACHMENT_THUMBNAIL_SIZE": _int("ATTACHMENT_THUMBNAIL_SIZE", 320),
+        "ATTACHMENT_STORAGE": os.environ.get("ATTACHMENT_STORAGE", "local"),
+        "ATTACHMENT_S3_BUCKET": os.environ.get("ATTACHMENT_S3_BUCKET", ""),
+        "ATTACHMENT_S3_ENDPOINT_URL": os.environ.get("ATTACHMENT_S3_ENDPOINT_URL") or None,
+        "ATTACHMENT_S3_REGION": os.environ.get("ATTACHMENT_S3_REGION") or None,
+        "ATTACHMENT_S3_PREFIX": os.environ.get("ATTACHMENT_S3_PREFIX", ""),
+        "ATTACHMENT_S3_PRESIGN_SECONDS": _int("ATTACHMENT_S3_PRESIGN_SECONDS", 60),
+        "ATTACHMENT_S3_REDIRECT": _bool("ATTACHMENT_S3_REDIRECT", True),
     }
     config.update(overrides)
     return config

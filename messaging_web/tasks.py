@@ -11,6 +11,7 @@ from flask import Flask, current_app, has_app_context
 from .config import load_config
 
 SWEEP_EVERY_SECONDS = 60
+NOTIFY_EVERY_SECONDS = 15
 
 
 def celery_settings(config: dict) -> dict:
@@ -25,6 +26,9 @@ def celery_settings(config: dict) -> dict:
         "broker_connection_retry_on_startup": True,
         "beat_schedule": {
             "sweep-email-outbox": {"task": "messaging_web.sweep_outbox", "schedule": float(SWEEP_EVERY_SECONDS)},
+            "notify-conversations": {
+                "task": "messaging_web.notify_conversations", "schedule": float(NOTIFY_EVERY_SECONDS),
+            },
         },
     }
 
@@ -74,3 +78,15 @@ def sweep_outbox() -> int:
         if report.redispatch:
             dispatcher.dispatch(report.redispatch)
         return len(report.redispatch)
+
+
+@celery_app.task(name="messaging_web.notify_conversations")
+def notify_conversations() -> int:
+    """Queue the batched new-message emails whose window has passed (services/conversation_notifications.py)."""
+    from .extensions import db
+    from .services import conversation_notifications
+
+    with _flask_app().app_context():
+        report = conversation_notifications.flush_due_notifications()
+        db.session.commit()
+        return len(report.sent)

@@ -13,7 +13,13 @@ from .enums import ConversationType, ParticipantType
 
 class Conversation(TimestampMixin, db.Model):
     __tablename__ = "conversations"
-    __table_args__ = (sa.Index("ix_conversations_conversation_type_store_id", "conversation_type", "store_id"),)
+    __table_args__ = (
+        sa.Index("ix_conversations_conversation_type_store_id", "conversation_type", "store_id"),
+        # Inbox pages walk these in last-activity order (keyset pagination), per store and per customer.
+        sa.Index("ix_conversations_store_id_last_message_at_id", "store_id", "last_message_at", "id"),
+        sa.Index("ix_conversations_customer_id_last_message_at_id", "customer_id", "last_message_at", "id"),
+        sa.Index("ix_conversations_last_message_at_id", "last_message_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_type: Mapped[ConversationType] = mapped_column(
@@ -21,6 +27,8 @@ class Conversation(TimestampMixin, db.Model):
     )
     subject: Mapped[str] = mapped_column(sa.String(500), nullable=False)
     store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stores.id"), nullable=True, index=True)
+    # The customer of a store_customer or admin_customer thread (null for admin_store).
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"), nullable=True)
     is_closed: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     closed_by_type: Mapped[ParticipantType | None] = mapped_column(
@@ -36,6 +44,8 @@ class Conversation(TimestampMixin, db.Model):
         "ConversationParticipant", back_populates="conversation", lazy="raise_on_sql",
         cascade="all, delete-orphan",
     )
+    store = relationship("Store", lazy="raise_on_sql")
+    customer = relationship("Customer", lazy="raise_on_sql")
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id} {self.conversation_type}>"
@@ -46,6 +56,13 @@ class ConversationParticipant(TimestampMixin, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("conversation_id", "participant_type", "participant_id"),
         sa.Index("ix_conversation_participants_participant_type_participant_id", "participant_type", "participant_id"),
+        # The nav's unread total sums only the rows that have something unread, from the index alone.
+        sa.Index(
+            "ix_conversation_participants_unread", "participant_type", "participant_id", "unread_count", "muted",
+            postgresql_where=sa.text("unread_count > 0"), sqlite_where=sa.text("unread_count > 0"),
+        ),
+        # The notification flush looks for rows whose batch window has passed.
+        sa.Index("ix_conversation_participants_notify_pending_since", "notify_pending_since"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,13 +78,22 @@ class ConversationParticipant(TimestampMixin, db.Model):
     last_read_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     email_notifications: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     muted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # Notification batching: the first message not yet emailed arrived at notify_pending_since;
+    # messages up to last_notified_message_id were listed in an email already.
+    notify_pending_since: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    last_notified_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    last_notified_message_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
 
     conversation = relationship("Conversation", back_populates="participants")
 
 
 class Message(TimestampMixin, db.Model):
     __tablename__ = "messages"
-    __table_args__ = (sa.Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
+        # Threads page by id (newest first, older on demand, newer by polling).
+        sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(

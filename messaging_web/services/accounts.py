@@ -7,6 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import Customer, Store, User
+from . import conversations
 from .errors import ValidationError
 
 MIN_PASSWORD_LENGTH = 8
@@ -85,6 +86,7 @@ def create_admin(email: str, name: str, password: str) -> User:
     user = User(email=email, name=name, password_hash=hash_password(password), is_platform_admin=True)
     db.session.add(user)
     db.session.flush()
+    conversations.join_conversations_of_new_member(user)
     return user
 
 
@@ -96,6 +98,7 @@ def create_store_user(store: Store, email: str, name: str, password: str) -> Use
     user = User(email=email, name=name, password_hash=hash_password(password), store_id=store.id)
     db.session.add(user)
     db.session.flush()
+    conversations.join_conversations_of_new_member(user)
     return user
 
 

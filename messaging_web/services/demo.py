@@ -59,10 +59,74 @@ def seed_demo() -> list[DemoLogin]:
             if not exists:
                 accounts.create_customer(store, email, first.capitalize(), DEMO_PASSWORD, language)
         logins.append(DemoLogin("customer", f"/inbox/{slug}/login", "alice@customer.example", DEMO_PASSWORD))
+        _seed_conversations(store)
     template_catalog.load_default_templates()
     db.session.flush()
     _queue_demo_emails()
+    _raise_demo_notifications()
     return logins
+
+
+def _seed_conversations(store: Store) -> None:
+    """A thread of each type per store, with some messages left unread on each side."""
+    from ..auth import Actor
+    from ..models import Conversation, ConversationType
+    from . import conversations
+
+    if db.session.scalar(sa.select(Conversation.id).where(Conversation.store_id == store.id).limit(1)):
+        return
+    admin = Actor.for_user(db.session.scalar(sa.select(User).where(User.email == "admin@platform.example")))
+    owner = Actor.for_user(db.session.scalar(sa.select(User).where(User.email == f"owner@{store.slug}.example")))
+    alice, bob = (
+        Actor.for_customer(db.session.scalar(
+            sa.select(Customer).where(Customer.store_id == store.id, Customer.email == f"{first}@customer.example")
+        ))
+        for first in ("alice", "bob")
+    )
+    order = conversations.start_conversation(
+        alice, ConversationType.STORE_CUSTOMER, "Where is my order #1042?",
+        "Hello! I ordered a week ago and the tracking page still says 'preparing'. Any news?",
+    )
+    conversations.post_message(owner, order, "Hi Alice, sorry for the wait: it left our warehouse this morning.")
+    conversations.post_message(owner, order, "Tracking: https://tracking.example/parcel/1042 (updates every evening).")
+    question = conversations.start_conversation(
+        bob, ConversationType.STORE_CUSTOMER, "Gift wrapping?", "Can you gift-wrap an order and add a card?"
+    )
+    conversations.post_message(bob, question, "It is for a birthday on Saturday <3")
+    onboarding = conversations.start_conversation(
+        admin, ConversationType.ADMIN_STORE, f"Welcome to the platform, {store.name}",
+        "Welcome aboard! Reply here whenever you need help with templates or email settings.",
+        store=store,
+    )
+    conversations.post_message(owner, onboarding, "Thanks! How do we set up our own SMTP server?")
+    conversations.start_conversation(
+        admin, ConversationType.ADMIN_CUSTOMER, "About your account",
+        "Hello Bob, we noticed two accounts with your email; shall we merge them?",
+        customer=db.session.get(Customer, bob.id),
+    )
+
+
+def _raise_demo_notifications() -> None:
+    """A few admin notifications of each priority, on the first run only (when there are none)."""
+    from ..models import AdminNotification, NotificationPriority, NotificationType
+    from .notifications import raise_admin_notification
+
+    if db.session.scalar(sa.select(AdminNotification.id).limit(1)) is not None:
+        return
+    raise_admin_notification(
+        NotificationType.STORE_ISSUE, "Café Bergmann: emails bouncing",
+        "Three emails to customers of Café Bergmann bounced in the last hour. Check the store's sender settings.",
+        priority=NotificationPriority.HIGH, action_required=True, action_url="/admin/email-log?status=bounced",
+    )
+    raise_admin_notification(
+        NotificationType.SYSTEM_ALERT, "Worker queue is healthy again",
+        "The email worker caught up with the queue after a short outage.", priority=NotificationPriority.LOW,
+    )
+    raise_admin_notification(
+        NotificationType.IMPORT_FAILURE, "Product import failed for Alpine Outfitters",
+        "The CSV import stopped at line 1,204: the price column is empty.",
+        priority=NotificationPriority.CRITICAL, action_required=True,
+    )
 
 
 def _queue_demo_emails() -> None:

@@ -1,10 +1,15 @@
-"""Raise admin notifications (system alerts, store issues) for the platform console."""
+"""Admin notifications: raise them (system alerts, store issues), list them, mark them read."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import AdminNotification, NotificationPriority, NotificationType
+from ..models.base import utcnow
+from .pagination import Page, like_pattern, paginate
 
 
 def raise_admin_notification(type_: NotificationType | str, title: str, message: str, *,
@@ -25,3 +30,76 @@ def raise_admin_notification(type_: NotificationType | str, title: str, message:
     session.add(notification)
     session.flush()
     return notification
+
+
+_PRIORITY_RANK = sa.case(
+    {NotificationPriority.CRITICAL.value: 4, NotificationPriority.HIGH.value: 3,
+     NotificationPriority.NORMAL.value: 2, NotificationPriority.LOW.value: 1},
+    value=AdminNotification.priority,
+    else_=0,
+)
+
+
+@dataclass(frozen=True)
+class NotificationFilters:
+    state: str = "unread"  # unread, read, all
+    priority: str | None = None
+    type: str | None = None
+    action_required: bool = False
+    search: str | None = None
+
+
+def search_notifications(filters: NotificationFilters, *, page: int = 1, per_page: int = 25) -> Page:
+    """Unread before read, most urgent first, newest first within a priority; two queries."""
+    conditions = []
+    if filters.state == "unread":
+        conditions.append(AdminNotification.is_read.is_(False))
+    elif filters.state == "read":
+        conditions.append(AdminNotification.is_read.is_(True))
+    if filters.priority in NotificationPriority.values():
+        conditions.append(AdminNotification.priority == filters.priority)
+    if filters.type in NotificationType.values():
+        conditions.append(AdminNotification.type == filters.type)
+    if filters.action_required:
+        conditions.append(AdminNotification.action_required.is_(True))
+    if filters.search and filters.search.strip():
+        term = like_pattern(filters.search)
+        conditions.append(sa.or_(
+            sa.func.lower(AdminNotification.title).like(term, escape="\\"),
+            sa.func.lower(AdminNotification.message).like(term, escape="\\"),
+        ))
+    query = (
+        sa.select(AdminNotification)
+        .where(*conditions)
+        .order_by(AdminNotification.is_read, _PRIORITY_RANK.desc(), AdminNotification.id.desc())
+    )
+    return paginate(query, page=page, per_page=per_page)
+
+
+def unread_notification_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(AdminNotification.id)).where(AdminNotification.is_read.is_(False))
+    ) or 0
+
+
+def mark_notification_read(notification: AdminNotification, user_id: int) -> None:
+    if not notification.is_read:
+        notification.is_read = True
+        notification.read_at = utcnow()
+        notification.read_by_user_id = user_id
+
+
+def mark_notification_unread(notification: AdminNotification) -> None:
+    notification.is_read = False
+    notification.read_at = None
+    notification.read_by_user_id = None
+
+
+def mark_all_notifications_read(user_id: int) -> int:
+    """One UPDATE for every unread notification; returns how many were marked."""
+    result = db.session.execute(
+        sa.update(AdminNotification)
+        .where(AdminNotification.is_read.is_(False))
+        .values(is_read=True, read_at=utcnow(), read_by_user_id=user_id, updated_at=utcnow())
+    )
+    return result.rowcount or 0

@@ -4,11 +4,15 @@ The sandbox (ImmutableSandboxedEnvironment) already refuses private attributes, 
 mutation of lists and dicts. On top of it this module bounds what a template may cost, so that one
 template typed into an editor cannot stall or exhaust the server:
 
-- every loop iteration, call and intercepted operator is a step; a render may take MAX_STEPS steps and
+- work: every loop iteration, call, filter and intercepted operator is a step (a call or filter on a
+  collection weighs as much as the collection is long); a render may take MAX_STEPS steps and
   MAX_SECONDS seconds;
-- operations that multiply sizes (`'x' * n`, `** n`, `%`-formats, `center(n)`, `replace('', s)`, `join`,
-  ...) are checked *before* they allocate, and every string they build is held to MAX_OUTPUT_CHARS;
-- the rendered output itself is counted as it streams out.
+- size: operations that multiply sizes (`'x' * n`, `** n`, `%` and `.format` widths, `center(n)`,
+  `replace('', s)`, `join`, `~`, ...) are estimated *before* they allocate; every string a template
+  builds is held to MAX_OUTPUT_CHARS and all of them together to MAX_BUILT_CHARS;
+- printing: a value the template computed is measured before it is turned into text (a list holding
+  the same large string a hundred thousand times is small in memory but not when printed), and the
+  rendered output is counted as it streams out.
 
 Undefined names raise instead of rendering "" (StrictUndefined), so the editor can say what is wrong.
 """
@@ -18,14 +22,18 @@ import datetime as dt
 import re
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 
-from jinja2 import StrictUndefined, nodes
+from jinja2 import StrictUndefined, meta, nodes, pass_context, pass_eval_context
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
+from markupsafe import Markup
 
 MAX_OUTPUT_CHARS = 1_000_000
+MAX_BUILT_CHARS = 16 * MAX_OUTPUT_CHARS
 MAX_ITEMS = 100_000
 MAX_STEPS = 1_000_000
 MAX_SECONDS = 2.0
@@ -56,11 +64,15 @@ class ReportingUndefined(StrictUndefined):
         return super().__getattr__(name)
 
 
+# --- the budget of one render ----------------------------------------------------------------
+
+
 @dataclass
 class _Budget:
     deadline: float
     steps: int = 0
-    output: int = field(default=0)
+    output: int = 0
+    built: int = 0
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("template_render_budget", default=None)
@@ -83,7 +95,7 @@ def _step(count: int = 1) -> None:
     if budget is None:
         return
     budget.steps += count
-    if budget.steps > MAX_STEPS or budget.steps & 0x3FF == 0:
+    if budget.steps > MAX_STEPS or budget.steps & 0xFF == 0 or count > 0xFF:
         _check_budget(budget)
 
 
@@ -92,6 +104,17 @@ def _check_budget(budget: _Budget) -> None:
         raise RenderLimitExceeded(f"the template does too much work (more than {MAX_STEPS:,} steps)")
     if time.monotonic() > budget.deadline:
         raise RenderLimitExceeded(f"the template took longer than {MAX_SECONDS:g} seconds to render")
+
+
+def _weight(values) -> int:
+    """Steps a call costs: one, plus the length of every collection it is handed (long text counts per KB)."""
+    steps = 1
+    for value in values:
+        if isinstance(value, list | tuple | dict | set | frozenset | range):
+            steps += len(value)
+        elif isinstance(value, str) and len(value) > 1024:
+            steps += len(value) >> 10
+    return steps
 
 
 def _refuse_size(size: int, what: str = "text") -> None:
@@ -104,11 +127,69 @@ def _refuse_items(count: int) -> None:
         raise RenderLimitExceeded(f"the template would build a list of more than {MAX_ITEMS:,} items")
 
 
-def _check_built(value):
+def _built(value):
+    """Account for a value the template built: one string up to MAX_OUTPUT_CHARS, all up to MAX_BUILT_CHARS."""
     if isinstance(value, str | bytes):
-        _refuse_size(len(value))
+        size = len(value)
+        _refuse_size(size)
+        budget = _budget.get()
+        if budget is not None:
+            budget.built += size
+            if budget.built > MAX_BUILT_CHARS:
+                raise RenderLimitExceeded(
+                    f"the template builds more than {MAX_BUILT_CHARS:,} characters of text in all"
+                )
     elif isinstance(value, list | tuple):
         _refuse_items(len(value))
+    return value
+
+
+def text_size(value, limit: int = MAX_OUTPUT_CHARS) -> int:
+    """An upper bound of the length of `value` as text; stops counting once past `limit`.
+
+    Collections are walked without being turned into text, so shared references cost nothing here.
+    """
+    cls = value.__class__
+    if cls is str or cls is Markup:
+        return len(value)
+    total = 0
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str | bytes):
+            total += len(item) + 4
+        elif isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            if total > limit:
+                return total
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            if total > limit:
+                return total
+            pending.extend(item)
+        elif isinstance(item, Namespace):
+            pending.append(object.__getattribute__(item, "_Namespace__attrs"))
+            total += 12
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 2
+        else:
+            total += 32
+        if total > limit:
+            return total
+    return total
+
+
+def printable(value):
+    """Refuse a value whose text would be too long, before anything turns it into text."""
+    cls = value.__class__
+    if cls is str or cls is Markup or cls is int or value is None:
+        return value
+    if isinstance(value, list | tuple | dict | set | frozenset | Namespace):
+        size = text_size(value)
+        if size > MAX_OUTPUT_CHARS:
+            raise RenderLimitExceeded(f"the template would print a value of more than {MAX_OUTPUT_CHARS:,} characters")
     return value
 
 
@@ -119,8 +200,7 @@ def collect_output(chunks, budget: _Budget) -> str:
     """Join the rendered chunks, stopping once the email grows past the output limit.
 
     Chunks are taken in small batches so that counting costs little per chunk; a single chunk is a
-    context value or a string the guards above already held to MAX_OUTPUT_CHARS, so a batch can
-    overshoot the limit by a bounded amount before it is refused."""
+    value `printable` let through, so a batch overshoots the limit by a bounded amount at most."""
     parts: list[str] = []
     size = budget.output
     iterator = iter(chunks)
@@ -133,42 +213,61 @@ def collect_output(chunks, budget: _Budget) -> str:
     return "".join(parts)
 
 
-_PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+# --- estimates of what an operation would build ---------------------------------------------
+
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]?")
+_BRACE_SPEC = re.compile(r"\{[^{}]*:([^{}]*)\}")
 _FORMAT_NUMBER = re.compile(r"\d+")
 _NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
 
 
+def _largest_argument(values) -> int:
+    return max((text_size(value) for value in values), default=0)
+
+
 def _check_percent_format(fmt: str, args) -> None:
-    numbers = [a for a in (args if isinstance(args, tuple | list) else (args,)) if isinstance(a, int)]
-    for match in _PERCENT_WIDTH.finditer(fmt):
+    """`fmt % args` (or `fmt|format(...)`): widths and fields times the largest argument, before formatting."""
+    if isinstance(args, dict):
+        values = list(args.values())
+    elif isinstance(args, tuple | list):
+        values = list(args)
+    else:
+        values = [args]
+    fields = 0
+    for match in _PERCENT_FIELD.finditer(fmt):
+        fields += 1
         for group in match.groups():
-            if group == "*" and any(abs(n) > MAX_OUTPUT_CHARS for n in numbers):
-                _refuse_size(max(abs(n) for n in numbers))
-            elif group and group.isdigit():
+            if group == "*":
+                _refuse_size(max((abs(v) for v in values if isinstance(v, int)), default=0))
+            elif group:
                 _refuse_size(int(group))
+    _refuse_size(len(fmt) + fields * _largest_argument(values))
 
 
 def _check_brace_format(fmt: str, args, kwargs) -> None:
-    for spec in re.findall(r"\{[^{}]*:([^{}]*)\}", fmt):
+    """`fmt.format(...)`: widths (literal or nested) and fields times the largest argument."""
+    for spec in _BRACE_SPEC.findall(fmt):
         for number in _FORMAT_NUMBER.findall(spec):
             _refuse_size(int(number))
+    values = list(args) + list(kwargs.values())
     if _NESTED_SPEC.search(fmt):
-        for value in list(args) + list(kwargs.values()):
+        for value in values:
             if isinstance(value, int):
                 _refuse_size(abs(value))
+    _refuse_size(len(fmt) + fmt.count("{") * _largest_argument(values))
 
 
-def _check_sequence_join(separator: str, items) -> list:
+def _check_join(separator: str, items) -> list:
     items = list(items)
     _refuse_items(len(items))
     size = len(separator) * max(len(items) - 1, 0)
     for item in items:
-        size += len(item) if isinstance(item, str) else 32
-    _refuse_size(size)
+        size += text_size(item)
+        _refuse_size(size)
     return items
 
 
-def _check_replace(text: str, old: str, new: str, count: int = -1) -> None:
+def _check_replace(text: str, old: str, new: str, count: int | None = -1) -> None:
     occurrences = len(text) + 1 if old == "" else text.count(old)
     if count is not None and count >= 0:
         occurrences = min(occurrences, count)
@@ -176,7 +275,7 @@ def _check_replace(text: str, old: str, new: str, count: int = -1) -> None:
 
 
 def _check_string_method(method, args, kwargs) -> list | None:
-    """Refuse a str method call that would allocate too much; returns replaced args when it consumed them."""
+    """Refuse a str method call that would allocate too much; returns new args when it consumed them."""
     name = getattr(method, "__name__", "")
     text = method.__self__
     if name in {"center", "ljust", "rjust", "zfill"} and args and isinstance(args[0], int):
@@ -188,158 +287,8 @@ def _check_string_method(method, args, kwargs) -> list | None:
     elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
         _check_replace(text, args[0], args[1], args[2] if len(args) > 2 else kwargs.get("count", -1))
     elif name == "join" and args:
-        return [_check_sequence_join(text, args[0]), *args[1:]]
+        return [_check_join(text, args[0]), *args[1:]]
     return None
-
-
-def format_date(value, fmt: str | None = None):
-    """`{{ sent_at|date }}` or `|date('%d.%m.%Y')`: dates, datetimes and ISO 8601 text; other text passes through."""
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, dt.datetime):
-        return value.strftime(fmt or "%Y-%m-%d %H:%M %Z").strip()
-    if isinstance(value, dt.date):
-        return value.strftime(fmt or "%Y-%m-%d")
-    return value
-
-
-def _counted(iterable):
-    """Every loop's iterable goes through this (see _parse): one step per iteration."""
-    budget = _budget.get()
-    if budget is None:
-        yield from iterable
-        return
-    for item in iterable:
-        budget.steps += 1
-        if budget.steps > MAX_STEPS or budget.steps & 0x3FF == 0:
-            _check_budget(budget)
-        yield item
-
-
-def _sized(value):
-    """Every `~` concatenation goes through this: the string it built is held to the size limit."""
-    return _check_built(value)
-
-
-def _wrap_filter(original, check):
-    def guarded(*args, **kwargs):
-        check(*args, **kwargs)
-        return _check_built(original(*args, **kwargs))
-
-    guarded.__name__ = getattr(original, "__name__", "guarded")
-    for marker in ("jinja_pass_arg",):
-        if hasattr(original, marker):
-            setattr(guarded, marker, getattr(original, marker))
-    return guarded
-
-
-def _width_check(position: int, keyword: str):
-    def check(*args, **kwargs):
-        width = kwargs.get(keyword, args[position] if len(args) > position else None)
-        if isinstance(width, int):
-            _refuse_size(width)
-        elif isinstance(width, str):
-            _refuse_size(len(width))
-
-    return check
-
-
-def _count_check(position: int, keyword: str):
-    def check(*args, **kwargs):
-        count = kwargs.get(keyword, args[position] if len(args) > position else None)
-        if isinstance(count, int):
-            _refuse_items(count)
-
-    return check
-
-
-def _format_filter_check(value, *args, **kwargs):
-    if isinstance(value, str):
-        _check_percent_format(value, args or tuple(kwargs.values()))
-
-
-def _replace_filter_check(*args, **kwargs):
-    # do_replace is pass_eval_context: (eval_ctx, s, old, new, count=None)
-    text, old, new = (list(args[1:4]) + [None, None, None])[:3]
-    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
-        count = args[4] if len(args) > 4 else kwargs.get("count")
-        _check_replace(text, old, new, -1 if count is None else count)
-
-
-def _join_filter_check(*args, **kwargs):
-    # do_join is pass_eval_context: (eval_ctx, value, d="", attribute=None)
-    value = args[1] if len(args) > 1 else None
-    separator = args[2] if len(args) > 2 else kwargs.get("d", "")
-    if isinstance(value, list | tuple) and isinstance(separator, str):
-        _check_sequence_join(separator, [str(v) if not isinstance(v, str) else v for v in value])
-
-
-class EmailSandbox(ImmutableSandboxedEnvironment):
-    """The one Jinja environment user-authored email templates are compiled and rendered in."""
-
-    intercepted_binops = frozenset({"*", "**", "%", "+"})
-
-    def __init__(self, *, autoescape: bool):
-        super().__init__(autoescape=autoescape, undefined=ReportingUndefined, auto_reload=False, cache_size=0)
-        # lipsum builds text of any requested size; email templates have no use for it.
-        self.globals.pop("lipsum", None)
-        self.filters["date"] = format_date
-        self.filters["_counted"] = _counted
-        self.filters["_sized"] = _sized
-        guards = {
-            "center": _width_check(1, "width"),
-            "indent": _width_check(1, "width"),
-            "format": _format_filter_check,
-            "replace": _replace_filter_check,
-            "join": _join_filter_check,
-            "slice": _count_check(2, "slices"),
-            "batch": _count_check(1, "linecount"),
-            "wordwrap": _width_check(2, "width"),
-            "truncate": _width_check(2, "length"),
-        }
-        for name, check in guards.items():
-            self.filters[name] = _wrap_filter(self.filters[name], check)
-
-    def _parse(self, source, name, filename):
-        tree = super()._parse(source, name, filename)
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Filter(loop.iter, "_counted", [], [], None, None, lineno=loop.lineno)
-        _wrap_concatenations(tree)
-        return tree
-
-    def call_binop(self, context, operator, left, right):
-        _step()
-        if operator == "*":
-            _check_multiplication(left, right)
-        elif operator == "**":
-            _check_power(left, right)
-        elif operator == "%" and isinstance(left, str):
-            _check_percent_format(left, right)
-        return _check_built(super().call_binop(context, operator, left, right))
-
-    def wrap_str_format(self, value):
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
-            return None
-        text, is_format_map = value.__self__, value.__name__ == "format_map"
-
-        def checked(*args, **kwargs):
-            mapping = (args[0] if args else {}) if is_format_map else kwargs
-            _check_brace_format(text, () if is_format_map else args, mapping if isinstance(mapping, dict) else {})
-            return _check_built(wrapped(*args, **kwargs))
-
-        return checked
-
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (same signature as the sandbox's)
-        _step()
-        if isinstance(getattr(__obj, "__self__", None), str | bytes):
-            replaced = _check_string_method(__obj, args, kwargs)
-            if replaced is not None:
-                args = tuple(replaced)
-        return _check_built(super().call(__context, __obj, *args, **kwargs))
 
 
 def _check_multiplication(left, right) -> None:
@@ -359,23 +308,309 @@ def _check_power(base, exponent) -> None:
             raise RenderLimitExceeded("the template computes a number that is too large")
 
 
-def _wrap_concatenations(node: nodes.Node) -> None:
-    """Replace every `a ~ b` (Concat) below `node` by `(a ~ b)|_sized`, in one pass over the tree."""
+# --- filters ----------------------------------------------------------------------------------
 
-    def sized(concat: nodes.Concat) -> nodes.Filter:
-        return nodes.Filter(concat, "_sized", [], [], None, None, lineno=concat.lineno)
+
+def format_date(value, fmt: str | None = None):
+    """`{{ sent_at|date }}` or `|date('%d.%m.%Y')`: dates, datetimes and ISO 8601 text; other text passes through."""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        return value.strftime(fmt or "%Y-%m-%d %H:%M %Z").strip()
+    if isinstance(value, dt.date):
+        return value.strftime(fmt or "%Y-%m-%d")
+    return value
+
+
+@pass_context  # never folded into a constant at compile time: it must count at every render
+def _counted(_context, iterable):
+    """Every loop's iterable goes through this (see EmailSandbox._parse): one step per iteration."""
+    budget = _budget.get()
+    if budget is None:
+        yield from iterable
+        return
+    for item in iterable:
+        budget.steps += 1
+        if budget.steps > MAX_STEPS or budget.steps & 0xFF == 0:
+            _check_budget(budget)
+        yield item
+
+
+@pass_eval_context
+def _concat(eval_ctx, values):
+    """Every `a ~ b ~ ...` goes through this (see EmailSandbox._parse): measured before it is joined."""
+    size = 0
+    for value in values:
+        size += text_size(value)
+        _refuse_size(size)
+    return _built(markup_join(values) if eval_ctx.autoescape else str_join(values))
+
+
+# Filters that turn their value (and arguments) into text: what they are handed is measured first.
+_STRINGIFYING_FILTERS = frozenset({
+    "capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower", "pprint", "replace",
+    "safe", "string", "striptags", "title", "tojson", "trim", "truncate", "upper", "urlencode", "urlize",
+    "wordcount", "wordwrap", "xmlattr", "date",
+})
+
+
+def _center_check(value, width=80, *_args, **kwargs):
+    width = kwargs.get("width", width)
+    if isinstance(width, int):
+        _refuse_size(width)
+
+
+def _indent_check(value, width=4, *_args, **kwargs):
+    width = kwargs.get("width", width)
+    per_line = width if isinstance(width, int) else len(width) if isinstance(width, str) else 0
+    lines = value.count("\n") + 1 if isinstance(value, str) else 1
+    _refuse_size(text_size(value) + lines * max(per_line, 0))
+
+
+def _wordwrap_check(value, width=79, break_long_words=True, wrapstring=None, *_args, **kwargs):
+    wrapstring = kwargs.get("wrapstring", wrapstring)
+    width = kwargs.get("width", width)
+    if isinstance(value, str) and isinstance(wrapstring, str) and isinstance(width, int):
+        _refuse_size(len(value) + (len(value) // max(width, 1) + 1) * len(wrapstring))
+
+
+def _count_check(value, count=None, *_args, **kwargs):
+    count = kwargs.get("slices", kwargs.get("linecount", count))
+    if isinstance(count, int):
+        _refuse_items(count)
+
+
+def _format_filter_check(value, *args, **kwargs):
+    if isinstance(value, str):
+        _check_percent_format(value, kwargs if kwargs else args)
+
+
+def _replace_filter_check(value, old=None, new=None, count=None, *_args, **_kwargs):
+    if isinstance(value, str) and isinstance(old, str) and isinstance(new, str):
+        _check_replace(value, old, new, count)
+
+
+def _join_filter_check(value, separator="", *_args, **kwargs):
+    separator = kwargs.get("d", separator)
+    if isinstance(value, list | tuple) and isinstance(separator, str):
+        _check_join(separator, value)
+
+
+_FILTER_CHECKS = {
+    "center": _center_check,
+    "indent": _indent_check,
+    "wordwrap": _wordwrap_check,
+    "format": _format_filter_check,
+    "replace": _replace_filter_check,
+    "join": _join_filter_check,
+    "slice": _count_check,
+    "batch": _count_check,
+}
+
+
+# Filters that cost the same however long their value is (the lazy ones are paid for as they are consumed).
+_CONSTANT_TIME_FILTERS = frozenset({
+    "abs", "attr", "count", "d", "default", "first", "float", "int", "items", "last", "length", "map", "reject",
+    "rejectattr", "round", "select", "selectattr",
+})
+
+
+def _guard_filter(name: str, original):
+    """The filter, with its work counted, its input measured if it makes text of it, and its result accounted."""
+    offset = 1 if getattr(original, "jinja_pass_arg", None) is not None else 0
+    stringifies = name in _STRINGIFYING_FILTERS
+    weighs_value = name not in _CONSTANT_TIME_FILTERS
+    check = _FILTER_CHECKS.get(name)
+
+    def guarded(*args, **kwargs):
+        _step(_weight(args[offset:offset + 1]) if weighs_value else 1)
+        if stringifies:
+            for value in args[offset:]:
+                printable(value)
+            for value in kwargs.values():
+                printable(value)
+        if check is not None and len(args) > offset:
+            check(*args[offset:], **kwargs)
+        return _built(original(*args, **kwargs))
+
+    guarded.__name__ = getattr(original, "__name__", name)
+    if hasattr(original, "jinja_pass_arg"):
+        guarded.jinja_pass_arg = original.jinja_pass_arg
+    return guarded
+
+
+# --- the environment --------------------------------------------------------------------------
+
+
+class EmailSandbox(ImmutableSandboxedEnvironment):
+    """The one Jinja environment user-authored email templates are compiled and rendered in."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+    def __init__(self, *, autoescape: bool):
+        super().__init__(autoescape=autoescape, undefined=ReportingUndefined, auto_reload=False, cache_size=0)
+        # lipsum builds text of any requested size; email templates have no use for it.
+        self.globals.pop("lipsum", None)
+        self.filters["date"] = format_date
+        for name, original in list(self.filters.items()):
+            self.filters[name] = _guard_filter(name, original)
+        self.filters["_counted"] = _counted
+        self.filters["_concat"] = _concat
+        self.filters["_printable"] = printable
+        self.filters["_captured"] = _captured
+
+    def _parse(self, source, name, filename):
+        tree = super()._parse(source, name, filename)
+        _measure_printed_values(tree)
+        _count_captured_output(tree)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "_counted", [], [], None, None, lineno=loop.lineno)
+        _route_concatenations(tree)
+        return tree
+
+    def call_binop(self, context, operator, left, right):
+        _step()
+        if operator == "*":
+            _check_multiplication(left, right)
+        elif operator == "**":
+            _check_power(left, right)
+        elif operator == "%" and isinstance(left, str):
+            _check_percent_format(left, right)
+        elif operator == "+" and isinstance(left, str) and isinstance(right, str):
+            _refuse_size(len(left) + len(right))
+        return _built(super().call_binop(context, operator, left, right))
+
+    def wrap_str_format(self, value):
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text, is_format_map = value.__self__, value.__name__ == "format_map"
+
+        def checked(*args, **kwargs):
+            mapping = (args[0] if args else {}) if is_format_map else kwargs
+            _check_brace_format(text, () if is_format_map else args, mapping if isinstance(mapping, dict) else {})
+            return _built(wrapped(*args, **kwargs))
+
+        return checked
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (same signature as the sandbox's)
+        _step(_weight(args))
+        if isinstance(getattr(__obj, "__self__", None), str | bytes):
+            replaced = _check_string_method(__obj, args, kwargs)
+            if replaced is not None:
+                args = tuple(replaced)
+        return _built(super().call(__context, __obj, *args, **kwargs))
+
+
+_BINDING_NODES = (nodes.Assign, nodes.AssignBlock, nodes.For, nodes.With, nodes.Macro, nodes.CallBlock,
+                  nodes.Import, nodes.FromImport)
+
+
+def _measure_printed_values(tree: nodes.Template) -> None:
+    """Route every printed `{{ expression }}` through `_printable`, except plain lookups into the
+    context's own data (`{{ item.name }}` in a loop over a context list): the caller's data is plain and
+    bounded, whereas anything the template computed may be a collection that is huge as text."""
+    sites: dict[str, int] = {}
+    for binding in tree.find_all(_BINDING_NODES):
+        for name in _bound_names(binding):
+            sites[name] = sites.get(name, 0) + 1
+    trusted = set(meta.find_undeclared_variables(tree)) - set(sites)
+    changed = True
+    while changed:
+        changed = False
+        for loop in tree.find_all(nodes.For):
+            target = loop.target
+            if (isinstance(target, nodes.Name) and target.name not in trusted and sites.get(target.name) == 1
+                    and loop.test is None and not loop.recursive and _looks_up(loop.iter, trusted)):
+                trusted.add(target.name)
+                changed = True
+    for output in tree.find_all(nodes.Output):
+        output.nodes = [
+            node if isinstance(node, nodes.TemplateData) or _looks_up(node, trusted)
+            else nodes.Filter(node, "_printable", [], [], None, None, lineno=node.lineno)
+            for node in output.nodes
+        ]
+
+
+def _bound_names(binding: nodes.Node) -> list[str]:
+    if isinstance(binding, nodes.Macro):
+        return [binding.name, *(arg.name for arg in binding.args)]
+    if isinstance(binding, nodes.CallBlock):
+        return [arg.name for arg in binding.args]
+    if isinstance(binding, nodes.With):
+        return [name.name for target in binding.targets for name in target.find_all(nodes.Name)]
+    if isinstance(binding, nodes.Import):
+        return [binding.target]
+    if isinstance(binding, nodes.FromImport):
+        return [name[1] if isinstance(name, tuple) else name for name in binding.names]
+    target = binding.target
+    return [target.name] if isinstance(target, nodes.Name) else [n.name for n in target.find_all(nodes.Name)]
+
+
+def _looks_up(node: nodes.Node, trusted: set[str]) -> bool:
+    """`name`, `name.attr`, `name[key]`, ... rooted in a trusted name, with constant keys."""
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getitem) and not isinstance(node.arg, nodes.Const):
+            return False
+        node = node.node
+    return isinstance(node, nodes.Name) and node.name in trusted
+
+
+_CAPTURES = (nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.FilterBlock)
+
+
+@pass_context  # never folded into a constant at compile time: it must count at every render
+def _captured(_context, value):
+    """Output inside `{% set x %}...{% endset %}`, macros and call/filter blocks: it is joined into one
+    string out of sight of collect_output, so it counts as built text as it is produced."""
+    printable(value)
+    size = len(value) if isinstance(value, str) else text_size(value)
+    budget = _budget.get()
+    if budget is not None:
+        budget.built += size
+        if budget.built > MAX_BUILT_CHARS:
+            raise RenderLimitExceeded(f"the template builds more than {MAX_BUILT_CHARS:,} characters of text in all")
+    return value
+
+
+def _count_captured_output(tree: nodes.Template) -> None:
+    seen: set[int] = set()
+    for capture in tree.find_all(_CAPTURES):
+        for output in capture.find_all(nodes.Output):
+            if id(output) in seen:
+                continue
+            seen.add(id(output))
+            output.nodes = [
+                nodes.Filter(
+                    nodes.MarkSafe(nodes.Const(node.data), lineno=node.lineno)
+                    if isinstance(node, nodes.TemplateData) else node,
+                    "_captured", [], [], None, None, lineno=node.lineno,
+                )
+                for node in output.nodes
+            ]
+
+
+def _route_concatenations(node: nodes.Node) -> None:
+    """Replace every `a ~ b ~ ...` (Concat) below `node` by `[a, b, ...]|_concat`, in one pass over the tree."""
+
+    def measured(concat: nodes.Concat) -> nodes.Filter:
+        items = nodes.List(concat.nodes, lineno=concat.lineno)
+        return nodes.Filter(items, "_concat", [], [], None, None, lineno=concat.lineno)
 
     for field_name, value in node.iter_fields():
         if isinstance(value, nodes.Node):
-            _wrap_concatenations(value)
+            _route_concatenations(value)
             if isinstance(value, nodes.Concat):
-                setattr(node, field_name, sized(value))
+                setattr(node, field_name, measured(value))
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, nodes.Node):
-                    _wrap_concatenations(item)
+                    _route_concatenations(item)
                     if isinstance(item, nodes.Concat):
-                        value[index] = sized(item)
+                        value[index] = measured(item)
 
 
 HTML_SANDBOX = EmailSandbox(autoescape=True)

@@ -28,6 +28,7 @@ from .template_sandbox import HTML_SANDBOX, TEXT_SANDBOX, RenderLimitExceeded, c
 FALLBACK_LANGUAGE = "en"
 MAX_BODY_BYTES = 512 * 1024
 MAX_SUBJECT_CHARS = 500
+MAX_SAMPLE_CHARS = 256 * 1024
 LANGUAGE_PATTERN = re.compile(r"^([a-zA-Z]{2})(?:[-_]([a-zA-Z]{2}))?$")
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
 PART_LABELS = {"subject": "Subject", "body_html": "HTML body", "body_text": "Text body"}
@@ -294,7 +295,21 @@ def _is_plain(value, depth: int = 0) -> bool:
                 return False
         return True
     if isinstance(value, list | tuple):
-        return all(type(item) in _EXACT_SCALARS or _is_plain(item, depth + 1) for item in value)
+        for item in value:
+            kind = type(item)
+            if kind in _EXACT_SCALARS:
+                continue
+            if kind is dict and depth < _MAX_CONTEXT_DEPTH:
+                # The common shape (a list of records) is checked here, without a call per record.
+                for key, field_value in item.items():
+                    if type(key) is not str:
+                        return False
+                    if type(field_value) not in _EXACT_SCALARS and not _is_plain(field_value, depth + 2):
+                        return False
+                continue
+            if not _is_plain(item, depth + 1):
+                return False
+        return True
     return isinstance(value, _PLAIN_SCALARS)
 
 
@@ -483,6 +498,13 @@ class Preview:
 
 def preview_template(source: TemplateSource, sample: dict) -> Preview:
     """Render unsaved text with sample values, the way render_email will send it; list what is wrong."""
+    too_large = [
+        f"The {PART_LABELS[name]} is larger than 512 KB."
+        for name in ("subject", "body_html", "body_text")
+        if len((getattr(source, name) or "").encode("utf-8")) > MAX_BODY_BYTES
+    ]
+    if too_large:
+        return Preview(email=None, problems=too_large)
     problems: list[str] = []
     undeclared = sorted(used_variables(source) - set(source.variables))
     if undeclared:
@@ -508,6 +530,8 @@ def parse_sample_values(raw: str | None) -> dict:
     """The editor's sample values (a JSON object) -> a dict; a readable ValidationError otherwise."""
     if not (raw or "").strip():
         return {}
+    if len(raw) > MAX_SAMPLE_CHARS:
+        raise ValidationError("Sample values: keep them under 256 KB.", field="sample")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:

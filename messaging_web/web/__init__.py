@@ -5,17 +5,22 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    # Feature modules add routes to the admin and store blueprints, so they are imported before the
-    # blueprints are registered.
+    # Feature modules add routes to the admin, store and customer blueprints,
+    # so they are imported before the blueprints are registered.
     from . import (  # noqa: F401
         admin,
+        admin_conversations,
         admin_email_log,
+        admin_notifications,
         admin_templates,
+        attachment_views,
         auth,
         customer,
+        customer_conversations,
         errors,
         public,
         store,
+        store_conversations,
         store_email_log,
         store_email_settings,
         store_templates,

@@ -85,6 +85,26 @@ RUNAWAY_PAYLOADS = {
     "join with a huge separator": "{{ ([1] * 100000)|join('x' * 100000) }}",
     "slice into a billion": "{{ [1, 2]|slice(1000000000)|list }}",
     "output of a loop": "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}",
+    "printing a list of shared large strings": "{{ ['x' * 1000000] * 100000 }}",
+    "printing a dict of shared large strings": "{{ dict.fromkeys(range(100000), 'x' * 1000000) }}",
+    "string filter on a list of shared strings": "{{ (['x' * 1000000] * 1000)|string|length }}",
+    "tojson of shared strings": "{{ (['x' * 1000000] * 1000)|tojson|length }}",
+    "concatenating a shared list": "{{ 'a' ~ (['x' * 1000000] * 1000) }}",
+    "many concatenated large strings": "{% set s = 'x' * 1000000 %}{{ (s ~ s ~ s)|length }}",
+    "percent format of shared strings": "{{ '%s' % ((['x' * 1000000] * 1000),) }}",
+    "percent fields times a large value": "{{ ('%(a)s' * 1000) % {'a': 'x' * 1000000} }}",
+    "format filter fields times a large value": "{{ ('%s' * 1000)|format(*(['x' * 1000000] * 1000)) }}",
+    "brace fields times a large value": "{{ ('{0}' * 100000).format('x' * 1000) }}",
+    "many large strings kept in a list": "{{ range(100000)|map('center', 1000000)|list|length }}",
+    "indent with a large string per line": "{{ ('a\n' * 100000)|indent('x' * 100000) }}",
+    "wordwrap with a large wrap string": "{{ ('x' * 100000)|wordwrap(1, true, 'y' * 100000) }}",
+    "work on nested shared lists": "{% set a = range(100000)|list %}{{ ([a] * 100000)|map('sum')|sum }}",
+    "membership tests in a loop": "{% set a = range(100000)|list %}{% for i in range(100000) %}"
+                                  "{% if -1 in a %}{% endif %}{% endfor %}",
+    "printing a loop item the template built": "{% for x in [['x' * 1000000] * 1000] %}{{ x }}{% endfor %}",
+    "printing a batch padded with a large string": "{% for chunk in [1]|batch(100000, 'x' * 1000000) %}"
+                                                   "{{ chunk }}{% endfor %}",
+    "printing through a namespace": "{% set ns = namespace(v=['x' * 1000000] * 1000) %}{{ ns.v }}",
     "infinite recursion": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
     "exponential recursion": "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}",
 }
@@ -142,3 +162,37 @@ def test_rendered_subject_is_one_line_and_fits_the_email_log():
     source = TemplateSource("{{ a }}\r\nBcc: victim@example.com {{ 'x' * 600 }}", "<p>x</p>", None, ["a"])
     subject = render_email(source.as_resolved(), {"a": "Hi"}).subject
     assert "\n" not in subject and "\r" not in subject and len(subject) == 500 and subject.endswith("…")
+
+
+def test_a_name_the_template_assigns_is_measured_even_if_the_context_has_it():
+    source = TemplateSource("s", "{% set items = ['x' * 1000000] * 1000 %}{{ items }}", None, ["items"])
+    with pytest.raises(TemplateRenderError, match="would print a value of more than"):
+        render_email(source.as_resolved(), {"items": ["a"]})
+
+
+def test_context_data_prints_as_given():
+    source = TemplateSource("s", "{{ tags }} {% for m in messages %}{{ m.parts }}{% endfor %}", None, ["tags", "messages"])
+    email = render_email(source.as_resolved(), {"tags": ["a", "b"], "messages": [{"parts": [1, 2]}]})
+    assert "['a', 'b'] [1, 2]" in email.text
+
+
+@pytest.mark.parametrize("body", [
+    "{% set x %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endset %}{{ x|length }}",
+    "{% set x %}{% for i in range(100000) %}" + "y" * 1000 + "{% endfor %}{% endset %}{{ x|length }}",
+    "{% macro m() %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endmacro %}{{ m()|length }}",
+    "{% filter upper %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endfilter %}",
+])
+def test_text_captured_in_blocks_and_macros_counts_toward_the_limits(body):
+    source = TemplateSource("s", body, None, ["s"])
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match="stopped because the template builds more than"):
+        render_email(source.as_resolved(), {"s": "y" * 1000})
+    assert time.monotonic() - started < 3
+
+
+def test_blocks_and_macros_still_render():
+    body = ("{% macro line(m) %}<li>{{ m.name }}</li>{% endmacro %}{% set title %}Hi {{ who }}{% endset %}"
+            "<h1>{{ title }}</h1><ul>{% for m in items %}{{ line(m) }}{% endfor %}</ul>{% filter upper %}bye{% endfilter %}")
+    source = TemplateSource("s", body, None, ["who", "items"])
+    html = render_email(source.as_resolved(), {"who": "<Ann>", "items": [{"name": "a&b"}]}).html
+    assert "<h1>Hi &lt;Ann&gt;</h1>" in html and "<li>a&amp;b</li>" in html and "BYE" in html

@@ -1,0 +1,185 @@
+"""Batched notification emails about new conversation messages: one email per thread and reader per window.
+
+Posting a message marks each other reader who wants email (not muted, notifications on) with
+`notify_pending_since` (the first message not yet emailed). `flush_due_notifications`, run
+periodically by the worker (`flask messaging worker`, the Celery beat task, or `flask messaging
+notify-conversations`), sends one `new_message_notification` listing the new messages to every
+reader whose window (CONVERSATION_NOTIFY_DELAY_SECONDS, default 120) has passed, and skips readers
+who read the thread meanwhile. The next email to the same reader about the same thread can only
+follow a message that arrived after this one was sent, so at most one email per window.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..models import (
+    Conversation,
+    ConversationParticipant,
+    ConversationType,
+    Customer,
+    Message,
+    ParticipantType,
+    Store,
+    User,
+)
+from ..models.base import utcnow
+from . import outbox
+from .errors import DomainError
+
+log = logging.getLogger(__name__)
+
+P = ConversationParticipant
+TEMPLATE_CODE = "new_message_notification"
+MAX_MESSAGES_LISTED = 20
+MAX_CONTENT_CHARS = 2000
+
+
+@dataclass
+class FlushReport:
+    sent: list[int] = field(default_factory=list)  # EmailLog ids queued
+    skipped: int = 0  # readers who read the thread, muted it, or turned email off meanwhile
+
+
+def flush_due_notifications(now: dt.datetime | None = None, *, limit: int = 200) -> FlushReport:
+    """Queue the emails whose batching window has passed (add + flush; the caller commits).
+
+    On PostgreSQL the due rows are claimed with FOR UPDATE SKIP LOCKED, so several workers can flush
+    at once without sending twice.
+    """
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=current_app.config["CONVERSATION_NOTIFY_DELAY_SECONDS"])
+    due = db.session.scalars(
+        sa.select(P).where(P.notify_pending_since.is_not(None), P.notify_pending_since <= cutoff)
+        .order_by(P.notify_pending_since, P.id).limit(limit)
+        .with_for_update(skip_locked=True, of=P)
+    ).all()
+    report = FlushReport()
+    for reader in due:
+        log_id = _notify(reader, now)
+        if log_id is None:
+            report.skipped += 1
+        else:
+            report.sent.append(log_id)
+        reader.notify_pending_since = None
+    db.session.flush()
+    return report
+
+
+def _notify(reader: ConversationParticipant, now: dt.datetime) -> int | None:
+    if reader.muted or not reader.email_notifications or reader.unread_count == 0:
+        return None
+    messages = _new_messages(reader)
+    if not messages:
+        return None
+    recipient = _recipient(reader)
+    if recipient is None:
+        return None
+    conversation = db.session.get(Conversation, reader.conversation_id)
+    store = db.session.get(Store, conversation.store_id) if conversation.store_id else None
+    context = {
+        "recipient_name": recipient.name,
+        "store_name": _counterpart(reader.participant_type, conversation, store),
+        "conversation_subject": conversation.subject,
+        "conversation_url": conversation_url(reader.participant_type, conversation, store),
+        "messages": [
+            {
+                "sender_name": name, "content": _clip(m.content) or "(sent a file)",
+                "sent_at": m.created_at.astimezone(dt.UTC).isoformat(),
+            }
+            for m, name in messages
+        ],
+    }
+    # A store writes to its own customers under its own name and settings; platform threads come from us.
+    store_id = conversation.store_id if conversation.conversation_type is ConversationType.STORE_CUSTOMER else None
+    try:
+        row = outbox.queue_email(
+            TEMPLATE_CODE, recipient.email, context, store_id=store_id, language=recipient.preferred_language,
+            recipient_name=recipient.name, user_id=None if isinstance(recipient, Customer) else recipient.id,
+            related_type="conversation", related_id=conversation.id,
+            extra_data={"participant_id": reader.id, "message_ids": [m.id for m, _ in messages]},
+        )
+    except DomainError as exc:
+        # A template or address problem must not block the other readers' emails; it is logged and
+        # this batch is dropped (the reader still sees the messages in their inbox).
+        log.warning("Conversation notification to participant %s not queued: %s", reader.id, exc)
+        return None
+    reader.last_notified_at = now
+    reader.last_notified_message_id = messages[-1][0].id
+    return row.id
+
+
+def _new_messages(reader: ConversationParticipant) -> list[tuple[Message, str]]:
+    """Messages from others since the reader last read the thread and since the last email, oldest first."""
+    sender_user = aliased(User)
+    sender_customer = aliased(Customer)
+    is_own = sa.and_(Message.sender_type == reader.participant_type, Message.sender_id == reader.participant_id)
+    stmt = (
+        sa.select(Message, sa.func.coalesce(sender_customer.name, sender_user.name, "Former member"))
+        .outerjoin(
+            sender_user,
+            sa.and_(Message.sender_type != ParticipantType.CUSTOMER, sender_user.id == Message.sender_id),
+        )
+        .outerjoin(
+            sender_customer,
+            sa.and_(Message.sender_type == ParticipantType.CUSTOMER, sender_customer.id == Message.sender_id),
+        )
+        .where(
+            Message.conversation_id == reader.conversation_id, ~is_own,
+            Message.is_system_message.is_(False), Message.is_deleted.is_(False),
+        )
+    )
+    if reader.last_notified_message_id is not None:
+        stmt = stmt.where(Message.id > reader.last_notified_message_id)
+    if reader.last_read_at is not None:
+        stmt = stmt.where(Message.created_at > reader.last_read_at)
+    rows = db.session.execute(stmt.order_by(Message.id.desc()).limit(MAX_MESSAGES_LISTED)).all()
+    return [(m, name) for m, name in reversed(rows)]
+
+
+def _recipient(reader: ConversationParticipant) -> User | Customer | None:
+    model = Customer if reader.participant_type is ParticipantType.CUSTOMER else User
+    account = db.session.get(model, reader.participant_id)
+    if account is None or not account.is_active:
+        return None
+    return account
+
+
+def _counterpart(kind: ParticipantType, conversation: Conversation, store: Store | None) -> str:
+    """Who the new messages come from, as the recipient knows them."""
+    if kind is ParticipantType.CUSTOMER:
+        if conversation.conversation_type is ConversationType.ADMIN_CUSTOMER:
+            return current_app.config["MAIL_DEFAULT_SENDER_NAME"]
+        return store.name if store else ""
+    if kind is ParticipantType.STORE and conversation.conversation_type is ConversationType.ADMIN_STORE:
+        return current_app.config["MAIL_DEFAULT_SENDER_NAME"]
+    if conversation.customer_id is not None:
+        customer = db.session.get(Customer, conversation.customer_id)
+        return customer.name if customer else ""
+    return store.name if store else ""
+
+
+def conversation_url(kind: ParticipantType, conversation: Conversation, store: Store | None) -> str:
+    """The absolute link to the thread in the recipient's own portal (no request needed: workers call this)."""
+    base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "https")
+    endpoint = {
+        ParticipantType.ADMIN: "admin.conversation",
+        ParticipantType.STORE: "store.conversation",
+        ParticipantType.CUSTOMER: "customer.conversation",
+    }[kind]
+    values = {"conversation_id": conversation.id}
+    if kind is not ParticipantType.ADMIN:
+        values["slug"] = store.slug
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_CONTENT_CHARS else text[: MAX_CONTENT_CHARS - 1] + "…"

@@ -1,0 +1,258 @@
+"""Conversation views shared by the three portals: inbox, thread, composer, polling, settings, close, delete.
+
+Each portal module (admin_conversations, store_conversations, customer_conversations) registers these
+on its blueprint with its own URLs and start form. Who posts, where, and to which store always comes
+from the session and the URL, never from form fields.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, TextAreaField
+from wtforms.validators import Optional
+
+from .. import access
+from ..extensions import db
+from ..models import ConversationType
+from ..services import conversations
+from ..services.attachments import Refusal, Upload, UploadRefused
+from ..services.errors import ValidationError
+from .message_text import message_html
+from .portal import is_htmx
+
+
+class MessageForm(FlaskForm):
+    # Lengths and emptiness are the service's rules (one message for the user, whatever the entry point).
+    content = TextAreaField("Message", validators=[Optional()])
+
+
+class ReaderSettingsForm(FlaskForm):
+    # Checkboxes: absent from the form data means off.
+    muted = BooleanField("Mute this conversation")
+    email_notifications = BooleanField("Email me about new messages")
+
+
+TYPE_LABELS = {
+    ConversationType.ADMIN_STORE: "Platform ↔ store",
+    ConversationType.STORE_CUSTOMER: "Store ↔ customer",
+    ConversationType.ADMIN_CUSTOMER: "Platform ↔ customer",
+}
+SIDE_LABELS = {"admin": "Platform team", "store": "Store team", "customer": "Customer"}
+
+
+@dataclass(frozen=True)
+class Portal:
+    """What differs between the portals: blueprint, templates folder, the inbox endpoint, the types shown."""
+
+    name: str  # blueprint name and template folder: admin | store | customer
+    inbox_endpoint: str
+    types: tuple[ConversationType, ...]
+    can_close: bool
+
+    def endpoint(self, view: str) -> str:
+        return f"{self.name}.{view}"
+
+    def template(self, page: str) -> str:
+        return f"{self.name}/conversations/{page}"
+
+
+def actor():
+    return g.actor
+
+
+def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, inbox_rule: str | None = None):
+    """Add the inbox, thread and their actions to `bp` under `prefix` (e.g. '/conversations')."""
+
+    @bp.context_processor
+    def _conversation_context():
+        viewer = getattr(g, "actor", None)
+        return {
+            "conv_portal": portal,
+            # Read once per render: each message asks "is this mine?" and "may I see deleted text?".
+            "viewer_kind": getattr(viewer, "kind", None),
+            "viewer_id": getattr(viewer, "id", None),
+            "conv_unread_total": lambda: conversations.unread_total(actor()),
+            "message_html": message_html,
+            "conv_type_labels": TYPE_LABELS,
+            "conv_side_labels": SIDE_LABELS,
+        }
+
+    def inbox():
+        filters = _filters(portal)
+        cursor = request.args.get("cursor") or None
+        page = conversations.inbox_page(actor(), filters, cursor, current_app.config["PAGE_SIZE"])
+        context = {"page": page, "filters": filters, "cursor": cursor}
+        if is_htmx():
+            html = render_template("conversations/_inbox_poll.html", **context)
+        else:
+            html = render_template(portal.template("inbox.html"), **context)
+        end_read_transaction()
+        return html
+
+    bp.add_url_rule(inbox_rule or f"{prefix}/", view_func=inbox, endpoint=portal.inbox_endpoint.split(".")[1])
+
+    @bp.get(f"{prefix}/unread-badge")
+    def unread_badge():
+        html = render_template("conversations/_unread_badge.html")
+        end_read_transaction()
+        return html
+
+    @bp.get(f"{prefix}/<int:conversation_id>")
+    def conversation(conversation_id: int):
+        thread = access.access_conversation(actor(), conversation_id)
+        reader = conversations.mark_read(actor(), thread)
+        messages = conversations.thread_messages(thread)
+        counterpart = conversations.counterpart_name(
+            actor(), thread.conversation_type, thread.store.name if thread.store else None,
+            thread.customer.name if thread.customer else None,
+        )
+        # Rendered before the commit, which expires the loaded rows; the page shows what was read.
+        page = render_template(
+            portal.template("thread.html"), conversation=thread, reader=reader, slice=messages,
+            counterpart=counterpart, form=MessageForm(),
+            poll_seconds=current_app.config["CONVERSATION_POLL_SECONDS"],
+            max_length=current_app.config["MESSAGE_MAX_LENGTH"],
+        )
+        db.session.commit()
+        return page
+
+    @bp.get(f"{prefix}/<int:conversation_id>/messages")
+    def conversation_messages(conversation_id: int):
+        """Older messages (?before=id) for 'load older', or newer ones (?after=id) for polling."""
+        thread = access.access_conversation(actor(), conversation_id)
+        before = request.args.get("before", type=int)
+        if before is not None:
+            return render_template(
+                "conversations/_older_messages.html", conversation=thread,
+                slice=conversations.thread_messages(thread, before_id=before),
+            )
+        after = request.args.get("after", type=int) or 0
+        new = conversations.thread_messages(thread, after_id=after)
+        conversations.mark_read(actor(), thread)
+        fragment = render_template("conversations/_new_messages.html", conversation=thread, slice=new, after=after)
+        db.session.commit()
+        return fragment
+
+    @bp.post(f"{prefix}/<int:conversation_id>/messages")
+    def post_conversation_message(conversation_id: int):
+        thread = access.access_conversation(actor(), conversation_id)
+        form = MessageForm()
+        after = request.form.get("after", type=int) or 0
+        files = [Upload.from_file_storage(f) for f in request.files.getlist("attachments")]
+        attach_refusals = []
+        if form.validate_on_submit():
+            try:
+                conversations.post_message(actor(), thread, form.content.data, files)
+            except UploadRefused as exc:
+                attach_refusals = exc.refusals
+            except ValidationError as exc:
+                if exc.field == "attachments":
+                    attach_refusals = [Refusal("", exc.message)]
+                else:
+                    form.content.errors.append(exc.message)
+            else:
+                db.session.commit()
+                if not is_htmx():
+                    return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+                new = conversations.thread_messages(thread, after_id=after)
+                return render_template(
+                    "conversations/_new_messages.html", conversation=thread, slice=new, after=after,
+                    fresh_composer=MessageForm(formdata=None),
+                    max_length=current_app.config["MESSAGE_MAX_LENGTH"],
+                )
+        db.session.rollback()
+        response = make_response(
+            render_template(
+                "conversations/_composer.html", conversation=thread, form=form,
+                max_length=current_app.config["MESSAGE_MAX_LENGTH"], attach_refusals=attach_refusals,
+            ),
+            422,
+        )
+        if is_htmx():
+            response.headers["HX-Retarget"] = "#composer"
+            response.headers["HX-Reswap"] = "outerHTML"
+        return response
+
+    @bp.post(f"{prefix}/<int:conversation_id>/unread")
+    def mark_conversation_unread(conversation_id: int):
+        thread = access.access_conversation(actor(), conversation_id)
+        conversations.mark_unread(actor(), thread)
+        db.session.commit()
+        flash(f"“{thread.subject}” is marked as unread.", "success")
+        return redirect(url_for(portal.inbox_endpoint))
+
+    @bp.post(f"{prefix}/<int:conversation_id>/settings")
+    def conversation_settings(conversation_id: int):
+        thread = access.access_conversation(actor(), conversation_id)
+        form = ReaderSettingsForm()
+        if form.validate_on_submit():
+            conversations.update_reader_settings(
+                actor(), thread, muted=form.muted.data, email_notifications=form.email_notifications.data
+            )
+            db.session.commit()
+            flash("Your settings for this conversation are saved.", "success")
+        return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+
+    @bp.post(f"{prefix}/<int:conversation_id>/close")
+    def close_conversation(conversation_id: int):
+        thread = access.access_conversation(actor(), conversation_id)
+        if FlaskForm().validate_on_submit():
+            conversations.close_conversation(actor(), thread)
+            db.session.commit()
+        return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+
+    @bp.post(f"{prefix}/<int:conversation_id>/reopen")
+    def reopen_conversation(conversation_id: int):
+        thread = access.access_conversation(actor(), conversation_id)
+        if FlaskForm().validate_on_submit():
+            conversations.reopen_conversation(actor(), thread)
+            db.session.commit()
+        return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+
+    @bp.post(f"{prefix}/<int:conversation_id>/messages/<int:message_id>/delete")
+    def delete_conversation_message(conversation_id: int, message_id: int):
+        thread = access.access_conversation(actor(), conversation_id)
+        message = access.access_message(actor(), thread, message_id)
+        if FlaskForm().validate_on_submit():
+            conversations.delete_message(actor(), message)
+            db.session.commit()
+        if is_htmx():
+            shown = conversations.thread_message(thread, message.id)
+            return render_template("conversations/_message.html", conversation=thread, m=shown)
+        return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+
+
+def end_read_transaction() -> None:
+    """End a read-only request's transaction with COMMIT rather than the pool's ROLLBACK.
+
+    psycopg forgets its server-side prepared statements on every ROLLBACK, so the inbox (polled
+    every few seconds) would otherwise be planned afresh by PostgreSQL on each request.
+    """
+    db.session.commit()
+
+
+def _filters(portal: Portal) -> conversations.InboxFilters:
+    """The inbox's GET filters; anything unknown falls back to 'all' rather than an error page."""
+    args = request.args
+    status = args.get("status", "all")
+    kind = None
+    if args.get("type"):
+        try:
+            kind = ConversationType(args["type"])
+        except ValueError:
+            kind = None
+        if kind not in portal.types:
+            kind = None
+    return conversations.InboxFilters(
+        status=status if status in ("all", "open", "closed") else "all",
+        unread_only=args.get("unread") in ("1", "on", "true"),
+        conversation_type=kind,
+        search=(args.get("q") or "").strip()[:200],
+    )
+
+
+def render_start_form(portal: Portal, form, **context):
+    status = 422 if (form.errors or getattr(form, "form_errors", None)) else 200
+    return render_template(portal.template("new.html"), form=form, **context), status

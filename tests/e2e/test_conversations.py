@@ -1,0 +1,121 @@
+"""A customer and a store team member talk in two browsers: messages and badges arrive without reloads."""
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import screenshot, sign_in
+
+WAIT_MS = 15_000
+
+
+def badge(page) -> int:
+    return int(page.locator("#unread-total").get_attribute("data-unread"))
+
+
+def mark_loaded(page) -> None:
+    """A flag that a full page load would wipe: it proves later changes came without a reload."""
+    page.evaluate("window.__noReload = true")
+
+
+def still_same_page(page) -> bool:
+    return page.evaluate("window.__noReload === true")
+
+
+def test_customer_and_store_exchange_messages_live(browser, live_server, page):
+    customer = page
+    store_context = browser.new_context(base_url=live_server, viewport={"width": 1200, "height": 800})
+    store = store_context.new_page()
+    try:
+        # The customer opens a new conversation with the store.
+        sign_in(customer, "/inbox/alpine/login", "alice@customer.example")
+        customer.wait_for_url("**/inbox/alpine/")
+        customer.click("text=New conversation")
+        customer.fill("#subject", "Live chat about my jacket")
+        customer.fill("#content", "Hello, is the red jacket back in stock?")
+        customer.click("button[type=submit]:has-text('Send')")
+        customer.wait_for_url("**/inbox/alpine/conversations/*")
+        expect(customer.locator("#messages")).to_contain_text("is the red jacket back in stock?")
+
+        # The store owner sees it in the inbox and opens it.
+        sign_in(store, "/store/alpine/login", "owner@alpine.example")
+        store.goto("/store/alpine/conversations/")
+        row = store.locator("tr.inbox-row", has_text="Live chat about my jacket")
+        expect(row.locator(".row-badge")).to_have_text("1")
+        row.locator("a.subject").click()
+        expect(store.locator("#messages")).to_contain_text("is the red jacket back in stock?")
+        mark_loaded(store)
+        mark_loaded(customer)
+
+        # The customer writes; it shows at once on their side and within seconds on the store's.
+        customer.fill("#content", "I need it in size <M> by Friday")
+        customer.click("#composer button[type=submit]")
+        expect(customer.locator("#messages")).to_contain_text("I need it in size <M> by Friday")
+        expect(customer.locator("#content")).to_have_value("")
+        expect(store.locator("#messages")).to_contain_text("I need it in size <M> by Friday", timeout=WAIT_MS)
+
+        # The store answers; the customer's open thread shows it by polling.
+        store.fill("#content", "Yes! Size M arrives Wednesday: https://alpine.example/jacket")
+        store.click("#composer button[type=submit]")
+        expect(customer.locator("#messages")).to_contain_text("Size M arrives Wednesday", timeout=WAIT_MS)
+        expect(customer.locator("#messages a[href='https://alpine.example/jacket']")).to_be_visible()
+        assert still_same_page(store) and still_same_page(customer)
+        screenshot(customer, "conversation-customer-thread")
+        screenshot(store, "conversation-store-thread")
+
+        # Badges: the store goes to its inbox; a new customer message raises its badges there.
+        store.goto("/store/alpine/conversations/")
+        mark_loaded(store)
+        before = badge(store)
+        customer.fill("#content", "Great, please reserve one for me.")
+        customer.click("#composer button[type=submit]")
+        expect(customer.locator("#messages")).to_contain_text("please reserve one")
+        row = store.locator("tr.inbox-row", has_text="Live chat about my jacket")
+        expect(row.locator(".row-badge")).to_have_text("1", timeout=WAIT_MS)
+        expect(row.locator(".preview")).to_contain_text("please reserve one")
+        expect(store.locator("#unread-total")).to_have_attribute("data-unread", str(before + 1), timeout=WAIT_MS)
+        assert still_same_page(store)
+        screenshot(store, "conversation-store-inbox-badge")
+
+        # And the other way: the customer waits in the inbox while the store replies.
+        customer.click("nav >> text=Inbox")
+        customer.wait_for_url("**/inbox/alpine/")
+        mark_loaded(customer)
+        customer_before = badge(customer)
+        row.locator("a.subject").click()
+        store.fill("#content", "Reserved under your name.")
+        store.click("#composer button[type=submit]")
+        expect(store.locator("#messages")).to_contain_text("Reserved under your name.")
+        customer_row = customer.locator("tr.inbox-row", has_text="Live chat about my jacket")
+        expect(customer_row.locator(".row-badge")).to_have_text("1", timeout=WAIT_MS)
+        expect(customer.locator("#unread-total")).to_have_attribute(
+            "data-unread", str(customer_before + 1), timeout=WAIT_MS
+        )
+        assert still_same_page(customer)
+        customer.set_viewport_size({"width": 390, "height": 800})
+        screenshot(customer, "conversation-customer-inbox-phone")
+    finally:
+        store_context.close()
+
+
+def test_admin_reads_the_original_of_a_deleted_message(browser, live_server, page):
+    sign_in(page, "/store/bergmann/login", "owner@bergmann.example")
+    page.goto("/store/bergmann/conversations/")
+    page.locator("tr.inbox-row", has_text="Welcome to the platform").locator("a.subject").click()
+    page.fill("#content", "Our SMTP password is hunter2, oops")
+    page.click("#composer button[type=submit]")
+    message = page.locator("li.message.mine", has_text="hunter2")
+    page.once("dialog", lambda dialog: dialog.accept())
+    message.locator("button:has-text('Delete')").click()
+    expect(page.locator("li.message.deleted").last).to_contain_text("Message deleted")
+    expect(page.locator("#messages")).not_to_contain_text("hunter2")
+
+    admin_context = browser.new_context(base_url=live_server, viewport={"width": 1200, "height": 800})
+    admin = admin_context.new_page()
+    try:
+        sign_in(admin, "/admin/login", "admin@platform.example")
+        admin.goto("/admin/conversations/")
+        admin.locator("tr.inbox-row", has_text="Welcome to the platform, Café Bergmann").locator("a.subject").click()
+        expect(admin.locator("li.message.deleted .original")).to_contain_text("hunter2")
+        screenshot(admin, "conversation-admin-deleted-original")
+    finally:
+        admin_context.close()

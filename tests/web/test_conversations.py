@@ -1,0 +1,573 @@
+"""Conversations through the three portals: pages, HTMX fragments, foreign ids, query counts."""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from messaging_web.auth import Actor
+from messaging_web.extensions import db
+from messaging_web.models import Conversation, ConversationParticipant, ConversationType, Customer, Message, Store, User
+from messaging_web.services import conversations
+from tests.conftest import CSRF_META
+
+P = ConversationParticipant
+
+
+@contextmanager
+def count_queries(app):
+    statements: list[str] = []
+
+    def _count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", _count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", _count)
+
+
+class Threads:
+    """Creates conversations through the service as a given account, committed; returns their ids."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def _actor(self, account):
+        return Actor.for_customer(account) if isinstance(account, Customer) else Actor.for_user(account)
+
+    def start(self, account, kind: ConversationType, subject="Subject", content="First message", *, store=None,
+              customer=None) -> int:
+        with self.app.app_context():
+            conversation = conversations.start_conversation(
+                self._actor(account), kind, subject, content,
+                store=db.session.get(Store, store.id) if store else None,
+                customer=db.session.get(Customer, customer.id) if customer else None,
+            )
+            db.session.commit()
+            return conversation.id
+
+    def post(self, account, conversation_id: int, content: str) -> int:
+        with self.app.app_context():
+            message = conversations.post_message(
+                self._actor(account), db.session.get(Conversation, conversation_id), content
+            )
+            db.session.commit()
+            return message.id
+
+    def close(self, account, conversation_id: int) -> None:
+        with self.app.app_context():
+            conversations.close_conversation(self._actor(account), db.session.get(Conversation, conversation_id))
+            db.session.commit()
+
+    def unread(self, account, conversation_id: int) -> int:
+        kind = "customer" if isinstance(account, Customer) else ("admin" if account.is_platform_admin else "store")
+        with self.app.app_context():
+            return db.session.scalar(
+                sa.select(P.unread_count).where(
+                    P.conversation_id == conversation_id, P.participant_type == kind, P.participant_id == account.id
+                )
+            )
+
+
+@pytest.fixture
+def threads(app):
+    return Threads(app)
+
+
+@pytest.fixture
+def shop(factory):
+    """Two stores with a team member and a customer each, and an admin."""
+    store, other = factory.store(slug="north"), factory.store(slug="south")
+    return {
+        "store": store, "other": other, "admin": factory.admin(),
+        "team": factory.store_user(store), "other_team": factory.store_user(other),
+        "customer": factory.customer(store), "other_customer": factory.customer(other),
+    }
+
+
+def token(client, path: str) -> str:
+    return CSRF_META.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def base_of(shop, who: str) -> str:
+    return {
+        "admin": "/admin/conversations",
+        "team": "/store/north/conversations",
+        "customer": "/inbox/north/conversations",
+        "other_team": "/store/south/conversations",
+        "other_customer": "/inbox/south/conversations",
+    }[who]
+
+
+def inbox_of(who: str) -> str:
+    return {"admin": "/admin/conversations/", "team": "/store/north/conversations/", "customer": "/inbox/north/"}[who]
+
+
+# --- pages of each portal ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["admin", "team", "customer"])
+def test_each_portal_shows_its_inbox_thread_and_start_pages(signed_in, shop, threads, who):
+    admin_thread = threads.start(shop["admin"], ConversationType.ADMIN_STORE, "Platform news", store=shop["store"])
+    customer_thread = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "My parcel")
+    visible = {"admin": admin_thread, "team": customer_thread, "customer": customer_thread}[who]
+    client = signed_in(shop[who])
+    inbox = client.get(inbox_of(who))
+    assert inbox.status_code == 200
+    assert f'{base_of(shop, who)}/{visible}"' in inbox.get_data(as_text=True)
+    thread = client.get(f"{base_of(shop, who)}/{visible}")
+    assert thread.status_code == 200 and 'id="composer"' in thread.get_data(as_text=True)
+    assert client.get(f"{base_of(shop, who)}/new").status_code == 200
+
+
+def test_store_inbox_lists_threads_newest_first_with_counterpart_preview_and_badge(signed_in, shop, threads):
+    first = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Older question", "Hello there")
+    second = threads.start(shop["team"], ConversationType.ADMIN_STORE, "To the platform", "Need help")
+    threads.post(shop["customer"], first, "Any news about <b>my</b> order?")
+    page = signed_in(shop["team"]).get("/store/north/conversations/").get_data(as_text=True)
+    assert page.index(f"inbox-row-{first}") < page.index(f"inbox-row-{second}")
+    row = page[page.index(f"inbox-row-{first}"):page.index(f"inbox-row-{second}")]
+    assert "Cora Customer" in row and "Any news about &lt;b&gt;my&lt;/b&gt; order?" in row
+    assert 'data-unread="2"' in row
+    assert 'id="unread-total"' in page and re.search(r'id="unread-total"[^>]*data-unread="2"', page)
+
+
+def test_customer_home_is_the_inbox(signed_in, shop, threads):
+    threads.start(shop["admin"], ConversationType.ADMIN_CUSTOMER, "About your account", customer=shop["customer"])
+    page = signed_in(shop["customer"]).get("/inbox/north/").get_data(as_text=True)
+    assert "Your messages with Store" in page and "About your account" in page and "Platform team" in page
+
+
+def test_inbox_page_costs_the_same_queries_for_3_and_for_30_busy_threads(app, signed_in, shop, threads):
+    client = signed_in(shop["team"])
+
+    def queries_for_inbox():
+        client.get("/store/north/conversations/")  # warm caches (templates) before counting
+        with count_queries(app) as statements:
+            response = client.get("/store/north/conversations/")
+        assert response.status_code == 200
+        return len(statements)
+
+    for n in range(3):
+        tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, f"t{n}")
+        threads.post(shop["team"], tid, "reply")
+    few = queries_for_inbox()
+    for n in range(27):
+        tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, f"more {n}")
+        for k in range(3):
+            threads.post(shop["customer"], tid, f"again {k}")
+    threads.start(shop["team"], ConversationType.ADMIN_STORE, "platform")
+    many = queries_for_inbox()
+    assert few == many <= 5
+
+
+def test_thread_page_costs_the_same_queries_for_a_short_and_a_long_thread(app, signed_in, shop, threads):
+    short = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "short")
+    long = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "long")
+    for n in range(120):
+        threads.post(shop["customer"] if n % 2 else shop["team"], long, f"m{n}")
+    client = signed_in(shop["team"])
+
+    def queries_for(conversation_id):
+        client.get(f"/store/north/conversations/{conversation_id}")
+        with count_queries(app) as statements:
+            assert client.get(f"/store/north/conversations/{conversation_id}").status_code == 200
+        return len(statements)
+
+    # 8: the thread page also loads the attachments of the shown messages, in one query.
+    assert queries_for(short) == queries_for(long) <= 8
+
+
+def test_inbox_search_filters_and_pagination_through_the_page(app, signed_in, shop, threads):
+    app.config["PAGE_SIZE"] = 2
+    try:
+        ids = [threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, f"Order {n}") for n in range(5)]
+        threads.post(shop["customer"], ids[0], "The blue scarf")
+        threads.close(shop["team"], ids[1])
+        client = signed_in(shop["team"])
+        page = client.get("/store/north/conversations/?q=scarf").get_data(as_text=True)
+        assert f"inbox-row-{ids[0]}" in page and f"inbox-row-{ids[2]}" not in page
+        page = client.get("/store/north/conversations/?status=closed").get_data(as_text=True)
+        assert re.findall(r"inbox-row-(\d+)", page) == [str(ids[1])]
+        seen, url = [], "/store/north/conversations/?status=all"
+        while url:
+            page = client.get(url).get_data(as_text=True)
+            seen += [int(i) for i in re.findall(r'id="inbox-row-(\d+)"', page)]
+            older = re.search(r'class="older" href="([^"]+)"', page)
+            url = older.group(1).replace("&amp;", "&") if older else None
+        assert sorted(seen) == sorted(ids) and len(seen) == 5
+        assert "No conversation matches" in client.get("/store/north/conversations/?q=nothing").get_data(as_text=True)
+    finally:
+        app.config["PAGE_SIZE"] = 25
+
+
+def test_inbox_polling_returns_rows_and_an_out_of_band_badge(signed_in, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Live")
+    response = signed_in(shop["team"]).get("/store/north/conversations/?status=open", headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert f"inbox-row-{tid}" in body and re.search(r'id="unread-total"[^>]*hx-swap-oob="true"', body)
+
+
+# --- the thread --------------------------------------------------------------------------------------------
+
+
+def test_opening_a_thread_marks_it_read_and_mark_unread_brings_the_badge_back(signed_in, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hello")
+    client = signed_in(shop["team"])
+    assert threads.unread(shop["team"], tid) == 1
+    client.get(f"/store/north/conversations/{tid}")
+    assert threads.unread(shop["team"], tid) == 0
+    response = client.post(
+        f"/store/north/conversations/{tid}/unread", data={"csrf_token": token(client, "/store/north/conversations/")}
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith("/store/north/conversations/")
+    assert threads.unread(shop["team"], tid) == 1
+
+
+def test_posting_with_htmx_returns_the_new_message_escaped_and_a_fresh_composer(signed_in, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
+    client = signed_in(shop["customer"])
+    page = client.get(f"/inbox/north/conversations/{tid}").get_data(as_text=True)
+    after = re.search(r'id="thread-after" name="after" value="(\d+)"', page).group(1)
+    evil = '<div hx-get="/admin/" hx-trigger="load">boom</div> see https://shop.example/help'
+    response = client.post(
+        f"/inbox/north/conversations/{tid}/messages",
+        data={"content": evil, "after": after, "csrf_token": CSRF_META.search(page).group(1)},
+        headers={"HX-Request": "true"},
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert "&lt;div hx-get=&#34;/admin/&#34; hx-trigger=&#34;load&#34;&gt;boom&lt;/div&gt;" in body
+    assert '<div hx-get="/admin/"' not in body
+    assert '<a href="https://shop.example/help" rel="noopener noreferrer nofollow ugc" target="_blank">' in body
+    assert re.search(r'<form id="composer"[^>]*hx-swap-oob="true"', body)
+    new_after = re.search(r'id="thread-after" name="after" value="(\d+)" hx-swap-oob="true"', body).group(1)
+    assert int(new_after) > int(after)
+    assert body.count('class="message ') == 1
+
+
+def test_forged_fields_cannot_choose_the_sender_store_or_type(app, signed_in, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
+    client = signed_in(shop["customer"])
+    client.post(
+        f"/inbox/north/conversations/{tid}/messages",
+        data={
+            "content": "mine", "csrf_token": token(client, "/inbox/north/"), "sender_type": "admin",
+            "sender_id": shop["admin"].id, "store_id": shop["other"].id, "conversation_type": "admin_store",
+        },
+    )
+    response = client.post(
+        "/inbox/north/conversations/new",
+        data={
+            "subject": "New one", "content": "text", "csrf_token": token(client, "/inbox/north/"),
+            "store_id": shop["other"].id, "conversation_type": "admin_customer", "customer_id": shop["other_customer"].id,
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        message = db.session.scalars(sa.select(Message).where(Message.content == "mine")).one()
+        assert (message.sender_type.value, message.sender_id, message.conversation_id) == ("customer", shop["customer"].id, tid)
+        started = db.session.scalars(sa.select(Conversation).where(Conversation.subject == "New one")).one()
+        assert started.conversation_type is ConversationType.STORE_CUSTOMER
+        assert (started.store_id, started.customer_id) == (shop["store"].id, shop["customer"].id)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("   ", "empty message cannot be sent"), ("x" * 10_001, "too long: 10,001 characters, at most 10,000")],
+)
+def test_a_refused_message_re_renders_the_composer_with_the_reason(signed_in, shop, threads, content, message):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
+    client = signed_in(shop["team"])
+    response = client.post(
+        f"/store/north/conversations/{tid}/messages",
+        data={"content": content, "csrf_token": token(client, "/store/north/conversations/")},
+        headers={"HX-Request": "true"},
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and message in body and 'id="composer"' in body
+    assert response.headers["HX-Retarget"] == "#composer" and response.headers["HX-Reswap"] == "outerHTML"
+
+
+def test_polling_returns_only_newer_messages_and_marks_them_read(signed_in, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi", "first")
+    client = signed_in(shop["team"])
+    page = client.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    after = re.search(r'id="thread-after" name="after" value="(\d+)"', page).group(1)
+    threads.post(shop["customer"], tid, "second")
+    assert threads.unread(shop["team"], tid) == 1
+    body = client.get(f"/store/north/conversations/{tid}/messages?after={after}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "second" in body and "first" not in body
+    assert re.search(r'id="unread-total"[^>]*hx-swap-oob="true"', body)
+    assert threads.unread(shop["team"], tid) == 0
+    quiet = client.get(f"/store/north/conversations/{tid}/messages?after=999999", headers={"HX-Request": "true"})
+    assert quiet.status_code == 200 and 'class="message ' not in quiet.get_data(as_text=True)
+
+
+def test_older_messages_load_on_demand(signed_in, shop, threads):
+    size = conversations.THREAD_PAGE_SIZE
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Long", "message 0")
+    for n in range(1, size + 10):
+        threads.post(shop["customer"], tid, f"message {n}")
+    client = signed_in(shop["team"])
+    page = client.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    assert "message 10<" in page and "message 9<" not in page and "Load older messages" in page
+    older_url = re.search(r'hx-get="([^"]+before=\d+)"', page).group(1)
+    older = client.get(older_url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "message 0<" in older and "message 9<" in older and "message 10<" not in older
+    assert "Load older messages" not in older
+
+
+def test_close_and_reopen_from_the_store_show_in_the_thread(signed_in, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
+    client = signed_in(shop["team"])
+    csrf = token(client, "/store/north/conversations/")
+    assert client.post(f"/store/north/conversations/{tid}/close", data={"csrf_token": csrf}).status_code == 302
+    page = client.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    assert "This conversation was closed on" in page and "Conversation closed by Team Member (the store team)." in page
+    assert "Reopen conversation" in page
+    client.post(f"/store/north/conversations/{tid}/reopen", data={"csrf_token": csrf})
+    page = client.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    assert "This conversation was closed on" not in page and "Conversation reopened by Team Member" in page
+
+
+def test_customer_sees_a_closed_thread_and_reopens_it_by_writing(signed_in, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
+    threads.close(shop["team"], tid)
+    client = signed_in(shop["customer"])
+    page = client.get(f"/inbox/north/conversations/{tid}").get_data(as_text=True)
+    assert "Writing a message reopens it." in page and "Close conversation" not in page
+    csrf = CSRF_META.search(page).group(1)
+    assert client.post(f"/inbox/north/conversations/{tid}/close", data={"csrf_token": csrf}).status_code == 403
+    body = client.post(
+        f"/inbox/north/conversations/{tid}/messages", data={"content": "Still there?", "csrf_token": csrf},
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert "reopened by a new message from Cora Customer" in body
+    assert re.search(r'<div id="thread-status"[^>]*hx-swap-oob="true">\s*</div>', body)
+
+
+def test_deleted_message_shows_as_deleted_to_others_and_in_full_to_admins(signed_in, client, shop, threads, app):
+    tid = threads.start(shop["team"], ConversationType.ADMIN_STORE, "Hi", "secret plan")
+    with app.app_context():
+        mid = db.session.scalar(sa.select(Message.id).where(Message.conversation_id == tid))
+    team = signed_in(shop["team"])
+    response = team.post(
+        f"/store/north/conversations/{tid}/messages/{mid}/delete",
+        data={"csrf_token": token(team, "/store/north/conversations/")}, headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200 and "Message deleted" in response.get_data(as_text=True)
+    assert "secret plan" not in team.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    team.post("/logout", data={"csrf_token": token(team, "/store/north/conversations/")})
+    admin_page = signed_in(shop["admin"]).get(f"/admin/conversations/{tid}").get_data(as_text=True)
+    assert "secret plan" in admin_page and "visible to platform admins only" in admin_page
+
+
+def test_a_team_member_cannot_delete_a_customers_message(signed_in, shop, threads, app):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi", "from the customer")
+    with app.app_context():
+        mid = db.session.scalar(sa.select(Message.id).where(Message.conversation_id == tid))
+    team = signed_in(shop["team"])
+    response = team.post(
+        f"/store/north/conversations/{tid}/messages/{mid}/delete",
+        data={"csrf_token": token(team, "/store/north/conversations/")},
+    )
+    assert response.status_code == 403
+    assert "Delete</button>" not in team.get(f"/store/north/conversations/{tid}").get_data(as_text=True).split("from the customer")[1][:600]
+
+
+def test_reader_settings_mute_and_email_are_saved_per_person(signed_in, shop, threads, app):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
+    client = signed_in(shop["team"])
+    client.post(
+        f"/store/north/conversations/{tid}/settings",
+        data={"muted": "y", "csrf_token": token(client, "/store/north/conversations/")},
+    )
+    with app.app_context():
+        rows = {
+            r.participant_type.value: r for r in db.session.scalars(sa.select(P).where(P.conversation_id == tid))
+        }
+        assert rows["store"].muted is True and rows["store"].email_notifications is False
+        assert rows["customer"].muted is False and rows["customer"].email_notifications is True
+    page = client.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    assert 'name="muted" checked' in page and 'name="email_notifications" >' in page
+
+
+# --- starting conversations ---------------------------------------------------------------------------------
+
+
+def test_customer_writes_to_their_store(signed_in, shop, app):
+    client = signed_in(shop["customer"])
+    response = client.post(
+        "/inbox/north/conversations/new",
+        data={"subject": "Size question", "content": "Does it run small?", "csrf_token": token(client, "/inbox/north/")},
+    )
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Size question" in page and "Does it run small?" in page
+
+
+def test_start_form_explains_what_is_missing(signed_in, shop):
+    client = signed_in(shop["customer"])
+    response = client.post(
+        "/inbox/north/conversations/new", data={"subject": "", "content": "x", "csrf_token": token(client, "/inbox/north/")}
+    )
+    assert response.status_code == 422 and "Give the conversation a subject." in response.get_data(as_text=True)
+
+
+def test_store_writes_to_its_customer_and_to_the_platform_but_not_to_another_stores_customer(signed_in, shop, app):
+    client = signed_in(shop["team"])
+    csrf = token(client, "/store/north/conversations/")
+    to_customer = client.post(
+        "/store/north/conversations/new",
+        data={"recipient": "customer", "customer_email": shop["customer"].email, "subject": "Your order",
+              "content": "Shipped!", "csrf_token": csrf},
+    )
+    assert to_customer.status_code == 302
+    to_platform = client.post(
+        "/store/north/conversations/new",
+        data={"recipient": "platform", "subject": "Help", "content": "Please", "csrf_token": csrf},
+    )
+    assert to_platform.status_code == 302
+    foreign = client.post(
+        "/store/north/conversations/new",
+        data={"recipient": "customer", "customer_email": "nobody@else.test", "subject": "x", "content": "y",
+              "csrf_token": csrf},
+    )
+    assert foreign.status_code == 422 and "has no customer with this email" in foreign.get_data(as_text=True)
+    with app.app_context():
+        kinds = {c.subject: (c.conversation_type, c.store_id, c.customer_id) for c in db.session.scalars(sa.select(Conversation))}
+    assert kinds == {
+        "Your order": (ConversationType.STORE_CUSTOMER, shop["store"].id, shop["customer"].id),
+        "Help": (ConversationType.ADMIN_STORE, shop["store"].id, None),
+    }
+
+
+def test_admin_writes_to_a_store_and_to_a_customer(signed_in, shop, app):
+    client = signed_in(shop["admin"])
+    csrf = token(client, "/admin/conversations/")
+    assert client.post(
+        "/admin/conversations/new",
+        data={"recipient": "store", "store_id": shop["other"].id, "subject": "Hello store", "content": "x", "csrf_token": csrf},
+    ).status_code == 302
+    assert client.post(
+        "/admin/conversations/new",
+        data={"recipient": "customer", "store_id": shop["store"].id, "customer_email": shop["customer"].email,
+              "subject": "Hello customer", "content": "x", "csrf_token": csrf},
+    ).status_code == 302
+    with app.app_context():
+        kinds = {c.subject: (c.conversation_type, c.store_id, c.customer_id) for c in db.session.scalars(sa.select(Conversation))}
+    assert kinds == {
+        "Hello store": (ConversationType.ADMIN_STORE, shop["other"].id, None),
+        "Hello customer": (ConversationType.ADMIN_CUSTOMER, shop["store"].id, shop["customer"].id),
+    }
+
+
+# --- foreign ids on every route ------------------------------------------------------------------------------
+
+ROUTES = [
+    ("get", "{base}/{cid}", None),
+    ("get", "{base}/{cid}/messages?after=0", None),
+    ("get", "{base}/{cid}/messages?before=999999", None),
+    ("post", "{base}/{cid}/messages", {"content": "intruder"}),
+    ("post", "{base}/{cid}/unread", {}),
+    ("post", "{base}/{cid}/settings", {"muted": "y"}),
+    ("post", "{base}/{cid}/close", {}),
+    ("post", "{base}/{cid}/reopen", {}),
+    ("post", "{base}/{cid}/messages/{mid}/delete", {}),
+]
+
+# (viewer, the thread they must not reach): every type of thread that is someone else's.
+FOREIGN = [
+    ("team", "other_store_customer"), ("team", "other_admin_store"), ("team", "admin_customer_of_own_store"),
+    ("customer", "other_store_customer"), ("customer", "same_store_other_customer"), ("customer", "admin_store"),
+    ("customer", "admin_customer_of_other_customer"),
+    ("admin", "store_customer"),
+]
+
+
+@pytest.fixture
+def foreign_threads(shop, threads, factory):
+    neighbour = factory.customer(shop["store"])
+    return {
+        "other_store_customer": threads.start(shop["other_customer"], ConversationType.STORE_CUSTOMER),
+        "other_admin_store": threads.start(shop["other_team"], ConversationType.ADMIN_STORE),
+        "admin_customer_of_own_store": threads.start(shop["admin"], ConversationType.ADMIN_CUSTOMER, customer=neighbour),
+        "same_store_other_customer": threads.start(neighbour, ConversationType.STORE_CUSTOMER),
+        "admin_store": threads.start(shop["team"], ConversationType.ADMIN_STORE),
+        "admin_customer_of_other_customer": threads.start(shop["admin"], ConversationType.ADMIN_CUSTOMER, customer=neighbour),
+        "store_customer": threads.start(shop["customer"], ConversationType.STORE_CUSTOMER),
+    }
+
+
+@pytest.mark.parametrize(("viewer", "target"), FOREIGN)
+@pytest.mark.parametrize(("method", "pattern", "data"), ROUTES)
+def test_a_foreign_conversation_is_not_found_on_every_route(
+    app, signed_in, shop, foreign_threads, viewer, target, method, pattern, data
+):
+    cid = foreign_threads[target]
+    with app.app_context():
+        mid = db.session.scalar(sa.select(Message.id).where(Message.conversation_id == cid))
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(Message))
+    client = signed_in(shop[viewer])
+    base = base_of(shop, viewer)
+    url = pattern.format(base=base, cid=cid, mid=mid)
+    if method == "get":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={**data, "csrf_token": token(client, inbox_of(viewer))})
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) == before
+        assert db.session.scalar(sa.select(Message.is_deleted).where(Message.id == mid)) is False
+
+
+def test_a_message_id_of_another_thread_is_not_found(signed_in, shop, threads, app):
+    mine = threads.start(shop["team"], ConversationType.ADMIN_STORE, "Mine")
+    other = threads.start(shop["other_team"], ConversationType.ADMIN_STORE, "Theirs")
+    with app.app_context():
+        foreign_mid = db.session.scalar(sa.select(Message.id).where(Message.conversation_id == other))
+    client = signed_in(shop["admin"])
+    response = client.post(
+        f"/admin/conversations/{mine}/messages/{foreign_mid}/delete", data={"csrf_token": token(client, "/admin/conversations/")}
+    )
+    assert response.status_code == 404
+
+
+def test_another_stores_portal_is_not_found_for_a_team_member(signed_in, shop, threads):
+    tid = threads.start(shop["other_customer"], ConversationType.STORE_CUSTOMER)
+    client = signed_in(shop["team"])
+    assert client.get("/store/south/conversations/").status_code == 404
+    assert client.get(f"/store/south/conversations/{tid}").status_code == 404
+
+
+def test_nav_badge_endpoint_counts_unread_messages_of_unmuted_threads(signed_in, shop, threads):
+    threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "a")
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "b")
+    threads.post(shop["customer"], tid, "more")
+    body = signed_in(shop["team"]).get("/store/north/conversations/unread-badge").get_data(as_text=True)
+    assert 'data-unread="3"' in body and ">3</span>" in body
+
+
+def test_team_member_who_joins_later_sees_existing_threads_in_the_inbox(signed_in, shop, threads, factory):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Before you joined")
+    newcomer = factory.store_user(shop["store"])
+    page = signed_in(newcomer).get("/store/north/conversations/").get_data(as_text=True)
+    assert f"inbox-row-{tid}" in page
+    threads.post(shop["customer"], tid, "now")
+    assert threads.unread(newcomer, tid) == 1
+
+
+def test_user_rows_exist_for_every_reader(app, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER)
+    with app.app_context():
+        team_ids = set(db.session.scalars(sa.select(User.id).where(User.store_id == shop["store"].id)))
+        readers = set(db.session.scalars(sa.select(P.participant_id).where(P.conversation_id == tid, P.participant_type == "store")))
+    assert readers == team_ids
