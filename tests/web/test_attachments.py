@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,7 @@ from messaging_web.services import conversations
 from messaging_web.services.attachment_storage import StorageError
 from tests import sample_files
 from tests.conftest import CSRF_META
-
-
-@contextmanager
-def count_queries(app):
-    statements: list[str] = []
-
-    def _count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", _count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", _count)
+from tests.support.query_counter import count_queries
 
 
 class World:

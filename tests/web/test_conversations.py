@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -12,24 +11,10 @@ from messaging_web.extensions import db
 from messaging_web.models import Conversation, ConversationParticipant, ConversationType, Customer, Message, Store, User
 from messaging_web.services import conversations
 from tests.conftest import CSRF_META
+from tests.support.query_counter import count_queries
 
 P = ConversationParticipant
 
-
-@contextmanager
-def count_queries(app):
-    statements: list[str] = []
-
-    def _count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", _count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", _count)
 
 
 class Threads:

@@ -1,8 +1,6 @@
 """The email log pages: the admin's (filters, search, pages, detail, resend) and the store's own."""
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import sqlalchemy as sa
 
@@ -12,24 +10,10 @@ from messaging_web.services import delivery
 from messaging_web.services.outbox import queue_email
 from tests.conftest import csrf_token
 from tests.support.email_data import load_templates, smtp_settings
+from tests.support.query_counter import count_queries
 
 pytest_plugins = ["tests.support.fixtures"]
 
-
-@contextlib.contextmanager
-def count_queries(app):
-    counted = []
-    with app.app_context():
-        engine = db.engine
-
-    def before(*_args):
-        counted.append(1)
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield counted
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
 
 
 @pytest.fixture

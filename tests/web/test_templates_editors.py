@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -14,22 +13,7 @@ from messaging_web.extensions import db
 from messaging_web.models import EmailTemplate, StoreEmailTemplate
 from messaging_web.services import template_catalog
 from tests.conftest import csrf_token
-
-
-@contextmanager
-def count_queries(app):
-    statements: list[str] = []
-
-    def _record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", _record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", _record)
+from tests.support.query_counter import count_queries
 
 
 @pytest.fixture
