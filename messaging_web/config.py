@@ -46,6 +46,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Login throttling: wrong passwords per (address, email) in a window.
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "8 per 5 minutes"),
+        # The template editors' "send a test", per signed-in user (the button must not be a spam cannon).
+        "TEMPLATE_TEST_RATE_LIMIT": os.environ.get("TEMPLATE_TEST_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": False,
         # Email: the platform's own sender, used for platform mail and stores without verified settings.

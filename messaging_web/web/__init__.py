@@ -24,6 +24,7 @@ def register_blueprints(app: Flask) -> None:
         store_email_log,
         store_email_settings,
         store_templates,
+        template_send_test,
         tracking,
     )
 

@@ -48,6 +48,8 @@ def register(app: Flask) -> None:
     def _too_many(exc):
         if request.endpoint and request.endpoint.endswith("_login"):
             return render_error(429, "Too many failed sign-in attempts. Please try again in a few minutes.")
+        if request.endpoint and request.endpoint.endswith("_send_test"):
+            return render_error(429, "You have sent many tests just now. Please wait a minute and try again.")
         return render_error(429)
 
     @app.errorhandler(HTTPException)

@@ -1,0 +1,70 @@
+"""The template editors' "send a test" (admin console and store portal): the unsaved draft, rendered with its
+sample values, queued to the signed-in user's own address."""
+from __future__ import annotations
+
+from flask import current_app, g, render_template, request, url_for
+
+from ..auth import current_actor
+from ..extensions import db, limiter
+from ..services import templates
+from ..services.errors import ValidationError
+from ..services.template_tests import DraftRefused, send_template_test
+from . import admin, store
+from .admin_templates import PlatformTemplateForm
+from .store_templates import OverrideForm, _language
+
+
+def _rate_key() -> str:
+    actor = current_actor()
+    who = f"{actor.kind}:{actor.id}" if getattr(actor, "is_authenticated", False) else request.remote_addr
+    return f"template-test:{who}"
+
+
+send_test_throttle = limiter.limit(
+    lambda: current_app.config["TEMPLATE_TEST_RATE_LIMIT"], key_func=_rate_key, methods=["POST"],
+)
+
+
+def _send(source: templates.TemplateSource, raw_sample: str | None, *, code: str, language: str,
+          store_id: int | None, log_endpoint: str):
+    """Queue the test (to the actor's own address, never one from the form), commit, answer with the fragment."""
+    actor = current_actor()
+    try:
+        row = send_template_test(source, raw_sample, actor.email, code=code, language=language,
+                                 store_id=store_id, user_id=actor.id)
+    except ValidationError as exc:
+        db.session.rollback()
+        problems = exc.problems if isinstance(exc, DraftRefused) else [exc.message]
+        return render_template("_template_send_test.html", problems=problems), 422
+    db.session.commit()
+    return render_template("_template_send_test.html", problems=[], to_email=actor.email,
+                           log_url=url_for(log_endpoint, log_id=row.id))
+
+
+def _source(form, variables: str | list[str] | None, required: str | list[str] | None) -> templates.TemplateSource:
+    # Built exactly as the preview views build it, so preview and test render the same draft.
+    return templates.TemplateSource(
+        subject=form.subject.data or "", body_html=form.body_html.data or "", body_text=form.body_text.data or None,
+        variables=templates.parse_variable_list(variables),
+        required_variables=templates.parse_variable_list(required),
+    )
+
+
+@admin.bp.post("/templates/<int:template_id>/send-test")
+@send_test_throttle
+def templates_send_test(template_id: int):
+    template = templates.platform_template(template_id)
+    form = PlatformTemplateForm()
+    source = _source(form, form.variables.data, form.required_variables.data)
+    return _send(source, form.sample.data, code=template.code, language=template.language, store_id=None,
+                 log_endpoint="admin.email_log_detail")
+
+
+@store.bp.post("/templates/<code>/<language>/send-test", endpoint="templates_send_test")
+@send_test_throttle
+def store_templates_send_test(code: str, language: str):
+    base = templates.customizable_platform_template(code, _language(language))
+    form = OverrideForm()
+    source = _source(form, base.variables, base.required_variables)
+    return _send(source, form.sample.data, code=base.code, language=base.language, store_id=g.store.id,
+                 log_endpoint="store.email_log_detail")
