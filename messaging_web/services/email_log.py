@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import EmailLog, EmailStatus, Store
+from .pagination import Page, like_pattern, paginate
 
 AMBIGUOUS = "ambiguous"
 STATUS_FILTERS = [*EmailStatus.values(), AMBIGUOUS]
@@ -20,26 +21,6 @@ class EmailLogFilters:
     provider: str | None = None
     search: str | None = None
     template_code: str | None = None
-
-
-@dataclass(frozen=True)
-class EmailLogPage:
-    rows: list[tuple[EmailLog, str | None]]  # (row, store name)
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def _conditions(filters: EmailLogFilters, only_store_id: int | None) -> list:
@@ -57,7 +38,7 @@ def _conditions(filters: EmailLogFilters, only_store_id: int | None) -> list:
     if filters.template_code:
         conditions.append(EmailLog.template_code == filters.template_code)
     if filters.search:
-        term = "%" + filters.search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        term = like_pattern(filters.search)
         conditions.append(sa.or_(
             sa.func.lower(EmailLog.recipient_email).like(term, escape="\\"),
             sa.func.lower(EmailLog.subject).like(term, escape="\\"),
@@ -66,20 +47,15 @@ def _conditions(filters: EmailLogFilters, only_store_id: int | None) -> list:
 
 
 def search_email_logs(filters: EmailLogFilters, *, page: int = 1, per_page: int = 25,
-                      only_store_id: int | None = None) -> EmailLogPage:
-    """One page of the log, newest first: one query for the rows (with the store's name), one for the total."""
-    conditions = _conditions(filters, only_store_id)
-    total = db.session.scalar(sa.select(sa.func.count(EmailLog.id)).where(*conditions)) or 0
-    page = max(1, min(page, max(1, -(-total // per_page))))
-    rows = db.session.execute(
+                      only_store_id: int | None = None) -> Page:
+    """One page of the log, newest first; items are (row, store name). One query for the rows, one for the total."""
+    query = (
         sa.select(EmailLog, Store.name)
         .outerjoin(Store, Store.id == EmailLog.store_id)
-        .where(*conditions)
+        .where(*_conditions(filters, only_store_id))
         .order_by(EmailLog.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return EmailLogPage(rows=[(row, name) for row, name in rows], page=page, per_page=per_page, total=total)
+    )
+    return paginate(query, page=page, per_page=per_page, scalars=False)
 
 
 def store_choices() -> list[tuple[int, str]]:

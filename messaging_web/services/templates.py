@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..models import EmailCategory, EmailTemplate, Store, StoreEmailTemplate
 from .errors import NotFound, ValidationError
+from .pagination import Page, clamp_page
 from .template_sandbox import HTML_SANDBOX, TEXT_SANDBOX, RenderLimitExceeded, collect_output, render_budget
 
 FALLBACK_LANGUAGE = "en"
@@ -721,14 +722,6 @@ class TemplateGroup:
     rows: list = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class TemplatePage:
-    groups: list[TemplateGroup]
-    total: int
-    page: int
-    pages: int
-
-
 def _matches(search: str):
     """Code or name contains the search text, case-insensitively; % and _ are plain characters."""
     text = search.strip().lower()
@@ -736,13 +729,8 @@ def _matches(search: str):
                   sa.func.lower(EmailTemplate.name).contains(text, autoescape=True))
 
 
-def _page_bounds(total: int, page: int, per_page: int) -> tuple[int, int]:
-    pages = max((total + per_page - 1) // per_page, 1)
-    return min(max(page, 1), pages), pages
-
-
 def list_platform_templates(*, search: str = "", category: str = "", language: str = "", active: str = "",
-                            page: int = 1, per_page: int = 25) -> TemplatePage:
+                            page: int = 1, per_page: int = 25) -> Page:
     """Platform templates grouped by code (a page of codes), filtered and searched. Three queries."""
     conditions = []
     if search:
@@ -755,7 +743,7 @@ def list_platform_templates(*, search: str = "", category: str = "", language: s
         conditions.append(EmailTemplate.is_active.is_(active == "yes"))
     codes_query = sa.select(EmailTemplate.code).where(*conditions).distinct()
     total = db.session.scalar(sa.select(sa.func.count()).select_from(codes_query.subquery())) or 0
-    page, pages = _page_bounds(total, page, per_page)
+    page = clamp_page(page, total, per_page)
     codes = list(db.session.scalars(
         codes_query.order_by(EmailTemplate.code).limit(per_page).offset((page - 1) * per_page)
     ))
@@ -769,7 +757,7 @@ def list_platform_templates(*, search: str = "", category: str = "", language: s
         if row.language == FALLBACK_LANGUAGE:
             group.name, group.category = row.name, row.category
         group.rows.append(row)
-    return TemplatePage([groups[c] for c in codes if c in groups], total, page, pages)
+    return Page(items=[groups[c] for c in codes if c in groups], page=page, per_page=per_page, total=total)
 
 
 @dataclass(frozen=True)
@@ -787,7 +775,7 @@ class StoreTemplateRow:
 
 
 def list_store_templates(store_id: int, *, search: str = "", language: str = "", status: str = "",
-                         page: int = 1, per_page: int = 25, name_language: str | None = None) -> TemplatePage:
+                         page: int = 1, per_page: int = 25, name_language: str | None = None) -> Page:
     """The templates a store may customize (active, not platform-only), by code, each language marked
     "platform default" or "customized", named in `name_language` where it exists (else English).
     Three queries whatever the page size."""
@@ -808,12 +796,12 @@ def list_store_templates(store_id: int, *, search: str = "", language: str = "",
         conditions.append(~customized)
     codes_query = sa.select(EmailTemplate.code).where(*conditions).distinct()
     total = db.session.scalar(sa.select(sa.func.count()).select_from(codes_query.subquery())) or 0
-    page, pages = _page_bounds(total, page, per_page)
+    page = clamp_page(page, total, per_page)
     codes = list(db.session.scalars(
         codes_query.order_by(EmailTemplate.code).limit(per_page).offset((page - 1) * per_page)
     ))
     if not codes:
-        return TemplatePage([], total, page, pages)
+        return Page(items=[], page=page, per_page=per_page, total=total)
     pairs = db.session.execute(
         sa.select(EmailTemplate, StoreEmailTemplate)
         .outerjoin(
@@ -836,4 +824,4 @@ def list_store_templates(store_id: int, *, search: str = "", language: str = "",
         if platform_row.language == name_language or (platform_row.language == FALLBACK_LANGUAGE and not named_already):
             group.name = platform_row.name
         group.rows.append(StoreTemplateRow(platform_row, override))
-    return TemplatePage([groups[c] for c in codes if c in groups], total, page, pages)
+    return Page(items=[groups[c] for c in codes if c in groups], page=page, per_page=per_page, total=total)
