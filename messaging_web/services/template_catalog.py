@@ -6,6 +6,7 @@ one `<language>.toml` per language (name, description, subject, body_html, optio
 """
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,21 +22,6 @@ CATALOG_DIR = Path(__file__).resolve().parent.parent / "email_templates"
 
 
 @dataclass(frozen=True)
-class ShippedTemplate:
-    code: str
-    language: str
-    name: str
-    description: str | None
-    category: str
-    subject: str
-    body_html: str
-    body_text: str | None
-    variables: list[str]
-    required_variables: list[str]
-    is_platform_only: bool
-
-
-@dataclass(frozen=True)
 class ShippedCode:
     code: str
     category: str
@@ -43,7 +29,7 @@ class ShippedCode:
     variables: list[str]
     required_variables: list[str]
     sample: dict
-    languages: dict[str, ShippedTemplate] = field(default_factory=dict)
+    languages: dict[str, templates.PlatformTemplateInput] = field(default_factory=dict)
 
 
 @cache
@@ -64,7 +50,7 @@ def shipped_codes() -> dict[str, ShippedCode]:
             if path.name == "meta.toml":
                 continue
             text = tomllib.loads(path.read_text(encoding="utf-8"))
-            shipped.languages[path.stem] = ShippedTemplate(
+            shipped.languages[path.stem] = templates.PlatformTemplateInput(
                 code=folder.name,
                 language=path.stem,
                 name=text["name"],
@@ -104,14 +90,8 @@ def load_default_templates() -> LoadReport:
             if (item.code, language) in existing:
                 report.kept.append(label)
                 continue
-            templates.create_platform_template(
-                templates.PlatformTemplateInput(
-                    code=item.code, language=language, name=item.name, description=item.description,
-                    category=item.category, subject=item.subject, body_html=item.body_html,
-                    body_text=item.body_text, variables=list(item.variables),
-                    required_variables=list(item.required_variables), is_active=True,
-                    is_platform_only=item.is_platform_only,
-                )
-            )
+            templates.create_platform_template(dataclasses.replace(
+                item, variables=list(item.variables), required_variables=list(item.required_variables)
+            ))
             report.created.append(label)
     return report
