@@ -20,6 +20,13 @@ def store_by_slug(slug: str) -> Store:
     return store
 
 
+def admin_store_choices(actor: Actor) -> list[tuple[int, str]]:
+    """(id, name) of every store, by name, for a platform admin's pickers; nothing for anyone else."""
+    if not actor.is_admin:
+        return []
+    return [(row.id, row.name) for row in db.session.execute(sa.select(Store.id, Store.name).order_by(Store.name))]
+
+
 def portal_store(actor: Actor, slug: str) -> Store:
     """The store whose portal (store team or customer inbox) the actor is in; 404 if not theirs."""
     store = store_by_slug(slug)

@@ -58,11 +58,6 @@ def search_email_logs(filters: EmailLogFilters, *, page: int = 1, per_page: int 
     return paginate(query, page=page, per_page=per_page, scalars=False)
 
 
-def store_choices() -> list[tuple[int, str]]:
-    rows = db.session.execute(sa.select(Store.id, Store.name).order_by(Store.name))
-    return [(store_id, name) for store_id, name in rows]
-
-
 def provider_choices(only_store_id: int | None = None) -> list[str]:
     query = sa.select(EmailLog.provider).distinct()
     if only_store_id is not None:

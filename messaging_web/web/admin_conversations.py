@@ -1,7 +1,6 @@
 """The platform admins' inbox: threads with stores and with customers."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import g, redirect, url_for
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
@@ -10,7 +9,7 @@ from wtforms.validators import Optional
 
 from .. import access
 from ..extensions import db
-from ..models import ConversationType, Store
+from ..models import ConversationType
 from ..services import conversations
 from ..services.errors import NotFound, ValidationError
 from .admin import bp
@@ -37,8 +36,7 @@ class AdminStartForm(FlaskForm):
 @bp.route("/conversations/new", methods=["GET", "POST"])
 def new_conversation():
     form = AdminStartForm()
-    stores = db.session.execute(sa.select(Store.id, Store.name).order_by(Store.name))
-    form.store_id.choices = [SelectChoice(row.id, row.name) for row in stores]
+    form.store_id.choices = [SelectChoice(store_id, name) for store_id, name in access.admin_store_choices(g.actor)]
     if form.validate_on_submit():
         try:
             store = access.access_conversation_partner_store(g.actor, form.store_id.data or 0)

@@ -48,11 +48,15 @@ login_throttle = limiter.limit(
 )
 
 
-def portal_home(actor: Actor) -> str:
+def _portal_url(actor: Actor, admin_endpoint: str, store_endpoint: str, customer_endpoint: str) -> str:
     if actor.kind == ADMIN:
-        return url_for("admin.home")
+        return url_for(admin_endpoint)
     slug = db.session.get(Store, actor.store_id).slug
-    return url_for("store.home" if actor.kind == STORE else "customer.home", slug=slug)
+    return url_for(store_endpoint if actor.kind == STORE else customer_endpoint, slug=slug)
+
+
+def portal_home(actor: Actor) -> str:
+    return _portal_url(actor, "admin.home", "store.home", "customer.home")
 
 
 def _sign_in(form: LoginForm, authenticate, to_actor, home: str, **page):
@@ -97,10 +101,7 @@ def customer_login(slug: str):
 
 
 def _login_page_for(actor: Actor) -> str:
-    if actor.kind == ADMIN:
-        return url_for("auth.admin_login")
-    slug = db.session.get(Store, actor.store_id).slug
-    return url_for("auth.store_login" if actor.kind == STORE else "auth.customer_login", slug=slug)
+    return _portal_url(actor, "auth.admin_login", "auth.store_login", "auth.customer_login")
 
 
 @bp.post("/logout")
