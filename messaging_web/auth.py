@@ -121,5 +121,6 @@ def require_portal(kind: str, login_endpoint: str, **login_args):
         return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?"), **login_args))
     if current_user.kind != kind:
         abort(403)
-    g.actor = current_user
+    # The actor itself, not the proxy: views and templates read it dozens of times per request.
+    g.actor = current_user._get_current_object()
     return None

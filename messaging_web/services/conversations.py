@@ -32,6 +32,7 @@ from ..models.base import utcnow
 from . import attachments
 from .attachments import Upload
 from .errors import NotFound, PermissionDenied, ValidationError
+from .pagination import like_pattern
 
 SUBJECT_MAX_LENGTH = 500
 THREAD_PAGE_SIZE = 30
@@ -400,11 +401,6 @@ class InboxPage:
     next_cursor: str | None  # the keyset of the last row, when older threads exist
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
     """The keyset 'older than this thread' from the URL; anything malformed means the first page."""
     if not raw:
@@ -433,22 +429,41 @@ def _inbox_parts():
     return aliased(Message), aliased(Customer), aliased(Store), last_id
 
 
-def _reader_value(actor: Actor, column):
+def _reader_value(kind: str, column):
     """The reader's own value in their participant row, looked up by its unique key (one index probe a row)."""
     return (
         sa.select(column)
         .where(
-            P.conversation_id == Conversation.id, P.participant_type == actor.participant_type,
-            P.participant_id == actor.id,
+            P.conversation_id == Conversation.id, P.participant_type == ParticipantType(kind),
+            P.participant_id == sa.bindparam("viewer_id", type_=sa.Integer),
         )
         .correlate(Conversation).scalar_subquery()
     )
 
 
 def inbox_statement(actor: Actor, filters: InboxFilters, cursor: tuple[dt.datetime, int] | None, limit: int):
-    """One SELECT for a page of the actor's threads, newest activity first, with everything a row shows."""
+    """One SELECT for a page of the actor's threads, newest activity first, with everything a row shows,
+    and the values of its parameters."""
+    stmt = _inbox_shape(
+        actor.kind, filters.status, filters.unread_only, filters.conversation_type, bool(filters.search),
+        cursor is not None, int(limit),
+    )
+    params = access.visibility_params(actor)
+    if filters.search:
+        params["pattern"] = like_pattern(filters.search)
+    if cursor is not None:
+        params["cursor_at"], params["cursor_id"] = cursor
+    return stmt, params
+
+
+@functools.lru_cache(maxsize=256)
+def _inbox_shape(
+    kind: str, status: str, unread_only: bool, conversation_type: ConversationType | None, search: bool,
+    keyset: bool, limit: int,
+):
+    # Built once per shape of filters: constructing this SELECT costs more than PostgreSQL takes to run it.
     last, customer, store, last_id = _inbox_parts()
-    unread = _reader_value(actor, P.unread_count)
+    unread = _reader_value(kind, P.unread_count)
     stmt = (
         sa.select(
             Conversation.id, Conversation.subject, Conversation.conversation_type, Conversation.is_closed,
@@ -462,36 +477,40 @@ def inbox_statement(actor: Actor, filters: InboxFilters, cursor: tuple[dt.dateti
         .outerjoin(store, store.id == Conversation.store_id)
         .outerjoin(customer, customer.id == Conversation.customer_id)
         .outerjoin(last, last.id == last_id)
-        .where(access.conversation_visibility(actor))
+        .where(access.visibility_rule(kind))
     )
-    if filters.status == "open":
+    if status == "open":
         stmt = stmt.where(Conversation.is_closed.is_(False))
-    elif filters.status == "closed":
+    elif status == "closed":
         stmt = stmt.where(Conversation.is_closed.is_(True))
-    if filters.unread_only:
+    if unread_only:
         stmt = stmt.where(unread > 0)
-    if filters.conversation_type is not None:
-        stmt = stmt.where(Conversation.conversation_type == filters.conversation_type)
-    if filters.search:
-        pattern = _like_pattern(filters.search)
+    if conversation_type is not None:
+        stmt = stmt.where(Conversation.conversation_type == conversation_type)
+    if search:
+        pattern = sa.bindparam("pattern", type_=sa.String)
         in_messages = sa.exists().where(
             Message.conversation_id == Conversation.id, Message.is_deleted.is_(False),
             Message.content.ilike(pattern, escape="\\"),
         )
         stmt = stmt.where(sa.or_(Conversation.subject.ilike(pattern, escape="\\"), in_messages))
-    if cursor is not None:
-        moment, ident = cursor
+    if keyset:
         # A row comparison, so the (…, last_message_at, id) indexes seek straight to the page.
-        stmt = stmt.where(sa.tuple_(Conversation.last_message_at, Conversation.id) < sa.tuple_(moment, ident))
+        after = sa.tuple_(
+            sa.bindparam("cursor_at", type_=sa.DateTime(timezone=True)), sa.bindparam("cursor_id", type_=sa.Integer)
+        )
+        stmt = stmt.where(sa.tuple_(Conversation.last_message_at, Conversation.id) < after)
     # The page size is written into the SQL: with a bound LIMIT, PostgreSQL's generic plan for the
     # prepared statement assumes a tenth of the table and keeps re-planning the admin inbox.
-    page_limit = sa.literal_column(str(int(limit)))
+    page_limit = sa.literal_column(str(limit))
     return stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(page_limit)
 
 
 def inbox_page(actor: Actor, filters: InboxFilters, cursor: str | None = None, page_size: int = 25) -> InboxPage:
     """A page of the inbox in one query, whatever the number of threads, messages or readers."""
-    result = db.session.execute(inbox_statement(actor, filters, parse_cursor(cursor), page_size + 1)).all()
+    stmt, params = inbox_statement(actor, filters, parse_cursor(cursor), page_size + 1)
+    # Plain rows through the Core connection: nothing here is an ORM entity to track.
+    result = db.session.connection().execute(stmt, params).all()
     rows = [_inbox_row(actor, r) for r in result[:page_size]]
     more = len(result) > page_size and rows
     return InboxPage(rows=rows, next_cursor=_cursor(rows[-1]) if more else None)

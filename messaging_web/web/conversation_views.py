@@ -83,7 +83,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         filters = _filters(portal)
         cursor = request.args.get("cursor") or None
         page = conversations.inbox_page(actor(), filters, cursor, current_app.config["PAGE_SIZE"])
-        context = {"page": page, "filters": filters, "cursor": cursor}
+        context = {"page": page, "filters": filters, "cursor": cursor, "thread_url": _thread_url_builder(portal)}
         if is_htmx():
             html = render_template("conversations/_inbox_poll.html", **context)
         else:
@@ -222,6 +222,12 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             shown = conversations.thread_message(thread, message.id)
             return render_template("conversations/_message.html", conversation=thread, m=shown)
         return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+
+
+def _thread_url_builder(portal: Portal):
+    """thread_url(id) for each inbox row: the route is built once, not once per row."""
+    head, _, tail = url_for(portal.endpoint("conversation"), conversation_id=987654321).partition("987654321")
+    return lambda conversation_id: f"{head}{int(conversation_id)}{tail}"
 
 
 def end_read_transaction() -> None:

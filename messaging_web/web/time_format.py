@@ -4,13 +4,21 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import g
 from flask_login import current_user
 
 
 def viewer_zone() -> ZoneInfo:
-    name = getattr(current_user, "timezone", None) or "UTC"
+    """The signed-in viewer's zone, looked up once per request (a list page formats dozens of times)."""
+    zone = g.get("viewer_zone")
+    if zone is None:
+        zone = g.viewer_zone = _zone(getattr(current_user, "timezone", None))
+    return zone
+
+
+def _zone(name: str | None) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 
