@@ -31,8 +31,9 @@ def admin_store_choices(actor: Actor) -> list[tuple[int, str]]:
 
 def portal_store(actor: Actor, slug: str) -> Store:
     """The store whose portal (store team or customer inbox) the actor is in; 404 if not theirs."""
-    store = store_by_slug(slug)
-    if actor.store_id != store.id:
+    # The actor's own store, usually already in the session (the login loader reads it with the account).
+    store = db.session.get(Store, actor.store_id) if actor.store_id is not None else None
+    if store is None or store.slug != slug:
         raise NotFound("No such store.")
     return store
 

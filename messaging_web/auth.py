@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import sqlalchemy as sa
 from flask import abort, g, redirect, request, url_for
 from flask_login import AnonymousUserMixin, UserMixin, current_user
 
 from .extensions import db, login_manager
-from .models import Customer, ParticipantType, User
+from .models import Customer, ParticipantType, Store, User
 
 ADMIN = "admin"
 STORE = "store"
@@ -100,7 +101,14 @@ def load_actor(session_id: str) -> Actor | None:
     model = {"user": User, "customer": Customer}.get(table)
     if model is None:
         return None
-    account = db.session.get(model, account_id)
+    # The account's store comes in the same query: store portals need it on every request
+    # (access.portal_store then finds it in the session without a second round trip).
+    row = db.session.execute(
+        sa.select(model, Store).outerjoin(Store, Store.id == model.store_id).where(model.id == account_id)
+    ).first()
+    account = row[0] if row is not None else None
+    # The session's identity map holds rows weakly: keep them for the request so lookups find them.
+    g.signed_in_rows = row
     if account is None or not account.is_active or account.session_version != version:
         return None
     return Actor.for_customer(account) if model is Customer else Actor.for_user(account)

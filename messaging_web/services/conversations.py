@@ -29,7 +29,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from . import attachments
+from . import attachments, nav_badges
 from .attachments import Upload
 from .errors import NotFound, PermissionDenied, ValidationError
 from .pagination import like_pattern
@@ -399,6 +399,7 @@ class InboxRow:
 class InboxPage:
     rows: list[InboxRow]
     next_cursor: str | None  # the keyset of the last row, when older threads exist
+    badges: nav_badges.NavBadges | None = None  # the reader's nav badges, read with the rows (None: no rows)
 
 
 def parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
@@ -472,6 +473,7 @@ def _inbox_shape(
             sa.func.coalesce(unread, 0).label("unread_count"),
             sa.func.substr(last.content, 1, PREVIEW_LENGTH + 1).label("preview"),
             last.is_deleted.label("preview_deleted"), last.sender_type.label("preview_sender_type"),
+            *nav_badges.badge_columns(kind),
         )
         .select_from(Conversation)
         .outerjoin(store, store.id == Conversation.store_id)
@@ -507,13 +509,15 @@ def _inbox_shape(
 
 
 def inbox_page(actor: Actor, filters: InboxFilters, cursor: str | None = None, page_size: int = 25) -> InboxPage:
-    """A page of the inbox in one query, whatever the number of threads, messages or readers."""
+    """A page of the inbox in one query, whatever the number of threads, messages or readers; the
+    same query reads the reader's nav badges."""
     stmt, params = inbox_statement(actor, filters, parse_cursor(cursor), page_size + 1)
     # Plain rows through the Core connection: nothing here is an ORM entity to track.
     result = db.session.connection().execute(stmt, params).all()
     rows = [_inbox_row(actor, r) for r in result[:page_size]]
     more = len(result) > page_size and rows
-    return InboxPage(rows=rows, next_cursor=_cursor(rows[-1]) if more else None)
+    badges = nav_badges.nav_badges_from_row(result[0]) if result else None
+    return InboxPage(rows=rows, next_cursor=_cursor(rows[-1]) if more else None, badges=badges)
 
 
 def _inbox_row(actor: Actor, r) -> InboxRow:
@@ -545,15 +549,7 @@ def counterpart_name(actor: Actor, kind: ConversationType, store_name: str | Non
 
 def unread_total(actor: Actor) -> int:
     """The nav badge: unread messages over the actor's threads, muted threads left out."""
-    if not getattr(actor, "is_authenticated", False):
-        return 0
-    total = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(P.unread_count), 0)).where(
-            P.participant_type == actor.participant_type, P.participant_id == actor.id,
-            P.unread_count > 0, P.muted.is_(False),
-        )
-    )
-    return int(total or 0)
+    return nav_badges.read_nav_badges(actor).unread_messages
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ def register_blueprints(app: Flask) -> None:
         customer,
         customer_conversations,
         errors,
+        nav,
         public,
+        read_only,
         store,
         store_conversations,
         store_email_log,
@@ -35,3 +37,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(customer.bp)
     app.register_blueprint(tracking.bp)
     errors.register(app)
+    read_only.register(app)
+    nav.register(app)

@@ -46,12 +46,6 @@ class NotificationFilterForm(FlaskForm):
         return self.page.data if self.page.data and not self.page.errors else 1
 
 
-@bp.context_processor
-def _unread_notifications():
-    # The nav badge on every console page; one COUNT on the is_read index.
-    return {"unread_notifications": notifications.unread_notification_count()}
-
-
 @bp.get("/notifications")
 def notifications_index():
     form = NotificationFilterForm(request.args)

@@ -20,7 +20,9 @@ from ..services import conversations
 from ..services.attachments import Refusal, Upload, UploadRefused
 from ..services.errors import ValidationError
 from .message_text import message_html
+from .nav import remember_nav_badges
 from .portal import is_htmx
+from .read_only import read_only
 
 
 class MessageForm(FlaskForm):
@@ -73,16 +75,17 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             # Read once per render: each message asks "is this mine?" and "may I see deleted text?".
             "viewer_kind": getattr(viewer, "kind", None),
             "viewer_id": getattr(viewer, "id", None),
-            "conv_unread_total": lambda: conversations.unread_total(actor()),
             "message_html": message_html,
             "conv_type_labels": TYPE_LABELS,
             "conv_side_labels": SIDE_LABELS,
         }
 
+    @read_only
     def inbox():
         filters = _filters(portal)
         cursor = request.args.get("cursor") or None
         page = conversations.inbox_page(actor(), filters, cursor, current_app.config["PAGE_SIZE"])
+        remember_nav_badges(page.badges)
         context = {"page": page, "filters": filters, "cursor": cursor, "thread_url": _thread_url_builder(portal)}
         if is_htmx():
             html = render_template("conversations/_inbox_poll.html", **context)
@@ -94,6 +97,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
     bp.add_url_rule(inbox_rule or f"{prefix}/", view_func=inbox, endpoint=portal.inbox_endpoint.split(".")[1])
 
     @bp.get(f"{prefix}/unread-badge")
+    @read_only
     def unread_badge():
         html = render_template("conversations/_unread_badge.html")
         end_read_transaction()

@@ -1,0 +1,28 @@
+"""Views that only read: on PostgreSQL their queries run outside a transaction.
+
+A read-only page needs no BEGIN and no COMMIT; on PostgreSQL each is a network round trip, as long
+as a small query, and pages polled every few seconds (the inbox, the unread badges) pay for them on
+every poll. Views opt in with @read_only; anything that writes keeps its transaction.
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+
+from ..extensions import db
+
+
+def read_only(view):
+    """Mark a view that never writes (its queries run in autocommit mode on PostgreSQL)."""
+    view.reads_only = True
+    return view
+
+
+def register(app: Flask) -> None:
+    # App-level, so it runs before the portal guards load the signed-in account.
+    app.before_request(_read_outside_a_transaction)
+
+
+def _read_outside_a_transaction() -> None:
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "reads_only", False) and db.engine.dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
