@@ -250,7 +250,7 @@ def run_scale(name: str) -> dict:
         "MESSAGING_ENV": "testing", "TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
         "INSTANCE_DIR": str(tmp), "WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_ENABLED": False,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, **({"connect_args": {"options": PG_OPTIONS}} if PG_OPTIONS else {})},
+        **({"SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": PG_OPTIONS}}} if PG_OPTIONS else {}),
     })
     results: dict = {"name": name}
     with app.app_context():

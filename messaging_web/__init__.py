@@ -1,6 +1,7 @@
 """messaging_web: email templates, email sending and conversations for a multi-tenant shop platform."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -53,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     with app.app_context():
         _tune_sqlite(db.engine)
+        _ping_idle_connections(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
 
     app.after_request(_security_headers)
     return app
@@ -88,6 +90,36 @@ def _tune_sqlite(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN")
+
+
+def _ping_idle_connections(engine: sa.Engine, idle_seconds: float) -> None:
+    """SQLAlchemy's pool_pre_ping, only for connections that sat idle in the pool.
+
+    A ping is a round trip to the database, as long as a small query: pinging before every request
+    would cost every page that much. A connection returned less than `idle_seconds` ago is used as
+    is (HikariCP skips its check the same way); if the server went away meanwhile, that request
+    fails once and SQLAlchemy renews the pool.
+    """
+    if engine.dialect.name == "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["checked_in_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is not None and time.monotonic() - checked_in_at < idle_seconds:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError("the database connection did not answer a ping") from error
 
 
 def _security_headers(response):

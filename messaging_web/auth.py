@@ -1,8 +1,8 @@
 """The Actor behind every request (kind, id, store_id), the Flask-Login loader and the portal guards."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from functools import cached_property
 
 import sqlalchemy as sa
 from flask import abort, g, redirect, request, url_for
@@ -75,7 +75,7 @@ class Actor(UserMixin):
         table = "customer" if self.is_customer else "user"
         return f"{table}:{self.id}:{self.session_version}"
 
-    @cached_property
+    @functools.cached_property
     def account(self) -> User | Customer:
         """The row behind the actor, for services that change it (password, session version)."""
         model = Customer if self.is_customer else User
@@ -103,15 +103,22 @@ def load_actor(session_id: str) -> Actor | None:
         return None
     # The account's store comes in the same query: store portals need it on every request
     # (access.portal_store then finds it in the session without a second round trip).
-    row = db.session.execute(
-        sa.select(model, Store).outerjoin(Store, Store.id == model.store_id).where(model.id == account_id)
-    ).first()
+    row = db.session.execute(_account_with_store(model), {"account_id": account_id}).first()
     account = row[0] if row is not None else None
     # The session's identity map holds rows weakly: keep them for the request so lookups find them.
     g.signed_in_rows = row
     if account is None or not account.is_active or account.session_version != version:
         return None
     return Actor.for_customer(account) if model is Customer else Actor.for_user(account)
+
+
+@functools.cache
+def _account_with_store(model) -> sa.Select:
+    # Built once: the loader runs on every request.
+    return (
+        sa.select(model, Store).outerjoin(Store, Store.id == model.store_id)
+        .where(model.id == sa.bindparam("account_id", type_=sa.Integer))
+    )
 
 
 def current_actor() -> Actor:
