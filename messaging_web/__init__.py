@@ -45,12 +45,12 @@ def create_app(config: dict | None = None) -> Flask:
     from . import auth, models  # noqa: F401  (registers the user loader and the mappers)
     from .cli import register_cli
     from .web import register_blueprints
-    from .web.time_format import format_datetime, iso_datetime
+    from .web.time_format import format_datetime, time_tag
 
     register_blueprints(app)
     register_cli(app)
     app.jinja_env.filters["datetime"] = format_datetime
-    app.jinja_env.filters["isotime"] = iso_datetime
+    app.jinja_env.filters["time_tag"] = time_tag
 
     with app.app_context():
         _tune_sqlite(db.engine)

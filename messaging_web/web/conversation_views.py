@@ -88,20 +88,15 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         remember_nav_badges(page.badges)
         context = {"page": page, "filters": filters, "cursor": cursor, "thread_url": _thread_url_builder(portal)}
         if is_htmx():
-            html = render_template("conversations/_inbox_poll.html", **context)
-        else:
-            html = render_template(portal.template("inbox.html"), **context)
-        end_read_transaction()
-        return html
+            return render_template("conversations/_inbox_poll.html", **context)
+        return render_template(portal.template("inbox.html"), **context)
 
     bp.add_url_rule(inbox_rule or f"{prefix}/", view_func=inbox, endpoint=portal.inbox_endpoint.split(".")[1])
 
     @bp.get(f"{prefix}/unread-badge")
     @read_only
     def unread_badge():
-        html = render_template("conversations/_unread_badge.html")
-        end_read_transaction()
-        return html
+        return render_template("conversations/_unread_badge.html")
 
     @bp.get(f"{prefix}/<int:conversation_id>")
     def conversation(conversation_id: int):
@@ -232,15 +227,6 @@ def _thread_url_builder(portal: Portal):
     """thread_url(id) for each inbox row: the route is built once, not once per row."""
     head, _, tail = url_for(portal.endpoint("conversation"), conversation_id=987654321).partition("987654321")
     return lambda conversation_id: f"{head}{int(conversation_id)}{tail}"
-
-
-def end_read_transaction() -> None:
-    """End a read-only request's transaction with COMMIT rather than the pool's ROLLBACK.
-
-    psycopg forgets its server-side prepared statements on every ROLLBACK, so the inbox (polled
-    every few seconds) would otherwise be planned afresh by PostgreSQL on each request.
-    """
-    db.session.commit()
 
 
 def _filters(portal: Portal) -> conversations.InboxFilters:

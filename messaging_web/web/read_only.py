@@ -2,7 +2,9 @@
 
 A read-only page needs no BEGIN and no COMMIT; on PostgreSQL each is a network round trip, as long
 as a small query, and pages polled every few seconds (the inbox, the unread badges) pay for them on
-every poll. Views opt in with @read_only; anything that writes keeps its transaction.
+every poll. Without a transaction there is no ROLLBACK either when the connection goes back to the
+pool, so psycopg keeps its server-side prepared statements and PostgreSQL does not plan the page's
+queries afresh. Views opt in with @read_only; anything that writes keeps its transaction.
 """
 from __future__ import annotations
 

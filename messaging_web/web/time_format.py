@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import g
 from flask_login import current_user
+from markupsafe import Markup
 
 
 def viewer_zone() -> ZoneInfo:
@@ -31,9 +32,13 @@ def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> s
     return value.astimezone(viewer_zone()).strftime(fmt)
 
 
-def iso_datetime(value: dt.datetime | None) -> str:
+def time_tag(value: dt.datetime | None, css_class: str = "") -> Markup:
+    """<time datetime="ISO 8601">the viewer's local time</time>, the way every page shows a moment."""
     if value is None:
-        return ""
+        return Markup("")
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.isoformat()
+    local = value.astimezone(viewer_zone()).strftime("%Y-%m-%d %H:%M")
+    if css_class:
+        return Markup('<time class="%s" datetime="%s">%s</time>') % (css_class, value.isoformat(), local)
+    return Markup('<time datetime="%s">%s</time>') % (value.isoformat(), local)
