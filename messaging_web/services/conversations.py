@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -381,8 +382,9 @@ class InboxFilters:
     search: str = ""
 
 
-@dataclass(frozen=True)
-class InboxRow:
+class InboxRow(NamedTuple):
+    """A thread as its inbox row shows it (a tuple: a page builds 25 of them per request, cheaply)."""
+
     id: int
     subject: str
     conversation_type: ConversationType

@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
         admin_email_log,
         admin_notifications,
         admin_templates,
+        assets,
         attachment_views,
         auth,
         customer,
@@ -39,3 +40,4 @@ def register_blueprints(app: Flask) -> None:
     errors.register(app)
     read_only.register(app)
     nav.register(app)
+    assets.register(app)
