@@ -44,13 +44,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import auth, models  # noqa: F401  (registers the user loader and the mappers)
     from .cli import register_cli
-    from .web import register_blueprints
-    from .web.time_format import format_datetime, time_tag
+    from .web import register_blueprints, time_format
 
     register_blueprints(app)
     register_cli(app)
-    app.jinja_env.filters["datetime"] = format_datetime
-    app.jinja_env.filters["time_tag"] = time_tag
+    time_format.register(app)
 
     with app.app_context():
         _tune_sqlite(db.engine)

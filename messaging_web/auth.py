@@ -31,6 +31,7 @@ class Actor(UserMixin):
 
     @classmethod
     def for_user(cls, user: User) -> Actor:
+        """From a User row (or a result row with the same column names)."""
         return cls(
             kind=ADMIN if user.is_platform_admin else STORE,
             id=user.id,
@@ -104,19 +105,26 @@ def load_actor(session_id: str) -> Actor | None:
     # The account's store comes in the same query: store portals need it on every request
     # (access.portal_store then finds it in the session without a second round trip).
     row = db.session.execute(_account_with_store(model), {"account_id": account_id}).first()
-    account = row[0] if row is not None else None
-    # The session's identity map holds rows weakly: keep them for the request so lookups find them.
+    # The session's identity map holds rows weakly: keep the store for the request so lookups find it.
     g.signed_in_rows = row
-    if account is None or not account.is_active or account.session_version != version:
+    if row is None or not row.is_active or row.session_version != version:
         return None
-    return Actor.for_customer(account) if model is Customer else Actor.for_user(account)
+    return Actor.for_customer(row) if model is Customer else Actor.for_user(row)
 
 
 @functools.cache
 def _account_with_store(model) -> sa.Select:
-    # Built once: the loader runs on every request.
+    # Built once: the loader runs on every request. The account as plain columns, the fields the
+    # Actor holds (an ORM entity costs more to load than the query takes; Actor.account loads it
+    # for the few views that change it).
+    columns = [
+        model.id, model.name, model.email, model.store_id, model.preferred_language, model.timezone,
+        model.session_version, model.is_active,
+    ]
+    if model is User:
+        columns.append(User.is_platform_admin)
     return (
-        sa.select(model, Store).outerjoin(Store, Store.id == model.store_id)
+        sa.select(*columns, Store).outerjoin(Store, Store.id == model.store_id)
         .where(model.id == sa.bindparam("account_id", type_=sa.Integer))
     )
 
