@@ -1,7 +1,9 @@
-"""The navigation's badges for the page being rendered: read once per request, at most."""
+"""The navigation: its badges (read once per request, at most) and its links (built once per store)."""
 from __future__ import annotations
 
-from flask import Flask, g
+import functools
+
+from flask import Flask, g, request, url_for
 
 from ..services.nav_badges import NavBadges, read_nav_badges
 
@@ -20,5 +22,20 @@ def remember_nav_badges(badges: NavBadges | None) -> None:
         g.nav_badges = badges
 
 
+def nav_url(endpoint: str) -> str:
+    """url_for(endpoint) for a route without parameters of its own (the layout's and the nav's links).
+
+    Every page links a dozen of them, and url_for costs a sixth of a list page's rendering; the URL
+    only depends on the mount point and, in the store-scoped portals, the store's slug.
+    """
+    return _nav_url(request.script_root, g.get("store_slug"), endpoint)
+
+
+@functools.lru_cache(maxsize=4096)
+def _nav_url(_script_root: str, _store_slug: str | None, endpoint: str) -> str:
+    return url_for(endpoint)
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals["nav_badges"] = nav_badges
+    app.jinja_env.globals["nav_url"] = nav_url
