@@ -93,6 +93,8 @@ class Message(TimestampMixin, db.Model):
         sa.Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
         # Threads page by id (newest first, older on demand, newer by polling).
         sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # An open thread's poll asks for its messages deleted since the previous poll.
+        sa.Index("ix_messages_conversation_id_deleted_at", "conversation_id", "deleted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

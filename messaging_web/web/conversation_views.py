@@ -113,13 +113,15 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             counterpart=counterpart, form=MessageForm(),
             poll_seconds=current_app.config["CONVERSATION_POLL_SECONDS"],
             max_length=current_app.config["MESSAGE_MAX_LENGTH"],
+            deleted_since=conversations.deleted_since_cursor(),
         )
         db.session.commit()
         return page
 
     @bp.get(f"{prefix}/<int:conversation_id>/messages")
     def conversation_messages(conversation_id: int):
-        """Older messages (?before=id) for 'load older', or newer ones (?after=id) for polling."""
+        """Older messages (?before=id) for 'load older'; or, for polling, newer ones (?after=id) and the
+        shown ones deleted since the previous poll (?deleted_since=, the value the previous poll returned)."""
         thread = access.access_conversation(actor(), conversation_id)
         before = request.args.get("before", type=int)
         if before is not None:
@@ -128,9 +130,13 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
                 slice=conversations.thread_messages(thread, before_id=before),
             )
         after = request.args.get("after", type=int) or 0
-        new = conversations.thread_messages(thread, after_id=after)
+        deleted_since = conversations.parse_deleted_since(request.args.get("deleted_since"))
+        updates = conversations.thread_updates(thread, after_id=after, deleted_since=deleted_since)
         conversations.mark_read(actor(), thread)
-        fragment = render_template("conversations/_new_messages.html", conversation=thread, slice=new, after=after)
+        fragment = render_template(
+            "conversations/_new_messages.html", conversation=thread, slice=updates.new, after=after,
+            deleted=updates.deleted, deleted_since=updates.deleted_since,
+        )
         db.session.commit()
         return fragment
 

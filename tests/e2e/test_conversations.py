@@ -1,6 +1,8 @@
 """A customer and a store team member talk in two browsers: messages and badges arrive without reloads."""
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot, sign_in
@@ -119,3 +121,48 @@ def test_admin_reads_the_original_of_a_deleted_message(browser, live_server, pag
         screenshot(admin, "conversation-admin-deleted-original")
     finally:
         admin_context.close()
+
+
+def test_a_message_the_customer_deletes_shows_as_deleted_in_the_stores_open_thread(browser, live_server, page):
+    customer = page
+    store_context = browser.new_context(base_url=live_server, viewport={"width": 1200, "height": 800})
+    store = store_context.new_page()
+    try:
+        sign_in(customer, "/inbox/alpine/login", "alice@customer.example")
+        customer.wait_for_url("**/inbox/alpine/")
+        customer.click("text=New conversation")
+        customer.fill("#subject", "Wrong card number")
+        customer.fill("#content", "Please charge my other card.")
+        customer.click("button[type=submit]:has-text('Send')")
+        customer.wait_for_url("**/inbox/alpine/conversations/*")
+        customer.fill("#content", "The card is 4111 1111 1111 1111")
+        customer.click("#composer button[type=submit]")
+        mine = customer.locator("li.message.mine", has_text="4111 1111")
+        expect(mine).to_be_visible()
+        message_id = mine.get_attribute("data-message-id")
+
+        sign_in(store, "/store/alpine/login", "owner@alpine.example")
+        store.goto("/store/alpine/conversations/")
+        store.locator("tr.inbox-row", has_text="Wrong card number").locator("a.subject").click()
+        on_store_page = store.locator(f"#message-{message_id}")
+        expect(on_store_page).to_contain_text("4111 1111")
+        mark_loaded(store)
+        polls = []
+        store.on("request", lambda request: polls.append(request.url) if "/messages?" in request.url else None)
+
+        # The customer deletes it; the store's open thread shows the change at its next poll.
+        customer.once("dialog", lambda dialog: dialog.accept())
+        mine.locator("button:has-text('Delete')").click()
+        expect(customer.locator(f"#message-{message_id}")).to_contain_text("Message deleted")
+
+        expect(on_store_page).to_contain_text("Message deleted", timeout=WAIT_MS)
+        expect(on_store_page).to_have_class(re.compile(r"\bdeleted\b"))
+        expect(store.locator("#messages")).not_to_contain_text("4111 1111")
+        expect(store.locator("#messages")).to_contain_text("Please charge my other card.")
+        expect(store.locator("li.message[data-message-id]")).to_have_count(2)
+        assert still_same_page(store)
+        # Each poll hands back the deletions cursor the previous one returned.
+        assert polls and all("deleted_since=" in url and "after=" in url for url in polls)
+        screenshot(store, "conversation-store-sees-live-delete")
+    finally:
+        store_context.close()

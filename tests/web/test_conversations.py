@@ -12,7 +12,7 @@ from messaging_web.extensions import db
 from messaging_web.models import Conversation, ConversationParticipant, ConversationType, Customer, Message, Store, User
 from messaging_web.services import conversations
 from messaging_web.web.read_only import _read_outside_a_transaction
-from tests.conftest import CSRF_META
+from tests.conftest import CSRF_META, sign_in
 from tests.support.query_counter import count_queries
 
 P = ConversationParticipant
@@ -46,6 +46,11 @@ class Threads:
             )
             db.session.commit()
             return message.id
+
+    def delete(self, account, message_id: int) -> None:
+        with self.app.app_context():
+            conversations.delete_message(self._actor(account), db.session.get(Message, message_id))
+            db.session.commit()
 
     def close(self, account, conversation_id: int) -> None:
         with self.app.app_context():
@@ -559,6 +564,173 @@ def test_user_rows_exist_for_every_reader(app, shop, threads):
         team_ids = set(db.session.scalars(sa.select(User.id).where(User.store_id == shop["store"].id)))
         readers = set(db.session.scalars(sa.select(P.participant_id).where(P.conversation_id == tid, P.participant_type == "store")))
     assert readers == team_ids
+
+
+# --- deletions reach the other readers of an open thread by its poll --------------------------------
+
+
+def poll_cursors(page: str) -> dict:
+    """The values the thread page's poller sends: the last message shown and the deletions cursor."""
+    return {
+        "after": re.search(r'id="thread-after" name="after" value="(\d+)"', page).group(1),
+        "deleted_since": re.search(r'id="thread-deleted-since" name="deleted_since" value="([^"]+)"', page).group(1),
+    }
+
+
+def poll(client, base: str, conversation_id: int, cursors: dict):
+    return client.get(f"{base}/{conversation_id}/messages", query_string=cursors, headers={"HX-Request": "true"})
+
+
+def oob_message(body: str, message_id: int) -> str | None:
+    """The out-of-band copy of a message in a poll's response, if there is one."""
+    found = re.search(rf'<li id="message-{message_id}"[^>]*hx-swap-oob="true">.*?</li>', body, re.S)
+    return found.group(0) if found else None
+
+
+def test_a_deletion_by_the_sender_reaches_the_other_readers_next_poll_as_message_deleted(app, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi", "my card number is 4111")
+    mid = threads.post(shop["customer"], tid, "and my address")
+    team = sign_in_client(app, shop["team"])
+    page = team.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    assert 'hx-include="#thread-after, #thread-deleted-since"' in page
+    cursors = poll_cursors(page)
+    assert oob_message(poll(team, "/store/north/conversations", tid, cursors).get_data(as_text=True), mid) is None
+
+    customer = sign_in_client(app, shop["customer"])
+    deleted = customer.post(
+        f"/inbox/north/conversations/{tid}/messages/{mid}/delete",
+        data={"csrf_token": token(customer, "/inbox/north/")}, headers={"HX-Request": "true"},
+    )
+    assert deleted.status_code == 200
+
+    response = poll(team, "/store/north/conversations", tid, cursors)
+    body = response.get_data(as_text=True)
+    shown = oob_message(body, mid)
+    assert response.status_code == 200 and shown is not None
+    assert "Message deleted" in shown and "and my address" not in body and "deleted" in shown.split(">")[0]
+    # The next poll continues from where this one left off.
+    assert re.search(r'<input type="hidden" id="thread-deleted-since" name="deleted_since" value="[^"]+" hx-swap-oob="true">', body)
+
+
+def test_an_admins_poll_shows_the_original_of_a_deleted_message_marked_deleted(app, shop, threads):
+    tid = threads.start(shop["team"], ConversationType.ADMIN_STORE, "Hi", "hello platform")
+    mid = threads.post(shop["team"], tid, "our SMTP password is hunter2")
+    admin = sign_in_client(app, shop["admin"])
+    cursors = poll_cursors(admin.get(f"/admin/conversations/{tid}").get_data(as_text=True))
+    threads.delete(shop["team"], mid)
+
+    shown = oob_message(poll(admin, "/admin/conversations", tid, cursors).get_data(as_text=True), mid)
+    assert shown is not None and "hunter2" in shown
+    assert "Message deleted" in shown and "visible to platform admins only" in shown
+    # The same element a reload shows, plus the out-of-band marker.
+    page = admin.get(f"/admin/conversations/{tid}").get_data(as_text=True)
+    reloaded = re.search(rf'<li id="message-{mid}".*?</li>', page, re.S).group(0)
+    assert shown.replace(' hx-swap-oob="true"', "") == reloaded
+
+
+@pytest.mark.parametrize(
+    "deleted_since",
+    ["not-a-date", "", "2024-13-45T99:00:00", "0" * 5000, "1" + "\x00", "2024-05-01T12:00:00 00:00", "-1", "[]"],
+)
+def test_a_poll_with_a_malformed_deleted_since_still_answers_and_sees_fresh_deletions(
+    app, shop, threads, deleted_since
+):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi", "first")
+    mid = threads.post(shop["customer"], tid, "soon gone")
+    team = sign_in_client(app, shop["team"])
+    cursors = poll_cursors(team.get(f"/store/north/conversations/{tid}").get_data(as_text=True))
+    threads.delete(shop["customer"], mid)
+
+    response = poll(team, "/store/north/conversations", tid, {**cursors, "deleted_since": deleted_since})
+    assert response.status_code == 200
+    # A value it cannot read means 'the last few seconds': a deletion made just now still comes.
+    assert "Message deleted" in oob_message(response.get_data(as_text=True), mid)
+
+
+def test_a_poll_brings_no_deletions_from_other_conversations(app, shop, threads):
+    open_thread = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Open", "in the open thread")
+    sibling = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Sibling", "sibling text")
+    foreign = threads.start(shop["other_customer"], ConversationType.STORE_CUSTOMER, "Foreign", "foreign text")
+    platform = threads.start(shop["admin"], ConversationType.ADMIN_STORE, "Platform", "to the north store", store=shop["store"])
+    latest = threads.post(shop["team"], open_thread, "latest")
+    gone = [
+        threads.post(shop["customer"], sibling, "sibling secret"),
+        threads.post(shop["other_customer"], foreign, "foreign secret"),
+        threads.post(shop["admin"], platform, "platform secret"),
+    ]
+    threads.delete(shop["customer"], gone[0])
+    threads.delete(shop["other_customer"], gone[1])
+    threads.delete(shop["admin"], gone[2])
+
+    team = sign_in_client(app, shop["team"])
+    # The oldest cursor there is, and an 'after' past every other thread's ids: only this thread counts.
+    body = poll(
+        team, "/store/north/conversations", open_thread,
+        {"after": max(gone) + 100, "deleted_since": "1970-01-01T00:00:00Z"},
+    ).get_data(as_text=True)
+    assert latest < max(gone) and 'class="message ' not in body
+    assert not any(f"message-{m}" in body for m in gone)
+    assert "secret" not in body and "Message deleted" not in body
+
+
+def test_deletions_more_than_a_page_apart_arrive_over_successive_polls(app, shop, threads):
+    size = conversations.THREAD_PAGE_SIZE
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Busy", "first")
+    ids = [threads.post(shop["customer"], tid, f"to delete {n}") for n in range(size + 5)]
+    team = sign_in_client(app, shop["team"])
+    cursors = poll_cursors(team.get(f"/store/north/conversations/{tid}").get_data(as_text=True))
+    for mid in ids:
+        threads.delete(shop["customer"], mid)
+
+    seen: set[int] = set()
+    for _ in range(2):
+        body = poll(team, "/store/north/conversations", tid, cursors).get_data(as_text=True)
+        seen |= {int(m) for m in re.findall(r'<li id="message-(\d+)"[^>]*hx-swap-oob="true"', body)}
+        cursors["deleted_since"] = re.search(r'id="thread-deleted-since" name="deleted_since" value="([^"]+)"', body).group(1)
+    assert seen == set(ids)
+
+
+def test_a_deleted_message_that_is_also_new_comes_once_as_a_new_message(app, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi", "first")
+    team = sign_in_client(app, shop["team"])
+    cursors = poll_cursors(team.get(f"/store/north/conversations/{tid}").get_data(as_text=True))
+    mid = threads.post(shop["customer"], tid, "oops")
+    threads.delete(shop["customer"], mid)
+    body = poll(team, "/store/north/conversations", tid, cursors).get_data(as_text=True)
+    assert body.count(f'id="message-{mid}"') == 1 and oob_message(body, mid) is None
+    assert "Message deleted" in body and "oops" not in body
+
+
+def test_a_thread_poll_costs_the_same_queries_for_a_short_and_a_long_thread_with_deletions(app, shop, threads):
+    short = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "short", "s0")
+    short_gone = [threads.post(shop["customer"], short, "s1")]
+    long = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "long", "l0")
+    long_gone = [threads.post(shop["customer"], long, f"l{n}") for n in range(1, 121)][::6]
+    team = sign_in_client(app, shop["team"])
+    cursors = {tid: poll_cursors(team.get(f"/store/north/conversations/{tid}").get_data(as_text=True)) for tid in (short, long)}
+    for mid in short_gone:
+        threads.delete(shop["customer"], mid)
+    for mid in long_gone:
+        threads.delete(shop["customer"], mid)
+    threads.post(shop["customer"], short, "new in short")
+    threads.post(shop["customer"], long, "new in long")
+
+    def queries_for_poll(conversation_id):
+        poll(team, "/store/north/conversations", conversation_id, cursors[conversation_id])  # warm caches
+        with count_queries(app) as statements:
+            body = poll(team, "/store/north/conversations", conversation_id, cursors[conversation_id]).get_data(as_text=True)
+        assert "Message deleted" in body
+        return len([s for s in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))])
+
+    # The account; the thread; new messages; deleted ones; their attachments; the reader's row; the badge.
+    assert queries_for_poll(short) == queries_for_poll(long) == 7
+
+
+def sign_in_client(app, account):
+    """A client of its own, signed in: two readers of one thread side by side."""
+    client = app.test_client()
+    assert sign_in(client, account).status_code == 302
+    return client
 
 
 # --- database round trips: the inbox is polled, so each one counts ---------------------------------
