@@ -532,7 +532,8 @@ def _inbox_row(actor: Actor, r) -> InboxRow:
     if r.preview_deleted:
         preview = "Message deleted"
     else:
-        preview = " ".join((r.preview or "").split())
+        # Text is required unless files come with it: an empty message is one of files only.
+        preview = " ".join((r.preview or "").split()) or "(sent a file)"
         if len(preview) > PREVIEW_LENGTH:
             preview = preview[: PREVIEW_LENGTH - 1] + "…"
     return InboxRow(

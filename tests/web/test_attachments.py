@@ -272,6 +272,13 @@ def test_a_message_with_files_only_is_accepted(app, signed_in, world, attachment
     assert response.status_code == 422
 
 
+def test_the_inbox_previews_a_message_of_files_only_as_a_file(app, signed_in, world, attachment_storage):
+    client = signed_in(world.customer)
+    post_files(client, world.thread_url(world.customer), [("scan.pdf", sample_files.pdf())], content="")
+    inbox = signed_in(world.team).get(f"/store/{world.shop.slug}/conversations/").get_data(as_text=True)
+    assert "Customer: (sent a file)" in inbox
+
+
 def test_without_htmx_the_post_redirects_to_the_thread(app, signed_in, world, attachment_storage):
     client = signed_in(world.customer)
     response = post_files(client, world.thread_url(world.customer), [("a.gif", sample_files.image("GIF"))], htmx=False)
