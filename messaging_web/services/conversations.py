@@ -451,25 +451,26 @@ def _reader_value(kind: str, column):
 def inbox_statement(actor: Actor, filters: InboxFilters, cursor: tuple[dt.datetime, int] | None, limit: int):
     """One SELECT for a page of the actor's threads, newest activity first, with everything a row shows,
     and the values of its parameters."""
+    # A NUL cannot be in PostgreSQL text (nor in the SQL the long term is written into): never a match.
+    term = filters.search.replace("\x00", "").strip()
     stmt = _inbox_shape(
-        actor.kind, filters.status, filters.unread_only, filters.conversation_type, _search_kind(filters.search),
+        actor.kind, filters.status, filters.unread_only, filters.conversation_type, _search_kind(term),
         cursor is not None, int(limit),
     )
     params = {**access.visibility_params(actor), "viewer_kind": actor.participant_type}
-    if filters.search:
-        params["pattern"] = like_pattern(filters.search)
+    if term:
+        params["pattern"] = like_pattern(term)
     if cursor is not None:
         params["cursor_at"], params["cursor_id"] = cursor
     return stmt, params
 
 
-def _search_kind(text: str) -> str | None:
+def _search_kind(term: str) -> str | None:
     """None without a search; "indexed" when the term is long enough for a trigram index (3
     characters: pg_trgm has nothing to look up for less), "short" otherwise."""
-    text = text.strip()
-    if not text:
+    if not term:
         return None
-    return "indexed" if len(text) >= 3 else "short"
+    return "indexed" if len(term) >= 3 else "short"
 
 
 @functools.lru_cache(maxsize=256)
