@@ -1,9 +1,12 @@
-"""Benchmark: inbox and thread pages on PostgreSQL at 10,000 and at 1,000,000 messages.
+"""Benchmark: inbox, inbox search and thread pages on PostgreSQL at 10,000 and at 1,000,000 messages.
 
 Builds two databases with set-based SQL (generate_series), then serves pages through the real app
 (Flask test client, signed in through the login form) and reports per page: SQL queries, p50/p95 of
 the server time (request to rendered HTML) and of the inbox SQL itself, next to the floor: the one
-hand-written SQL query for the same inbox page, run in the same process.
+hand-written SQL query for the same inbox page, run in the same process. Search pages: the store's and
+the admin's inbox searched for a rare word (RARE_WORD, in one older message of one thread each can see)
+and for a common one (COMMON_WORD, in every generated message), through the trigram indexes of
+migration 0005.
 
     /work/main/.venv/bin/python bench/bench_inbox.py            # both sizes
     BENCH_SCALE=small /work/main/.venv/bin/python bench/bench_inbox.py
@@ -40,6 +43,7 @@ SCALES = {
     "large": (1000, 100, 10),  # 100,000 conversations, 1,000,000 messages
 }
 BIG_THREAD, SMALL_THREAD = 5000, 10
+RARE_WORD, COMMON_WORD = "zeppelin", "parcel"
 
 FLOOR_SQL = """
 SELECT c.id, c.subject, c.conversation_type, c.is_closed, c.last_message_at, c.message_count,
@@ -121,6 +125,19 @@ def generate(conn, stores: int, per_store: int, per_conversation: int, password_
                   c.created_at + ((k - 1) || ' seconds')::interval, now()
            FROM conversations c, generate_series(1, CAST(:per_conv AS integer)) k
            ORDER BY c.id, k""")
+    # The rare word, in the first (older) message of one thread of store 1 and of one admin_customer
+    # thread, each halfway down its inbox: one match for the store's search, one for the admin's.
+    run(f"""UPDATE messages SET content = content || ' The {RARE_WORD} has landed.'
+            WHERE id IN (
+                SELECT (SELECT min(m.id) FROM messages m WHERE m.conversation_id = t.id)
+                FROM (
+                    (SELECT id FROM conversations WHERE store_id = 1 ORDER BY id
+                     OFFSET CAST(:per_store AS integer) / 2 LIMIT 1)
+                    UNION ALL
+                    (SELECT id FROM conversations WHERE conversation_type = 'admin_customer' ORDER BY id
+                     OFFSET CAST(:stores AS integer) * CAST(:per_store AS integer) / 20 LIMIT 1)
+                ) t
+            )""")
     # Readers: customer, both team members, the admin, as the thread's type says. A few unread each.
     run("""INSERT INTO conversation_participants (conversation_id, participant_type, participant_id, store_id,
                                                   unread_count, last_read_at, email_notifications, muted,
@@ -202,8 +219,9 @@ class ServerClock:
 class PageProbe:
     """One page fetched through the app: server time, SQL statements, and the time of the marked SQL."""
 
-    def __init__(self, client, timer: SqlTimer, clock: ServerClock, url: str, marker: str):
+    def __init__(self, client, timer: SqlTimer, clock: ServerClock, url: str, marker: str, rows: int | None = None):
         self.client, self.timer, self.clock, self.url, self.marker = client, timer, clock, url, marker
+        self.rows = rows  # inbox rows the page must show (a search that finds what it should)
         self.totals, self.round_trips, self.sql_times, self.queries = [], [], [], []
 
     def run(self, record: bool = True) -> None:
@@ -212,6 +230,9 @@ class PageProbe:
         response = self.client.get(self.url)
         round_trip = time.perf_counter() - start
         assert response.status_code == 200, (self.url, response.status_code)
+        if self.rows is not None and not record:
+            shown = response.get_data(as_text=True).count('id="inbox-row-')
+            assert shown == self.rows, (self.url, shown, self.rows)
         if record:
             self.totals.append(self.clock.last)
             self.round_trips.append(round_trip)
@@ -327,6 +348,13 @@ def run_scale(name: str) -> dict:
                 keyset="AND (c.last_message_at, c.id) < (%(ts)s, %(id)s)",
             )
             probes += [deep_page, deep_floor]
+        searches = {
+            "store_search_rare": PageProbe(store_client, timer, clock, f"/store/store-1/conversations/?q={RARE_WORD}", marker, 1),
+            "store_search_common": PageProbe(store_client, timer, clock, f"/store/store-1/conversations/?q={COMMON_WORD}", marker, 25),
+            "admin_search_rare": PageProbe(admin_client, timer, clock, f"/admin/conversations/?q={RARE_WORD}", marker, 1),
+            "admin_search_common": PageProbe(admin_client, timer, clock, f"/admin/conversations/?q={COMMON_WORD}", marker, 25),
+        }
+        probes += searches.values()
         small_thread = PageProbe(store_client, timer, clock, f"/store/store-1/conversations/{small}", "FROM messages")
         big_thread = PageProbe(store_client, timer, clock, f"/store/store-1/conversations/{big}", "FROM messages")
         probes += [small_thread, big_thread]
@@ -336,6 +364,7 @@ def run_scale(name: str) -> dict:
     if deep is not None:
         results["admin_page_500"], results["admin_page_500_floor"] = deep_page.figures(), deep_floor.figures()
     results["thread_small"], results["thread_big"] = small_thread.figures(), big_thread.figures()
+    results.update((key, probe.figures()) for key, probe in searches.items())
     return results
 
 
@@ -346,12 +375,13 @@ def report(r: dict) -> None:
     print(f"   PostgreSQL: {r['settings']}")
     print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("   server time: WSGI call to rendered HTML; client p50: the same through the Flask test client")
-    print(f"   {'page':<18}{'queries':>8}{'p50 ms':>9}{'p95 ms':>9}{'min ms':>9}{'SQL p50':>9}{'SQL min':>9}"
+    print(f"   {'page':<20}{'queries':>8}{'p50 ms':>9}{'p95 ms':>9}{'min ms':>9}{'SQL p50':>9}{'SQL min':>9}"
           f"{'client p50':>12}")
-    for key in ("store_inbox", "admin_inbox", "admin_page_500", "thread_small", "thread_big"):
+    for key in ("store_inbox", "admin_inbox", "admin_page_500", "store_search_rare", "store_search_common",
+                "admin_search_rare", "admin_search_common", "thread_small", "thread_big"):
         if key in r:
             v = r[key]
-            print(f"   {key:<18}{v['queries']:>8}{v['p50']:>9.2f}{v['p95']:>9.2f}{v['min']:>9.2f}"
+            print(f"   {key:<20}{v['queries']:>8}{v['p50']:>9.2f}{v['p95']:>9.2f}{v['min']:>9.2f}"
                   f"{v['sql_p50']:>9.2f}{v['sql_min']:>9.2f}{v['client_p50']:>12.2f}")
     for side, key in (("store", "store_inbox"), ("admin", "admin_inbox"), ("admin_page_500", "admin_page_500")):
         if f"{side}_floor" not in r:
@@ -373,7 +403,7 @@ def main() -> None:
         report(results[name])
     if len(results) == 2:
         print()
-        for key in ("store_inbox", "admin_inbox", "thread_big"):
+        for key in ("store_inbox", "admin_inbox", "admin_search_rare", "admin_search_common", "thread_big"):
             large, small = results["large"][key], results["small"][key]
             print(f"{key}: 1,000,000 vs 10,000 messages: p50 {large['p50'] / small['p50']:.2f}x, "
                   f"min {large['min'] / small['min']:.2f}x")

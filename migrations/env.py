@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from messaging_web.models.base import include_object_for
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -91,10 +93,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # Schema items declared for another database only (PostgreSQL's trigram indexes on SQLite)
+        # are left out of autogenerate's comparison.
+        include = conf_args.get("include_object") or include_object_for(connection.dialect.name)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **{**conf_args, "include_object": include}
         )
 
         with context.begin_transaction():

@@ -19,6 +19,11 @@ class Conversation(TimestampMixin, db.Model):
         sa.Index("ix_conversations_store_id_last_message_at_id", "store_id", "last_message_at", "id"),
         sa.Index("ix_conversations_customer_id_last_message_at_id", "customer_id", "last_message_at", "id"),
         sa.Index("ix_conversations_last_message_at_id", "last_message_at", "id"),
+        # Inbox search (subject ILIKE '%term%') through pg_trgm; SQLite has no such index and scans.
+        sa.Index(
+            "ix_conversations_subject_trgm", "subject",
+            postgresql_using="gin", postgresql_ops={"subject": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,6 +100,11 @@ class Message(TimestampMixin, db.Model):
         sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         # An open thread's poll asks for its messages deleted since the previous poll.
         sa.Index("ix_messages_conversation_id_deleted_at", "conversation_id", "deleted_at"),
+        # Inbox search (content ILIKE '%term%') through pg_trgm; SQLite has no such index and scans.
+        sa.Index(
+            "ix_messages_content_trgm", "content",
+            postgresql_using="gin", postgresql_ops={"content": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -451,21 +451,31 @@ def _reader_value(kind: str, column):
 def inbox_statement(actor: Actor, filters: InboxFilters, cursor: tuple[dt.datetime, int] | None, limit: int):
     """One SELECT for a page of the actor's threads, newest activity first, with everything a row shows,
     and the values of its parameters."""
+    # A NUL cannot be in PostgreSQL text (nor in the SQL the long term is written into): never a match.
+    term = filters.search.replace("\x00", "").strip()
     stmt = _inbox_shape(
-        actor.kind, filters.status, filters.unread_only, filters.conversation_type, bool(filters.search),
+        actor.kind, filters.status, filters.unread_only, filters.conversation_type, _search_kind(term),
         cursor is not None, int(limit),
     )
     params = {**access.visibility_params(actor), "viewer_kind": actor.participant_type}
-    if filters.search:
-        params["pattern"] = like_pattern(filters.search)
+    if term:
+        params["pattern"] = like_pattern(term)
     if cursor is not None:
         params["cursor_at"], params["cursor_id"] = cursor
     return stmt, params
 
 
+def _search_kind(term: str) -> str | None:
+    """None without a search; "indexed" when the term is long enough for a trigram index (3
+    characters: pg_trgm has nothing to look up for less), "short" otherwise."""
+    if not term:
+        return None
+    return "indexed" if len(term) >= 3 else "short"
+
+
 @functools.lru_cache(maxsize=256)
 def _inbox_shape(
-    kind: str, status: str, unread_only: bool, conversation_type: ConversationType | None, search: bool,
+    kind: str, status: str, unread_only: bool, conversation_type: ConversationType | None, search: str | None,
     keyset: bool, limit: int,
 ):
     # Built once per shape of filters: constructing this SELECT costs more than PostgreSQL takes to run it.
@@ -487,33 +497,62 @@ def _inbox_shape(
         .outerjoin(store, store.id == Conversation.store_id)
         .outerjoin(customer, customer.id == Conversation.customer_id)
         .outerjoin(last, last.id == last_id)
-        .where(access.visibility_rule(kind))
     )
+    conditions = [access.visibility_rule(kind)]
     if status == "open":
-        stmt = stmt.where(Conversation.is_closed.is_(False))
+        conditions.append(Conversation.is_closed.is_(False))
     elif status == "closed":
-        stmt = stmt.where(Conversation.is_closed.is_(True))
+        conditions.append(Conversation.is_closed.is_(True))
     if unread_only:
-        stmt = stmt.where(unread > 0)
+        conditions.append(unread > 0)
     if conversation_type is not None:
-        stmt = stmt.where(Conversation.conversation_type == conversation_type)
-    if search:
-        pattern = sa.bindparam("pattern", type_=sa.String)
-        in_messages = sa.exists().where(
-            Message.conversation_id == Conversation.id, Message.is_deleted.is_(False),
-            Message.content.ilike(pattern, escape="\\"),
-        )
-        stmt = stmt.where(sa.or_(Conversation.subject.ilike(pattern, escape="\\"), in_messages))
+        conditions.append(Conversation.conversation_type == conversation_type)
     if keyset:
         # A row comparison, so the (…, last_message_at, id) indexes seek straight to the page.
         after = sa.tuple_(
             sa.bindparam("cursor_at", type_=sa.DateTime(timezone=True)), sa.bindparam("cursor_id", type_=sa.Integer)
         )
-        stmt = stmt.where(sa.tuple_(Conversation.last_message_at, Conversation.id) < after)
+        conditions.append(sa.tuple_(Conversation.last_message_at, Conversation.id) < after)
     # The page size is written into the SQL: with a bound LIMIT, PostgreSQL's generic plan for the
     # prepared statement assumes a tenth of the table and keeps re-planning the admin inbox.
     page_limit = sa.literal_column(str(limit))
-    return stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(page_limit)
+    newest_first = (Conversation.last_message_at.desc(), Conversation.id.desc())
+    if search:
+        conditions.append(_search_condition(conditions, search, newest_first, page_limit))
+    return stmt.where(*conditions).order_by(*newest_first).limit(page_limit)
+
+
+def _search_condition(conditions: list, search: str, newest_first: tuple, page_limit) -> sa.ColumnElement[bool]:
+    """'The subject or a message's text contains the term', for the inbox filtered by `conditions`.
+
+    `search` is "indexed" for terms of 3 characters or more (PostgreSQL's trigram indexes can serve
+    them), "short" otherwise (no trigram to look up: the threads are scanned newest first, stopping
+    at the page's end, which is quick for the common words that short terms mostly are; a rare short
+    term reads every message the viewer can see, most of a second for an admin at a million messages).
+    """
+    pattern = sa.bindparam("pattern", type_=sa.String, literal_execute=search == "indexed")
+    in_subject = Conversation.subject.ilike(pattern, escape="\\")
+    in_messages = sa.exists().where(
+        Message.conversation_id == Conversation.id, Message.is_deleted.is_(False),
+        Message.content.ilike(pattern, escape="\\"),
+    )
+    if search == "short":
+        return sa.or_(in_subject, in_messages)
+    # The page of threads matching by subject and the page matching by a message, each planned on
+    # its own, then the newest of both. As one OR the planner can only test every visible thread in
+    # turn (a whole walk of the admin's inbox for a rare word); apart, each side chooses: the
+    # trigram index for a rare word, the inbox order (stopping after a page) for a common one. The
+    # term is written into the SQL (the pattern parameter is literal_execute) so that it is planned
+    # with its own frequency: a prepared statement's generic plan cannot tell a rare word from a
+    # common one. Duplicates between the two sides do not matter under IN.
+    def page_of(match):
+        return sa.select(Conversation.id).where(*conditions, match).order_by(*newest_first).limit(page_limit)
+
+    both = sa.union_all(
+        sa.select(sa.literal_column("id")).select_from(page_of(in_subject).subquery("by_subject")),
+        sa.select(sa.literal_column("id")).select_from(page_of(in_messages).subquery("by_message")),
+    )
+    return Conversation.id.in_(both)
 
 
 def inbox_page(actor: Actor, filters: InboxFilters, cursor: str | None = None, page_size: int = 25) -> InboxPage:

@@ -20,6 +20,7 @@ from messaging_web.models import (
 from messaging_web.services import accounts, conversations
 from messaging_web.services.errors import NotFound, PermissionDenied, ValidationError
 from messaging_web.web.message_text import message_html
+from tests.support.query_counter import count_queries
 
 P = ConversationParticipant
 
@@ -326,6 +327,46 @@ def test_search_skips_deleted_message_text(world):
     conversations.delete_message(world["north_cust1"], message)
     db.session.commit()
     assert conversations.inbox_page(world["north_team1"], conversations.InboxFilters(search="4711")).rows == []
+
+
+@pytest.mark.parametrize("term", ["kiwi", "ki"])
+def test_search_pages_walk_every_match_once_newest_first_whether_by_subject_message_or_both(world, term):
+    # Long and short terms take different statements (trigram-indexable or not): both page alike.
+    team = world["north_team1"]
+    matching = []
+    for n in range(9):
+        subject = "Kiwi crate" if n % 3 == 0 else f"Crate {n}"
+        content = "a kiwi inside" if n % 3 != 1 else "nothing here"
+        thread = start_customer_thread(world, subject=subject, content=content)
+        if n % 3 != 1 or subject.startswith("Kiwi"):
+            matching.append(thread.id)
+        conversations.post_message(team, thread, "reply")  # the match is not in the newest message
+    start_customer_thread(world, subject="No fruit", content="none")
+    conversations.start_conversation(world["south_cust1"], ConversationType.STORE_CUSTOMER, "Kiwi", "kiwi")
+    db.session.commit()
+    seen, cursor = [], None
+    while True:
+        page = conversations.inbox_page(team, conversations.InboxFilters(search=term), cursor, page_size=2)
+        seen += [row.id for row in page.rows]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == sorted(matching, reverse=True)  # one thread after another: newest activity first
+
+
+def test_search_statement_is_built_once_per_shape_and_a_long_term_is_written_into_the_sql(app, world):
+    team = world["north_team1"]
+    start_customer_thread(world, subject="Quotes", content="it's a 'quoted' \\ word")
+    db.session.commit()
+    first, params = conversations.inbox_statement(team, conversations.InboxFilters(search="kiwi"), None, 26)
+    again, _ = conversations.inbox_statement(team, conversations.InboxFilters(search="other words"), None, 26)
+    short, _ = conversations.inbox_statement(team, conversations.InboxFilters(search="ki"), None, 26)
+    assert first is again and short is not first and params["pattern"] == "%kiwi%"
+    # Planned with the term itself, so no generic plan guesses how common it is; quotes stay quoted.
+    with count_queries(app) as statements:
+        rows = conversations.inbox_page(team, conversations.InboxFilters(search="'quoted' \\ w")).rows
+    assert [row.subject for row in rows] == ["Quotes"]
+    assert "'quoted''" in statements[-1] and "pattern" not in statements[-1]
 
 
 def test_inbox_pages_walk_every_thread_once_newest_first(world):

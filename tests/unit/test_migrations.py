@@ -1,15 +1,20 @@
 """The migrations build exactly the schema the models describe (no drift)."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from messaging_web.extensions import db
+from messaging_web.models.base import include_object_for
 
 
 def test_migrated_schema_matches_the_models(ctx):
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        # The same filter as migrations/env.py: PostgreSQL-only indexes are not expected on SQLite.
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object_for(conn.dialect.name)}
+        )
         differences = compare_metadata(context, db.metadata)
     assert differences == []
 
@@ -23,3 +28,22 @@ def test_schema_is_at_the_latest_revision(ctx):
     assert len(heads) == 1, f"migrations have several heads: {heads}"
     with db.engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_heads() == tuple(heads)
+
+
+def test_inbox_search_has_trigram_indexes_on_postgresql_and_none_on_sqlite(ctx):
+    names = {"ix_messages_content_trgm", "ix_conversations_subject_trgm"}
+    with db.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            present = {ix["name"] for table in ("messages", "conversations") for ix in sa.inspect(conn).get_indexes(table)}
+            assert not names & present
+            return
+        assert conn.scalar(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")) == 1
+        definitions = dict(conn.execute(sa.text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname"
+            " JOIN pg_index x ON x.indexrelid = c.oid WHERE x.indisvalid AND i.indexname IN :names"
+        ).bindparams(sa.bindparam("names", expanding=True)), {"names": sorted(names)}).all())
+    assert definitions == {
+        "ix_messages_content_trgm": "CREATE INDEX ix_messages_content_trgm ON public.messages USING gin (content gin_trgm_ops)",
+        "ix_conversations_subject_trgm":
+            "CREATE INDEX ix_conversations_subject_trgm ON public.conversations USING gin (subject gin_trgm_ops)",
+    }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
@@ -198,6 +199,54 @@ def test_inbox_search_filters_and_pagination_through_the_page(app, signed_in, sh
         assert "No conversation matches" in client.get("/store/north/conversations/?q=nothing").get_data(as_text=True)
     finally:
         app.config["PAGE_SIZE"] = 25
+
+
+SEARCHED_TEXT = "The zeppelin is late: 100% off_road, see C:\\temp\\n it's"
+
+
+@pytest.fixture
+def searchable(shop, threads):
+    """In each store: one thread of each type whose subject says Velvet and whose first (older) message
+    holds SEARCHED_TEXT, and decoys that a % or _ read as a wildcard would match; ids by (store, type)."""
+    ids = {}
+    for side, team, customer, store in (("north", "team", "customer", "store"), ("south", "other_team", "other_customer", "other")):
+        for kind, author, replier, parties in (
+            ("store_customer", customer, team, {}),
+            ("admin_store", "admin", team, {"store": shop[store]}),
+            ("admin_customer", "admin", "admin", {"customer": shop[customer]}),
+        ):
+            words = kind.replace("_", " ")
+            tid = ids[side, kind] = threads.start(shop[author], ConversationType(kind), f"Velvet {words}", SEARCHED_TEXT, **parties)
+            ids[side, kind, "decoy"] = threads.start(
+                shop[author], ConversationType(kind), f"Plain {words}", "1000 units of offer road, C:/temp/n its", **parties
+            )
+            for n in range(2):  # the searched words end up in an older message, not in the preview
+                threads.post(shop[replier], tid, f"reply {n}")
+    return ids
+
+
+SEES = {
+    "admin": [("north", "admin_store"), ("north", "admin_customer"), ("south", "admin_store"), ("south", "admin_customer")],
+    "team": [("north", "store_customer"), ("north", "admin_store")],
+    "customer": [("north", "store_customer"), ("north", "admin_customer")],
+}
+
+
+@pytest.mark.parametrize("who", ["admin", "team", "customer"])
+@pytest.mark.parametrize(
+    "term",
+    ["zeppelin", "ZEPPELIN is", "velvet", "100%", "0%", "f_r", "%", "_", "\\temp\\n", "it's", "p\\n it", "zepp\x00elin"],
+)
+def test_inbox_search_finds_subject_and_older_message_words_literally_within_what_the_portal_sees(
+    signed_in, shop, searchable, who, term
+):
+    # Every term is in the Velvet threads only: read as LIKE wildcards, % and _ would match the decoys
+    # ("100%" the 1000, "f_r" the "offer"), and "0%" and "_" are too short for a trigram index. A NUL,
+    # which no stored text can hold, is left out of the term.
+    client = signed_in(shop[who])
+    url = inbox_of(who) + "?" + urlencode({"q": term})
+    found = {int(i) for i in re.findall(r'id="inbox-row-(\d+)"', client.get(url).get_data(as_text=True))}
+    assert found == {searchable[key] for key in SEES[who]}
 
 
 def test_inbox_polling_returns_rows_and_an_out_of_band_badge(signed_in, shop, threads):

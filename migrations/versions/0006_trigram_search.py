@@ -1,0 +1,64 @@
+"""inbox search: pg_trgm GIN indexes on conversation subjects and message text (PostgreSQL only)
+
+Revision ID: 0006_trigram_search
+Revises: 0005_message_deleted_at
+Create Date: 2026-11-26 05:20:00.000000
+
+The inbox search is `ILIKE '%term%'`, which no b-tree can serve; a trigram GIN index can. SQLite has
+neither pg_trgm nor GIN: there the search keeps scanning, and this revision does nothing (the models
+declare the indexes with .ddl_if(dialect="postgresql")).
+
+pg_trgm is a trusted extension (PostgreSQL 13+): the database owner, or any role with CREATE on the
+database, may create it; it ships in postgresql-contrib.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0006_trigram_search'
+down_revision = '0005_message_deleted_at'
+branch_labels = None
+depends_on = None
+
+INDEXES = (
+    ("ix_messages_content_trgm", "messages", "content"),
+    ("ix_conversations_subject_trgm", "conversations", "subject"),
+)
+
+
+def upgrade():
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    # Built CONCURRENTLY, outside the migration's transaction: on a live database with millions of
+    # messages a plain CREATE INDEX would block every new message for as long as the build takes.
+    # A concurrent build that failed (or was cancelled) leaves an invalid index behind: dropped here,
+    # so that running the upgrade again builds it instead of stopping at "already exists".
+    with op.get_context().autocommit_block():
+        for name, table, column in INDEXES:
+            if _is_invalid(name):
+                op.drop_index(name, table_name=table, postgresql_concurrently=True)
+            op.create_index(
+                name, table, [column], unique=False, postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"}, postgresql_concurrently=True,
+            )
+
+
+def _is_invalid(index_name):
+    return bool(op.get_bind().execute(
+        sa.text(
+            "SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
+            " WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace AND NOT x.indisvalid"
+        ),
+        {"name": index_name},
+    ).first())
+
+
+def downgrade():
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    with op.get_context().autocommit_block():
+        for name, table, _column in INDEXES:
+            op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
+    # The extension stays: other schemas of the database may use it, and it costs nothing unused.
