@@ -8,7 +8,7 @@ import functools
 
 import sqlalchemy as sa
 
-from .auth import Actor
+from .auth import Actor, PortalStore
 from .extensions import db
 from .models import AdminNotification, EmailLog, Store
 from .services.errors import NotFound
@@ -29,11 +29,19 @@ def admin_store_choices(actor: Actor) -> list[tuple[int, str]]:
     return [(row.id, row.name) for row in db.session.execute(sa.select(Store.id, Store.name).order_by(Store.name))]
 
 
-def portal_store(actor: Actor, slug: str) -> Store:
+def portal_store(actor: Actor, slug: str) -> PortalStore:
     """The store whose portal (store team or customer inbox) the actor is in; 404 if not theirs."""
-    # The actor's own store, usually already in the session (the login loader reads it with the account).
+    # The actor's own store, read by the login loader with the account: no query here.
+    store = actor.store
+    if store is None or actor.store_id != store.id or store.slug != slug:
+        raise NotFound("No such store.")
+    return store
+
+
+def own_store(actor: Actor) -> Store:
+    """The actor's own store as an entity, for services that read or change its settings."""
     store = db.session.get(Store, actor.store_id) if actor.store_id is not None else None
-    if store is None or store.slug != slug:
+    if store is None or actor.is_admin:
         raise NotFound("No such store.")
     return store
 

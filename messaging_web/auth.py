@@ -9,11 +9,30 @@ from flask import abort, g, redirect, request, url_for
 from flask_login import AnonymousUserMixin, UserMixin, current_user
 
 from .extensions import db, login_manager
-from .models import Customer, ParticipantType, Store, User
+from .models import Customer, ParticipantType, Store, StoreTier, User
 
 ADMIN = "admin"
 STORE = "store"
 CUSTOMER = "customer"
+
+
+@dataclass(frozen=True)
+class PortalStore:
+    """The signed-in account's store as its portal shows it, read with the account on every request.
+
+    Plain data: the store and customer portals need it on every page, and an ORM entity costs more to
+    load than the query takes. Services that change the store load it with access.own_store.
+    """
+
+    id: int
+    slug: str
+    name: str
+    tier: str
+    default_language: str
+
+    @property
+    def tier_enum(self) -> StoreTier:
+        return StoreTier(self.tier)
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,9 +47,10 @@ class Actor(UserMixin):
     language: str
     timezone: str
     session_version: int
+    store: PortalStore | None = None  # set by the login loader for store team members and customers
 
     @classmethod
-    def for_user(cls, user: User) -> Actor:
+    def for_user(cls, user: User, store: PortalStore | None = None) -> Actor:
         """From a User row (or a result row with the same column names)."""
         return cls(
             kind=ADMIN if user.is_platform_admin else STORE,
@@ -41,10 +61,11 @@ class Actor(UserMixin):
             language=user.preferred_language,
             timezone=user.timezone,
             session_version=user.session_version,
+            store=store,
         )
 
     @classmethod
-    def for_customer(cls, customer: Customer) -> Actor:
+    def for_customer(cls, customer: Customer, store: PortalStore | None = None) -> Actor:
         return cls(
             kind=CUSTOMER,
             id=customer.id,
@@ -54,6 +75,7 @@ class Actor(UserMixin):
             language=customer.preferred_language,
             timezone=customer.timezone,
             session_version=customer.session_version,
+            store=store,
         )
 
     @property
@@ -102,29 +124,37 @@ def load_actor(session_id: str) -> Actor | None:
     model = {"user": User, "customer": Customer}.get(table)
     if model is None:
         return None
-    # The account's store comes in the same query: store portals need it on every request
-    # (access.portal_store then finds it in the session without a second round trip).
-    row = db.session.execute(_account_with_store(model), {"account_id": account_id}).first()
-    # The session's identity map holds rows weakly: keep the store for the request so lookups find it.
-    g.signed_in_rows = row
+    # The account's store comes in the same query: store portals show it on every page (the portal
+    # guard, access.portal_store, checks the URL's store against it without another round trip).
+    # Plain rows through the Core connection: nothing here is an ORM entity to track.
+    row = db.session.connection().execute(_account_with_store(model), {"account_id": account_id}).first()
     if row is None or not row.is_active or row.session_version != version:
         return None
-    return Actor.for_customer(row) if model is Customer else Actor.for_user(row)
+    store = None
+    if row.store_row_id is not None:
+        store = PortalStore(
+            id=row.store_row_id, slug=row.store_slug, name=row.store_name, tier=row.store_tier,
+            default_language=row.store_default_language,
+        )
+    return Actor.for_customer(row, store) if model is Customer else Actor.for_user(row, store)
 
 
 @functools.cache
 def _account_with_store(model) -> sa.Select:
     # Built once: the loader runs on every request. The account as plain columns, the fields the
-    # Actor holds (an ORM entity costs more to load than the query takes; Actor.account loads it
-    # for the few views that change it).
+    # Actor holds (Actor.account loads the entity for the few views that change it).
     columns = [
         model.id, model.name, model.email, model.store_id, model.preferred_language, model.timezone,
         model.session_version, model.is_active,
     ]
     if model is User:
         columns.append(User.is_platform_admin)
+    store_columns = [
+        Store.id.label("store_row_id"), Store.slug.label("store_slug"), Store.name.label("store_name"),
+        Store.tier.label("store_tier"), Store.default_language.label("store_default_language"),
+    ]
     return (
-        sa.select(*columns, Store).outerjoin(Store, Store.id == model.store_id)
+        sa.select(*columns, *store_columns).outerjoin(Store, Store.id == model.store_id)
         .where(model.id == sa.bindparam("account_id", type_=sa.Integer))
     )
 

@@ -131,7 +131,8 @@ def change_password():
             db.session.commit()
             # This browser stays signed in with the new version; every other copy is out.
             session.clear()
-            actor = Actor.for_customer(account) if current_user.is_customer else Actor.for_user(account)
+            store = current_user.store
+            actor = Actor.for_customer(account, store) if current_user.is_customer else Actor.for_user(account, store)
             login_user(actor)
             flash("Your password is changed. Other sessions have been signed out.", "success")
             return redirect(portal_home(actor))

@@ -1,11 +1,12 @@
 """The store's email settings wizard (/store/<slug>/settings/email/<step>): five steps, each saved, with HTMX."""
 from __future__ import annotations
 
-from flask import g, make_response, redirect, render_template, request, url_for
+from flask import make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from .. import access
 from ..auth import current_actor
 from ..extensions import db
 from ..services import email_settings as wizard
@@ -57,11 +58,16 @@ class VerifyForm(FlaskForm):
     to_email = EmailField("Send the test email to", validators=[DataRequired(), Length(max=255)])
 
 
+def _store():
+    """The store entity the wizard reads and saves (the portal's g.store is plain data)."""
+    return access.own_store(current_actor())
+
+
 def _render(step: str, form, status: int = 200, push: bool = False, **context):
-    settings = context.pop("settings", None) or wizard.settings_for(g.store)
+    settings = context.pop("settings", None) or wizard.settings_for(_store())
     context.update(
         step=step, steps=STEPS, form=form, settings=settings,
-        allowed=wizard.allowed_providers(g.store), labels=wizard.PROVIDER_LABELS,
+        allowed=wizard.allowed_providers(_store()), labels=wizard.PROVIDER_LABELS,
         upgrade_explanation=wizard.UPGRADE_EXPLANATION,
         hints=wizard.secret_hints(settings),
     )
@@ -86,7 +92,7 @@ def _saved(step: str):
 
 
 def _form_for(step: str):
-    settings = wizard.settings_for(g.store)
+    settings = wizard.settings_for(_store())
     if step == "sender":
         return SenderForm(obj=settings)
     if step == "provider":
@@ -110,7 +116,7 @@ def _form_error(form, exc: ValidationError) -> None:
 
 @bp.get("/settings/email")
 def email_settings():
-    settings = wizard.settings_for(g.store)
+    settings = wizard.settings_for(_store())
     step = "verify" if settings is not None and settings.is_configured else "sender"
     return redirect(url_for("store.email_settings_step", step=step))
 
@@ -119,7 +125,7 @@ def email_settings():
 def email_settings_step(step: str):
     if step not in STEP_NAMES:
         return redirect(url_for("store.email_settings_step", step="sender"))
-    settings = wizard.settings_for(g.store)
+    settings = wizard.settings_for(_store())
     if step != "sender" and settings is None:
         if is_htmx():
             return _render("sender", SenderForm(), push=True)
@@ -134,7 +140,7 @@ def _post_sender(settings):
     if not form.validate():
         return _render("sender", form, 422)
     try:
-        wizard.save_sender(g.store, form.from_email.data, form.from_name.data, form.reply_to_email.data)
+        wizard.save_sender(_store(), form.from_email.data, form.from_name.data, form.reply_to_email.data)
     except ValidationError as exc:
         db.session.rollback()
         _form_error(form, exc)
@@ -148,7 +154,7 @@ def _post_provider(settings):
     if not form.validate():
         return _render("provider", form, 422)
     try:
-        wizard.save_provider(g.store, settings, form.provider.data)
+        wizard.save_provider(_store(), settings, form.provider.data)
     except PermissionDenied as exc:
         db.session.rollback()
         form.provider.errors = [str(exc)]
@@ -166,7 +172,7 @@ def _post_credentials(settings):
     values["mailgun_region"] = values["mailgun_region"] or "us"
     data = wizard.Credentials(**values)
     try:
-        wizard.save_credentials(g.store, settings, data)
+        wizard.save_credentials(_store(), settings, data)
     except ValidationError as exc:
         db.session.rollback()
         _form_error(form, exc)
@@ -202,7 +208,7 @@ def _post_verify(settings):
     if not form.validate():
         return _render("verify", form, 422)
     try:
-        outcome = wizard.verify_settings(g.store, settings, form.to_email.data, user_id=current_actor().id)
+        outcome = wizard.verify_settings(_store(), settings, form.to_email.data, user_id=current_actor().id)
     except ValidationError as exc:
         db.session.rollback()
         _form_error(form, exc)
