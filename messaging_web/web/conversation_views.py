@@ -7,6 +7,7 @@ from the session and the URL, never from form fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -20,7 +21,7 @@ from ..services import conversations
 from ..services.attachments import Refusal, Upload, UploadRefused
 from ..services.errors import ValidationError
 from .message_text import message_html
-from .nav import remember_nav_badges
+from .nav import nav_url, remember_nav_badges
 from .portal import is_htmx
 from .read_only import read_only
 
@@ -86,7 +87,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         cursor = request.args.get("cursor") or None
         page = conversations.inbox_page(actor(), filters, cursor, current_app.config["PAGE_SIZE"])
         remember_nav_badges(page.badges)
-        context = {"page": page, "filters": filters, "cursor": cursor, "thread_url": _thread_url_builder(portal)}
+        context = {"page": page, "filters": filters, "cursor": cursor, "links": _inbox_links(portal, cursor, page)}
         if is_htmx():
             return render_template("conversations/_inbox_poll.html", **context)
         return render_template(portal.template("inbox.html"), **context)
@@ -229,10 +230,24 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
 
 
-def _thread_url_builder(portal: Portal):
-    """thread_url(id) for each inbox row: the route is built once, not once per row."""
+@dataclass(frozen=True)
+class InboxLinks:
+    """The inbox page's links, built once per page rather than once per row."""
+
+    thread_head: str  # a thread's URL is thread_head + its id + thread_tail
+    thread_tail: str
+    newest: str | None  # the first page with the same filters, when on a later page
+    older: str | None  # the next page, when there is one
+
+
+def _inbox_links(portal: Portal, cursor: str | None, page: conversations.InboxPage) -> InboxLinks:
     head, _, tail = url_for(portal.endpoint("conversation"), conversation_id=987654321).partition("987654321")
-    return lambda conversation_id: f"{head}{int(conversation_id)}{tail}"
+    inbox = nav_url(portal.inbox_endpoint)
+    # The filters stay as the reader set them; only the cursor changes.
+    kept = [(key, value) for key, value in request.args.items() if key != "cursor"]
+    newest = f"{inbox}?{urlencode(kept)}".rstrip("?") if cursor else None
+    older = f"{inbox}?{urlencode([*kept, ('cursor', page.next_cursor)])}" if page.next_cursor else None
+    return InboxLinks(thread_head=head, thread_tail=tail, newest=newest, older=older)
 
 
 def _filters(portal: Portal) -> conversations.InboxFilters:
