@@ -23,19 +23,24 @@ def still_same_page(page) -> bool:
     return page.evaluate("window.__noReload === true")
 
 
+def start_as_customer(page, subject: str, content: str) -> None:
+    """Alice signs in to Alpine's inbox and opens a conversation with the store."""
+    sign_in(page, "/inbox/alpine/login", "alice@customer.example")
+    page.wait_for_url("**/inbox/alpine/")
+    page.click("text=New conversation")
+    page.fill("#subject", subject)
+    page.fill("#content", content)
+    page.click("button[type=submit]:has-text('Send')")
+    page.wait_for_url("**/inbox/alpine/conversations/*")
+
+
 def test_customer_and_store_exchange_messages_live(browser, live_server, page):
     customer = page
     store_context = browser.new_context(base_url=live_server, viewport={"width": 1200, "height": 800})
     store = store_context.new_page()
     try:
         # The customer opens a new conversation with the store.
-        sign_in(customer, "/inbox/alpine/login", "alice@customer.example")
-        customer.wait_for_url("**/inbox/alpine/")
-        customer.click("text=New conversation")
-        customer.fill("#subject", "Live chat about my jacket")
-        customer.fill("#content", "Hello, is the red jacket back in stock?")
-        customer.click("button[type=submit]:has-text('Send')")
-        customer.wait_for_url("**/inbox/alpine/conversations/*")
+        start_as_customer(customer, "Live chat about my jacket", "Hello, is the red jacket back in stock?")
         expect(customer.locator("#messages")).to_contain_text("is the red jacket back in stock?")
 
         # The store owner sees it in the inbox and opens it.
@@ -128,13 +133,7 @@ def test_a_message_the_customer_deletes_shows_as_deleted_in_the_stores_open_thre
     store_context = browser.new_context(base_url=live_server, viewport={"width": 1200, "height": 800})
     store = store_context.new_page()
     try:
-        sign_in(customer, "/inbox/alpine/login", "alice@customer.example")
-        customer.wait_for_url("**/inbox/alpine/")
-        customer.click("text=New conversation")
-        customer.fill("#subject", "Wrong card number")
-        customer.fill("#content", "Please charge my other card.")
-        customer.click("button[type=submit]:has-text('Send')")
-        customer.wait_for_url("**/inbox/alpine/conversations/*")
+        start_as_customer(customer, "Wrong card number", "Please charge my other card.")
         customer.fill("#content", "The card is 4111 1111 1111 1111")
         customer.click("#composer button[type=submit]")
         mine = customer.locator("li.message.mine", has_text="4111 1111")
