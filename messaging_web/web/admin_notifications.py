@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import NotificationPriority, NotificationType
 from ..services import notifications
 from .admin import bp
+from .forms import options
 from .portal import is_htmx
 
 
@@ -19,13 +20,15 @@ class NotificationFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    state = SelectField("Show", choices=[("unread", "Unread"), ("read", "Read"), ("all", "All")], default="unread")
+    state = SelectField("Show", choices=options([("unread", "Unread"), ("read", "Read"), ("all", "All")]),
+                        default="unread")
     priority = SelectField(
-        "Priority", default="", choices=[("", "Any")] + [(p, p.capitalize()) for p in NotificationPriority.values()]
+        "Priority", default="",
+        choices=options([("", "Any")] + [(p, p.capitalize()) for p in NotificationPriority.values()]),
     )
     type = SelectField(
         "Type", default="",
-        choices=[("", "Any")] + [(t, t.replace("_", " ").capitalize()) for t in NotificationType.values()],
+        choices=options([("", "Any")] + [(t, t.replace("_", " ").capitalize()) for t in NotificationType.values()]),
     )
     action_required = BooleanField("Action required only")
     q = SearchField("Search")

@@ -14,7 +14,8 @@ from ..models import EmailCategory
 from ..services import template_catalog, templates
 from ..services.errors import ValidationError
 from .admin import bp
-from .portal import is_htmx
+from .forms import options
+from .portal import int_arg, is_htmx
 
 CATEGORY_CHOICES = [(c.value, c.value.capitalize()) for c in EmailCategory]
 ACTIVE_CHOICES = [("", "Active and inactive"), ("yes", "Active only"), ("no", "Inactive only")]
@@ -25,9 +26,11 @@ class TemplateListFilter(FlaskForm):
         csrf = False
 
     q = StringField("Search code or name", validators=[Optional(), Length(max=100)])
-    category = SelectField("Category", choices=[("", "All categories"), *CATEGORY_CHOICES], validators=[Optional()])
+    category = SelectField(
+        "Category", choices=options([("", "All categories"), *CATEGORY_CHOICES]), validators=[Optional()]
+    )
     language = StringField("Language", validators=[Optional(), Length(max=5)])
-    active = SelectField("State", choices=ACTIVE_CHOICES, validators=[Optional()])
+    active = SelectField("State", choices=options(ACTIVE_CHOICES), validators=[Optional()])
 
 
 class PreviewFields(FlaskForm):
@@ -44,7 +47,7 @@ class PlatformTemplateForm(PreviewFields):
     language = StringField("Language", validators=[DataRequired(), Length(max=5)], default="en")
     name = StringField("Name", validators=[DataRequired(), Length(max=255)])
     description = TextAreaField("Description", validators=[Optional()])
-    category = SelectField("Category", choices=CATEGORY_CHOICES, default=EmailCategory.SYSTEM.value)
+    category = SelectField("Category", choices=options(CATEGORY_CHOICES), default=EmailCategory.SYSTEM.value)
     variables = TextAreaField("Variables (one per line)", validators=[Optional()])
     required_variables = TextAreaField("Required variables (one per line)", validators=[Optional()])
     is_active = BooleanField("Active", default=True)
@@ -87,7 +90,7 @@ def render_preview(source: templates.TemplateSource, raw_sample: str | None):
 
 
 def page_size() -> int:
-    per_page = request.args.get("per_page", 25, type=int)
+    per_page = int_arg(request.args, "per_page", 25)
     return per_page if per_page in (10, 25, 50, 100) else 25
 
 
@@ -101,7 +104,7 @@ def templates_index():
         language = ""
     page = templates.list_platform_templates(
         search=filters.q.data or "", category=filters.category.data or "", language=language,
-        active=filters.active.data or "", page=request.args.get("page", 1, type=int), per_page=page_size(),
+        active=filters.active.data or "", page=int_arg(request.args, "page", 1), per_page=page_size(),
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     template = "admin/templates/_list.html" if is_htmx() else "admin/templates/index.html"
@@ -132,7 +135,7 @@ def _save_form(form: PlatformTemplateForm, template=None):
 @bp.route("/templates/new", methods=["GET", "POST"])
 def templates_new():
     form = PlatformTemplateForm()
-    source_id = request.args.get("translate", type=int)
+    source_id = int_arg(request.args, "translate")
     if request.method == "GET":
         if source_id:
             form.fill_from(templates.platform_template(source_id), as_translation=True)

@@ -22,7 +22,7 @@ from ..services.attachments import Refusal, Upload, UploadRefused
 from ..services.errors import ValidationError
 from .message_text import message_html
 from .nav import nav_url, remember_nav_badges
-from .portal import is_htmx
+from .portal import int_arg, is_htmx
 from .read_only import read_only
 
 
@@ -124,13 +124,13 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         """Older messages (?before=id) for 'load older'; or, for polling, newer ones (?after=id) and the
         shown ones deleted since the previous poll (?deleted_since=, the value the previous poll returned)."""
         thread = access.access_conversation(actor(), conversation_id)
-        before = request.args.get("before", type=int)
+        before = int_arg(request.args, "before")
         if before is not None:
             return render_template(
                 "conversations/_older_messages.html", conversation=thread,
                 slice=conversations.thread_messages(thread, before_id=before),
             )
-        after = request.args.get("after", type=int) or 0
+        after = int_arg(request.args, "after") or 0
         deleted_since = conversations.parse_deleted_since(request.args.get("deleted_since"))
         updates = conversations.thread_updates(thread, after_id=after, deleted_since=deleted_since)
         conversations.mark_read(actor(), thread)
@@ -145,7 +145,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
     def post_conversation_message(conversation_id: int):
         thread = access.access_conversation(actor(), conversation_id)
         form = MessageForm()
-        after = request.form.get("after", type=int) or 0
+        after = int_arg(request.form, "after") or 0
         files = [Upload.from_file_storage(f) for f in request.files.getlist("attachments")]
         attach_refusals = []
         if form.validate_on_submit():

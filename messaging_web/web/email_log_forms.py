@@ -6,6 +6,7 @@ from wtforms import IntegerField, SearchField, SelectField
 from wtforms.validators import Length, NumberRange, Optional
 
 from ..services.email_log import STATUS_FILTERS, EmailLogFilters
+from .forms import options
 
 
 class EmailLogFilterForm(FlaskForm):
@@ -13,15 +14,17 @@ class EmailLogFilterForm(FlaskForm):
         csrf = False  # a GET search form
 
     q = SearchField("Search recipient or subject", validators=[Optional(), Length(max=200)])
-    status = SelectField("Status", choices=[("", "Any status")] + [(s, s.capitalize()) for s in STATUS_FILTERS],
-                         validators=[Optional()])
+    status = SelectField(
+        "Status", choices=options([("", "Any status")] + [(s, s.capitalize()) for s in STATUS_FILTERS]),
+        validators=[Optional()],
+    )
     store = SelectField("Store", choices=[], validators=[Optional()])
     provider = SelectField("Provider", choices=[], validators=[Optional()])
     page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
 
     def set_choices(self, stores: list[tuple[int, str]] | None, providers: list[str]) -> None:
-        self.store.choices = [("", "Any store")] + [(str(i), n) for i, n in (stores or [])]
-        self.provider.choices = [("", "Any provider")] + [(p, p) for p in providers]
+        self.store.choices = options([("", "Any store")] + [(str(i), n) for i, n in (stores or [])])
+        self.provider.choices = options([("", "Any provider")] + [(p, p) for p in providers])
 
     def filters(self) -> EmailLogFilters:
         valid = self.validate()

@@ -3,7 +3,13 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as a select's choices (WTForms 3.4 drops plain tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):

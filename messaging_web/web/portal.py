@@ -38,3 +38,16 @@ def guard_store_portal(bp: Blueprint, kind: str, login_endpoint: str) -> None:
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+# Ids are INTEGER columns: PostgreSQL refuses a larger parameter for them (SQLite, beyond 2**63).
+LARGEST_ROW_NUMBER = 2**31 - 1
+
+
+def int_arg(values, name: str, default: int | None = None) -> int | None:
+    """An integer argument (an id cursor, a page number) from request.args or request.form, brought into
+    the range the database can compare with; `default` when absent or not a number."""
+    number = values.get(name, type=int)
+    if number is None:
+        return default
+    return max(-LARGEST_ROW_NUMBER, min(number, LARGEST_ROW_NUMBER))

@@ -11,6 +11,7 @@ from ..auth import current_actor
 from ..extensions import db
 from ..services import email_settings as wizard
 from ..services.errors import PermissionDenied, ValidationError
+from .forms import options
 from .portal import is_htmx
 from .store import bp
 
@@ -26,8 +27,7 @@ class SenderForm(FlaskForm):
 
 
 class ProviderForm(FlaskForm):
-    provider = RadioField("Provider", choices=[(p, wizard.PROVIDER_LABELS[p])
-                                               for p in wizard.PROVIDER_LABELS],
+    provider = RadioField("Provider", choices=options(wizard.PROVIDER_LABELS.items()),
                           validators=[DataRequired(message="Choose a provider.")])
 
 
@@ -36,14 +36,19 @@ class CredentialsForm(FlaskForm):
     smtp_port = IntegerField("Port", validators=[Optional()])
     smtp_username = StringField("Username", validators=[Optional(), Length(max=255)])
     smtp_password = PasswordField("Password", validators=[Optional(), Length(max=300)])
-    smtp_security = SelectField("Security", choices=[("tls", "STARTTLS (port 587)"), ("ssl", "SSL/TLS (port 465)"),
-                                                     ("none", "None (not recommended)")],
-                                validate_choice=False, default="tls")
+    smtp_security = SelectField(
+        "Security", validate_choice=False, default="tls",
+        choices=options(
+            [("tls", "STARTTLS (port 587)"), ("ssl", "SSL/TLS (port 465)"), ("none", "None (not recommended)")]
+        ),
+    )
     sendgrid_api_key = PasswordField("SendGrid API key", validators=[Optional(), Length(max=300)])
     mailgun_api_key = PasswordField("Mailgun API key", validators=[Optional(), Length(max=300)])
     mailgun_domain = StringField("Sending domain", validators=[Optional(), Length(max=255)])
-    mailgun_region = SelectField("Region", choices=[("us", "US (api.mailgun.net)"), ("eu", "EU (api.eu.mailgun.net)")],
-                                 validate_choice=False, default="us")
+    mailgun_region = SelectField(
+        "Region", validate_choice=False, default="us",
+        choices=options([("us", "US (api.mailgun.net)"), ("eu", "EU (api.eu.mailgun.net)")]),
+    )
     ses_access_key_id = StringField("Access key id", validators=[Optional(), Length(max=100)])
     ses_secret_access_key = PasswordField("Secret access key", validators=[Optional(), Length(max=300)])
     ses_region = StringField("Region", validators=[Optional(), Length(max=50)])

@@ -11,7 +11,8 @@ from ..extensions import db
 from ..services import templates
 from ..services.errors import NotFound, ValidationError
 from .admin_templates import PreviewFields, page_size, render_preview, sample_json
-from .portal import is_htmx
+from .forms import options
+from .portal import int_arg, is_htmx
 from .store import bp
 
 STATUS_CHOICES = [("", "All"), ("customized", "Customized"), ("default", "Platform default")]
@@ -23,7 +24,7 @@ class StoreTemplateListFilter(FlaskForm):
 
     q = StringField("Search code or name", validators=[Optional(), Length(max=100)])
     language = StringField("Language", validators=[Optional(), Length(max=5)])
-    status = SelectField("Status", choices=STATUS_CHOICES, validators=[Optional()])
+    status = SelectField("Status", choices=options(STATUS_CHOICES), validators=[Optional()])
 
 
 class OverrideForm(PreviewFields):
@@ -54,7 +55,7 @@ def templates_index():
         language = ""
     page = templates.list_store_templates(
         g.store.id, search=filters.q.data or "", language=language, status=filters.status.data or "",
-        page=request.args.get("page", 1, type=int), per_page=page_size(), name_language=g.store.default_language,
+        page=int_arg(request.args, "page", 1), per_page=page_size(), name_language=g.store.default_language,
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     template = "store/templates/_list.html" if is_htmx() else "store/templates/index.html"
