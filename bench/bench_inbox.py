@@ -6,7 +6,7 @@ the server time (request to rendered HTML) and of the inbox SQL itself, next to 
 hand-written SQL query for the same inbox page, run in the same process. Search pages: the store's and
 the admin's inbox searched for a rare word (RARE_WORD, in one older message of one thread each can see)
 and for a common one (COMMON_WORD, in every generated message), through the trigram indexes of
-migration 0005.
+migration 0006.
 
     /work/main/.venv/bin/python bench/bench_inbox.py            # both sizes
     BENCH_SCALE=small /work/main/.venv/bin/python bench/bench_inbox.py
