@@ -97,6 +97,12 @@ def test_file_outbox_writes_one_eml_file_per_email(tmp_path):
     assert b"Message-ID: <email-log-42@messaging-web>" in files[0].read_bytes()
 
 
+def test_file_outbox_never_replaces_an_email_sent_before_with_the_same_log_id_or_none(tmp_path):
+    outbox = FileProvider(tmp_path / "outbox")
+    names = {outbox.send(email()) for _ in range(3)} | {outbox.send(email(log_id=None)) for _ in range(3)}
+    assert len(names) == 6 and len(list((tmp_path / "outbox").iterdir())) == 6
+
+
 # --- SMTP ----------------------------------------------------------------------------------------
 
 def test_smtp_signs_in_and_delivers_to_exactly_the_recipient(smtp_sink):
