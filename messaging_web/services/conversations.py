@@ -633,10 +633,16 @@ def thread_messages(
     return ThreadSlice(messages=_thread_messages_of(rows), has_older=has_older)
 
 
+@functools.cache
+def _sender_aliases():
+    # Made once: an alias builds (and memoizes) its columns' expressions on first use, every time anew
+    # for a fresh alias; that was a third of the thread query's Python time.
+    return aliased(User, name="sender_user"), aliased(Customer, name="sender_customer")
+
+
 def _thread_select(conversation: Conversation):
     """The thread's messages with their senders' names: the one SELECT every view of a thread starts from."""
-    sender_user = aliased(User)
-    sender_customer = aliased(Customer)
+    sender_user, sender_customer = _sender_aliases()
     return (
         sa.select(Message, sender_user.name.label("user_name"), sender_customer.name.label("customer_name"))
         .outerjoin(
