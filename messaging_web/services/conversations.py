@@ -723,10 +723,12 @@ def parse_deleted_since(raw: str | None) -> dt.datetime | None:
 
 def thread_updates(
     conversation: Conversation, *, after_id: int, deleted_since: dt.datetime | None,
-    limit: int = THREAD_PAGE_SIZE,
+    oldest_shown_id: int | None = None, limit: int = THREAD_PAGE_SIZE,
 ) -> ThreadUpdates:
-    """Messages newer than `after_id`, and messages up to it deleted at or after `deleted_since`, in at
-    most three queries whatever the size of the thread (new, deleted, the attachments of both).
+    """Messages newer than `after_id`, and messages from `oldest_shown_id` up to `after_id` deleted at or
+    after `deleted_since`, in at most three queries whatever the size of the thread (new, deleted, the
+    attachments of both). Deletions of older messages, which the page has not loaded, stay out: the
+    page would have nowhere to put them.
 
     Without a usable `deleted_since` the poll looks back the grace only. At most `limit` deletions
     come at once, oldest first; the cursor then stops at the last one sent, so the next poll goes on
@@ -738,7 +740,7 @@ def thread_updates(
     new_rows, _ = _thread_rows(conversation, before_id=None, after_id=after_id, limit=limit)
     deleted_rows = db.session.execute(
         _thread_select(conversation)
-        .where(Message.id <= after_id, Message.deleted_at >= since)
+        .where(Message.id <= after_id, Message.id >= (oldest_shown_id or 0), Message.deleted_at >= since)
         .order_by(Message.deleted_at.asc(), Message.id.asc())
         .limit(limit + 1)
     ).all()

@@ -132,7 +132,9 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             )
         after = int_arg(request.args, "after") or 0
         deleted_since = conversations.parse_deleted_since(request.args.get("deleted_since"))
-        updates = conversations.thread_updates(thread, after_id=after, deleted_since=deleted_since)
+        updates = conversations.thread_updates(
+            thread, after_id=after, deleted_since=deleted_since, oldest_shown_id=int_arg(request.args, "oldest")
+        )
         conversations.mark_read(actor(), thread)
         fragment = render_template(
             "conversations/_new_messages.html", conversation=thread, slice=updates.new, after=after,

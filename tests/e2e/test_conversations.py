@@ -146,8 +146,9 @@ def test_a_message_the_customer_deletes_shows_as_deleted_in_the_stores_open_thre
         on_store_page = store.locator(f"#message-{message_id}")
         expect(on_store_page).to_contain_text("4111 1111")
         mark_loaded(store)
-        polls = []
+        polls, console_errors = [], []
         store.on("request", lambda request: polls.append(request.url) if "/messages?" in request.url else None)
+        store.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
 
         # The customer deletes it; the store's open thread shows the change at its next poll.
         customer.once("dialog", lambda dialog: dialog.accept())
@@ -160,8 +161,9 @@ def test_a_message_the_customer_deletes_shows_as_deleted_in_the_stores_open_thre
         expect(store.locator("#messages")).to_contain_text("Please charge my other card.")
         expect(store.locator("li.message[data-message-id]")).to_have_count(2)
         assert still_same_page(store)
-        # Each poll hands back the deletions cursor the previous one returned.
-        assert polls and all("deleted_since=" in url and "after=" in url for url in polls)
+        # Each poll hands back the deletions cursor the previous one returned, and says which messages are shown.
+        assert polls and all("deleted_since=" in url and "after=" in url and "oldest=" in url for url in polls)
+        assert console_errors == []
         screenshot(store, "conversation-store-sees-live-delete")
     finally:
         store_context.close()

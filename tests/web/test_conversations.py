@@ -619,11 +619,22 @@ def test_user_rows_exist_for_every_reader(app, shop, threads):
 
 
 def poll_cursors(page: str) -> dict:
-    """The values the thread page's poller sends: the last message shown and the deletions cursor."""
+    """The values the thread page's poller sends: the last and the oldest message shown, and the deletions cursor."""
     return {
         "after": re.search(r'id="thread-after" name="after" value="(\d+)"', page).group(1),
         "deleted_since": re.search(r'id="thread-deleted-since" name="deleted_since" value="([^"]+)"', page).group(1),
+        "oldest": oldest_shown(page),
     }
+
+
+def oldest_shown(page: str) -> str:
+    return re.search(r'id="thread-oldest" name="oldest" value="(\d+)"', page).group(1)
+
+
+def load_older(client, page: str) -> str:
+    """What 'load older' brings: the older messages, and the page's new oldest message out of band."""
+    url = re.search(r'hx-get="([^"]+before=\d+)"', page).group(1).replace("&amp;", "&")
+    return client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
 
 
 def poll(client, base: str, conversation_id: int, cursors: dict):
@@ -641,7 +652,7 @@ def test_a_deletion_by_the_sender_reaches_the_other_readers_next_poll_as_message
     mid = threads.post(shop["customer"], tid, "and my address")
     team = sign_in_client(app, shop["team"])
     page = team.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
-    assert 'hx-include="#thread-after, #thread-deleted-since"' in page
+    assert 'hx-include="#thread-after, #thread-deleted-since, #thread-oldest"' in page
     cursors = poll_cursors(page)
     assert oob_message(poll(team, "/store/north/conversations", tid, cursors).get_data(as_text=True), mid) is None
 
@@ -727,7 +738,9 @@ def test_deletions_more_than_a_page_apart_arrive_over_successive_polls(app, shop
     tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Busy", "first")
     ids = [threads.post(shop["customer"], tid, f"to delete {n}") for n in range(size + 5)]
     team = sign_in_client(app, shop["team"])
-    cursors = poll_cursors(team.get(f"/store/north/conversations/{tid}").get_data(as_text=True))
+    page = team.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    # The reader loaded the older messages too: every message is on their page.
+    cursors = {**poll_cursors(page), "oldest": oldest_shown(load_older(team, page))}
     for mid in ids:
         threads.delete(shop["customer"], mid)
 
@@ -737,6 +750,31 @@ def test_deletions_more_than_a_page_apart_arrive_over_successive_polls(app, shop
         seen |= {int(m) for m in re.findall(r'<li id="message-(\d+)"[^>]*hx-swap-oob="true"', body)}
         cursors["deleted_since"] = re.search(r'id="thread-deleted-since" name="deleted_since" value="([^"]+)"', body).group(1)
     assert seen == set(ids)
+
+
+def test_a_poll_brings_deletions_only_of_messages_the_page_has_loaded_and_load_older_widens_that(app, shop, threads):
+    size = conversations.THREAD_PAGE_SIZE
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Long", "first")
+    ids = [threads.post(shop["customer"], tid, f"message {n}") for n in range(size + 3)]
+    team = sign_in_client(app, shop["team"])
+    page = team.get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    cursors = poll_cursors(page)
+    shown_first = int(cursors["oldest"])
+    assert shown_first == ids[-size] and f'id="message-{ids[0]}"' not in page
+    unloaded, loaded = ids[0], ids[-1]
+    threads.delete(shop["customer"], unloaded)
+    threads.delete(shop["customer"], loaded)
+
+    # Only the deletion the page can show: htmx would find no element for the other one.
+    body = poll(team, "/store/north/conversations", tid, cursors).get_data(as_text=True)
+    assert oob_message(body, loaded) is not None and oob_message(body, unloaded) is None
+
+    # 'Load older' moves the page's oldest message back, out of band; the next poll then brings it.
+    older = load_older(team, page)
+    assert f'id="message-{unloaded}"' in older and re.search(r'id="thread-oldest"[^>]*hx-swap-oob="true"', older)
+    assert int(oldest_shown(older)) < unloaded
+    body = poll(team, "/store/north/conversations", tid, {**cursors, "oldest": oldest_shown(older)}).get_data(as_text=True)
+    assert oob_message(body, unloaded) is not None
 
 
 def test_a_deleted_message_that_is_also_new_comes_once_as_a_new_message(app, shop, threads):
