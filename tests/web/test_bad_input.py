@@ -8,149 +8,18 @@ page or a clear error (2xx, 3xx, 4xx), never a server error.
 """
 from __future__ import annotations
 
-import re
-from collections import Counter, deque
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import sqlalchemy as sa
 
-from messaging_web.extensions import db
-from messaging_web.models import Store
-from messaging_web.services import demo, email_settings
 from messaging_web.web.store_email_settings import STEP_NAMES
+from tests.support.crawler import crawl, csrf_from, csrf_of, seed_demo_data, send, signed_in_client
 
 BAD_VALUES = ["nul\x00in the middle", "9" * 30, "-1", "x" * 20_000, '<div hx-get="/" hx-trigger="load">', "", "[]"]
 # Not UTF-8: sent pre-encoded, since the test client would encode a str.
 NOT_UTF8 = "%FF%FEbad%C3%28"
 # Query arguments the list pages read, tried on every page even when its links do not name them.
 LIST_ARGS = ["q", "page", "status", "type", "unread", "category", "language", "before", "after", "deleted_since"]
-PAGES_PER_PORTAL = 60
-# Pages of one shape (conversation 3, conversation 4) are visited this many times: the rest are alike.
-PAGES_PER_SHAPE = 2
-SKIPPED = ("/logout", "/static/", "/t/")
-
-
-@dataclass
-class Form:
-    method: str
-    action: str
-    fields: list[tuple[str, str]] = field(default_factory=list)
-
-
-class PageLinks(HTMLParser):
-    """The URLs and forms of one HTML page (or HTMX fragment)."""
-
-    def __init__(self, page_url: str):
-        super().__init__()
-        self.page_url = page_url
-        self.urls: list[str] = []
-        self.forms: list[Form] = []
-        self._form: Form | None = None
-        self._select: str | None = None
-        self._textarea: tuple[str, list[str]] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = {k: (v or "") for k, v in attrs}
-        for attr in ("href", "hx-get"):
-            if a.get(attr):
-                self.urls.append(a[attr])
-        if tag == "form":
-            self._form = Form((a.get("method") or "get").lower(), a.get("action") or self.page_url)
-            self.forms.append(self._form)
-            if a.get("hx-post"):
-                # Posted by HTMX (a live preview, a composer): the same fields, to that URL as well.
-                self.forms.append(Form("post", a["hx-post"], self._form.fields))
-        elif self._form is not None and tag == "input" and a.get("name"):
-            kind = a.get("type", "text")
-            if kind in ("checkbox", "radio") and "checked" not in a:
-                return
-            if kind != "file":
-                self._form.fields.append((a["name"], a.get("value", "on" if kind == "checkbox" else "")))
-        elif self._form is not None and tag == "select" and a.get("name"):
-            self._select = a["name"]
-        elif self._form is not None and tag == "option" and self._select:
-            self._form.fields.append((self._select, a.get("value", "")))
-            self._select = None
-        elif self._form is not None and tag == "textarea" and a.get("name"):
-            self._textarea = (a["name"], [])
-        elif self._form is not None and tag == "button" and a.get("name"):
-            self._form.fields.append((a["name"], a.get("value", "")))
-        elif tag != "form" and self._form is None and a.get("hx-post"):
-            # A button that posts by itself (mark as read, resend): an empty form of its own.
-            self.forms.append(Form("post", a["hx-post"]))
-
-    def handle_data(self, data):
-        if self._textarea:
-            self._textarea[1].append(data)
-
-    def handle_endtag(self, tag):
-        if tag == "textarea" and self._textarea and self._form is not None:
-            self._form.fields.append((self._textarea[0], "".join(self._textarea[1])))
-            self._textarea = None
-        elif tag == "select":
-            self._select = None
-        elif tag == "form":
-            self._form = None
-
-
-def _in_portal(url: str, prefix: str) -> bool:
-    path = urlsplit(url).path
-    return path.startswith(prefix) and not any(s in path for s in SKIPPED)
-
-
-def shape(app, url: str, method: str = "get") -> str:
-    """The view a URL reaches and the arguments it names: conversation 3 and conversation 4 are alike."""
-    parts = urlsplit(url)
-    try:
-        endpoint, _ = app.url_map.bind("localhost").match(parts.path, method=method.upper())
-    except Exception:
-        endpoint = parts.path
-    return endpoint + "?" + ",".join(sorted(n for n, _ in parse_qsl(parts.query)))
-
-
-def crawl(client, starts: list[str], prefix: str) -> tuple[list[str], list[Form]]:
-    """The portal's pages reachable from `starts` (each answered without a server error) and their forms."""
-    app = client.application
-    seen, forms, queue, pages = set(starts), {}, deque(starts), []
-    shapes = Counter(shape(app, url) for url in starts)
-    while queue and len(pages) < PAGES_PER_PORTAL:
-        url = queue.popleft()
-        response = client.get(url, headers={"HX-Request": "true"} if "page=" in url else {})
-        assert response.status_code < 500, f"GET {url} -> {response.status_code}"
-        pages.append(url)
-        if "html" not in (response.content_type or ""):
-            continue
-        parser = PageLinks(urlsplit(url).path)
-        parser.feed(response.get_data(as_text=True))
-        for link in parser.urls:
-            link = link.split("#")[0]
-            if link and _in_portal(link, prefix) and link not in seen and shapes[shape(app, link)] < PAGES_PER_SHAPE:
-                seen.add(link)
-                shapes[shape(app, link)] += 1
-                queue.append(link)
-        for form in parser.forms:
-            if _in_portal(form.action, prefix):
-                forms.setdefault((form.method, shape(app, form.action, form.method), tuple(n for n, _ in form.fields)), form)
-    return pages, list(forms.values())
-
-
-def _csrf(form: Form) -> str:
-    return next((v for n, v in form.fields if n == "csrf_token"), "")
-
-
-def send(client, method: str, url: str, fields: list[tuple[str, str]], raw: dict[str, str] | None = None):
-    """Fields urlencoded, with `raw` values put in as they are (already percent-encoded)."""
-    body = urlencode(fields)
-    if raw:
-        body = "&".join([body, *(f"{quote(n)}={v}" for n, v in raw.items())]).strip("&")
-    headers = {"HX-Request": "true"}
-    if method == "get":
-        base = url.split("?")[0]
-        return client.get(f"{base}?{body}", headers=headers)
-    return client.post(url, data=body, content_type="application/x-www-form-urlencoded", headers=headers)
 
 
 def variants(fields: list[tuple[str, str]]):
@@ -175,20 +44,13 @@ PORTALS = {
 
 @pytest.fixture
 def demo_data(app):
-    """The demo data, with a sender saved for Café Bergmann so that every step of its wizard opens."""
-    with app.app_context():
-        demo.seed_demo()
-        bergmann = db.session.scalar(sa.select(Store).where(Store.slug == "bergmann"))
-        email_settings.save_sender(bergmann, "shop@bergmann.example", "Café Bergmann", None)
-        db.session.commit()
+    seed_demo_data(app)
 
 
 @pytest.mark.parametrize("portal", PORTALS)
 def test_every_page_and_form_of_a_portal_answers_bad_input_without_a_server_error(app, demo_data, portal):
     login, email, starts, prefix = PORTALS[portal]
-    client = app.test_client()
-    token = _csrf_from(client.get(login).get_data(as_text=True))
-    assert client.post(login, data={"email": email, "password": demo.DEMO_PASSWORD, "csrf_token": token}).status_code == 302
+    client = signed_in_client(app, login, email)
 
     pages, forms = crawl(client, starts, prefix)
     assert len(pages) > 5 and forms, (pages, forms)
@@ -208,13 +70,11 @@ def test_every_page_and_form_of_a_portal_answers_bad_input_without_a_server_erro
                 failures.append(f"GET {url} {name}=<not utf-8> -> {response.status_code}")
     for form in forms:
         for label, fields, raw in variants(form.fields):
-            if form.method == "post" and not _csrf(form):
-                fields = fields + [("csrf_token", _csrf_from(client.get(starts[0]).get_data(as_text=True)))]
+            if form.method == "post" and not csrf_of(form):
+                fields = fields + [("csrf_token", csrf_from(client.get(starts[0]).get_data(as_text=True)))]
             response = send(client, form.method, form.action, fields, raw)
             if response.status_code >= 500:
                 failures.append(f"{form.method.upper()} {form.action} {label} -> {response.status_code}")
     assert not failures, "\n".join(failures)
 
 
-def _csrf_from(page: str) -> str:
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
