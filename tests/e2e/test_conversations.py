@@ -167,3 +167,25 @@ def test_a_message_the_customer_deletes_shows_as_deleted_in_the_stores_open_thre
         screenshot(store, "conversation-store-sees-live-delete")
     finally:
         store_context.close()
+
+
+def test_the_nav_badge_is_hidden_on_every_page_while_nothing_is_unread(live_app, page):
+    import sqlalchemy as sa
+
+    from messaging_web.extensions import db
+    from messaging_web.models import Store
+    from messaging_web.services import accounts, demo
+
+    with live_app.app_context():
+        if db.session.scalar(sa.select(Store.id).where(Store.slug == "quiet")) is None:
+            store = Store(name="Quiet Shop", slug="quiet", tier="starter", default_language="en")
+            db.session.add(store)
+            db.session.flush()
+            accounts.create_store_user(store, "owner@quiet.example", "Quiet Owner", demo.DEMO_PASSWORD)
+            db.session.commit()
+    sign_in(page, "/store/quiet/login", "owner@quiet.example")
+    for path in ("/store/quiet/", "/store/quiet/settings/email/sender", "/store/quiet/email-log",
+                 "/store/quiet/conversations/"):
+        page.goto(path)
+        assert page.locator("#unread-total").get_attribute("data-unread") == "0"
+        expect(page.locator("#unread-total")).to_be_hidden()
