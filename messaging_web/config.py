@@ -83,6 +83,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAILGUN_API_URL_US": os.environ.get("MAILGUN_API_URL_US", "https://api.mailgun.net"),
         "MAILGUN_API_URL_EU": os.environ.get("MAILGUN_API_URL_EU", "https://api.eu.mailgun.net"),
         "SES_ENDPOINT_URL": os.environ.get("SES_ENDPOINT_URL") or None,
+        # How old the signature of a provider's event webhook may be (stores enter the keys in the wizard).
+        "WEBHOOK_MAX_AGE_SECONDS": _int("WEBHOOK_MAX_AGE_SECONDS", 900),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_dir / "uploads"),
         "PAGE_SIZE": _int("PAGE_SIZE", 25),

@@ -145,6 +145,11 @@ class StoreEmailSettings(TimestampMixin, db.Model):
     ses_access_key_id: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     ses_secret_access_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     ses_region: Mapped[str | None] = mapped_column(sa.String(50), nullable=True, default="eu-west-1")
+    # Not in the spec: what verifies the provider's event webhook (delivered, bounced, opened, clicked).
+    # SendGrid signs with a key pair (this is its public half, not a secret); Mailgun with a shared
+    # signing key, encrypted like the other secrets.
+    sendgrid_webhook_public_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    mailgun_webhook_signing_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     is_configured: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     is_verified: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     last_verified_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)

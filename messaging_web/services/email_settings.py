@@ -10,7 +10,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import EmailProvider, Store, StoreEmailSettings
 from ..models.base import utcnow
-from . import delivery, outbox, providers
+from . import delivery, outbox, provider_events, providers
 from .errors import PermissionDenied, ValidationError
 from .providers.message import UnsafeHeader, check_header_text, normalise_address
 from .secrets import SecretUnreadable, encrypt_secret, secret_hint
@@ -110,7 +110,9 @@ class Credentials:
     smtp_password: str | None = None
     smtp_security: str = "tls"  # tls (STARTTLS), ssl, none
     sendgrid_api_key: str | None = None
+    sendgrid_webhook_public_key: str | None = None  # optional, public: shown again, empty removes it
     mailgun_api_key: str | None = None
+    mailgun_webhook_signing_key: str | None = None  # optional secret: empty keeps the saved one
     mailgun_domain: str | None = None
     mailgun_region: str = "us"
     ses_access_key_id: str | None = None
@@ -142,6 +144,10 @@ def save_credentials(store: Store, settings: StoreEmailSettings, data: Credentia
         _keep_or_set_secret(settings, "smtp_password", data.smtp_password)
     elif settings.provider == "sendgrid":
         _keep_or_set_secret(settings, "sendgrid_api_key", data.sendgrid_api_key)
+        webhook_key = (data.sendgrid_webhook_public_key or "").strip()
+        if webhook_key and (error := provider_events.sendgrid_public_key_error(webhook_key)):
+            raise ValidationError(error, field="sendgrid_webhook_public_key")
+        settings.sendgrid_webhook_public_key = webhook_key or None
     elif settings.provider == "mailgun":
         domain = (data.mailgun_domain or "").strip().lower()
         if not HOSTNAME.match(domain) or "." not in domain:
@@ -150,6 +156,7 @@ def save_credentials(store: Store, settings: StoreEmailSettings, data: Credentia
             raise ValidationError("Choose the US or EU region.", field="mailgun_region")
         settings.mailgun_domain, settings.mailgun_region = domain, data.mailgun_region
         _keep_or_set_secret(settings, "mailgun_api_key", data.mailgun_api_key)
+        _keep_or_set_secret(settings, "mailgun_webhook_signing_key", data.mailgun_webhook_signing_key)
     elif settings.provider == "ses":
         key_id = (data.ses_access_key_id or "").strip()
         if not re.fullmatch(r"[A-Z0-9]{16,128}", key_id):
@@ -225,8 +232,8 @@ def secret_hints(settings: StoreEmailSettings | None) -> dict[str, str | None]:
     """For "saved, ending in 1234": the last characters of each saved secret, never the secret."""
     if settings is None:
         return {}
-    return {field: secret_hint(getattr(settings, field)) for fields in SECRET_FIELDS_BY_PROVIDER.values()
-            for field in fields}
+    fields = [field for fields in SECRET_FIELDS_BY_PROVIDER.values() for field in fields]
+    return {field: secret_hint(getattr(settings, field)) for field in [*fields, "mailgun_webhook_signing_key"]}
 
 
 def verify_settings(store: Store, settings: StoreEmailSettings, to_email: str, *, user_id: int | None = None):

@@ -12,7 +12,9 @@ from ..extensions import db
 from ..models import StoreEmailSettings
 
 # The StoreEmailSettings columns that hold encrypted values.
-SECRET_FIELDS = ("smtp_password", "sendgrid_api_key", "mailgun_api_key", "ses_secret_access_key")
+SECRET_FIELDS = (
+    "smtp_password", "sendgrid_api_key", "mailgun_api_key", "ses_secret_access_key", "mailgun_webhook_signing_key",
+)
 
 HOW_TO_MAKE_A_KEY = (
     "MESSAGING_ENCRYPTION_KEYS is not set. It encrypts provider passwords and API keys at rest. "

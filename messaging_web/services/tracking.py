@@ -1,6 +1,8 @@
-"""Open pixel and click tracking: signed tokens naming the log (and the link), monotone status changes."""
+"""Open pixel and click tracking: signed tokens naming the log (and the link), monotone status changes
+(which the providers' event webhooks apply too)."""
 from __future__ import annotations
 
+import datetime as dt
 import html as html_lib
 import re
 
@@ -60,12 +62,37 @@ def _advance(row: EmailLog, status: EmailStatus) -> None:
         row.status = status.value
 
 
+def mark_delivered(row: EmailLog, at: dt.datetime) -> None:
+    row.delivered_at = row.delivered_at or at
+    _advance(row, EmailStatus.DELIVERED)
+
+
+def mark_opened(row: EmailLog, at: dt.datetime) -> None:
+    row.opened_at = row.opened_at or at
+    _advance(row, EmailStatus.OPENED)
+
+
+def mark_clicked(row: EmailLog, at: dt.datetime) -> None:
+    """A click implies the open: both times are filled."""
+    row.opened_at = row.opened_at or at
+    row.clicked_at = row.clicked_at or at
+    _advance(row, EmailStatus.CLICKED)
+
+
+def mark_bounced(row: EmailLog, reason: str | None) -> None:
+    """The recipient's server refused the email. Ends delivery, unless the recipient has already opened
+    it (a late or spoofed bounce cannot undo what the recipient did) or it is already failed or bounced."""
+    if row.status in TERMINAL or RANK.get(EmailStatus(row.status), 0) >= RANK[EmailStatus.OPENED]:
+        return
+    row.status = EmailStatus.BOUNCED.value
+    row.error_message = (reason or "The recipient's mail server refused the email.")[:1000]
+
+
 def record_open(token: str) -> None:
     row = db.session.get(EmailLog, _load(token)["l"])
     if row is None:
         return
-    row.opened_at = row.opened_at or utcnow()
-    _advance(row, EmailStatus.OPENED)
+    mark_opened(row, utcnow())
     db.session.flush()
 
 
@@ -77,9 +104,6 @@ def record_click(token: str) -> str:
         raise ValidationError("This link is not valid.")
     row = db.session.get(EmailLog, data["l"])
     if row is not None:
-        now = utcnow()
-        row.opened_at = row.opened_at or now
-        row.clicked_at = row.clicked_at or now
-        _advance(row, EmailStatus.CLICKED)
+        mark_clicked(row, utcnow())
         db.session.flush()
     return target

@@ -29,6 +29,7 @@ def register_blueprints(app: Flask) -> None:
         store_templates,
         template_send_test,
         tracking,
+        webhooks,
     )
 
     app.register_blueprint(public.bp)
@@ -37,6 +38,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(store.bp)
     app.register_blueprint(customer.bp)
     app.register_blueprint(tracking.bp)
+    app.register_blueprint(webhooks.bp)
     errors.register(app)
     read_only.register(app)
     nav.register(app)

@@ -1,7 +1,7 @@
 """The store's email settings wizard (/store/<slug>/settings/email/<step>): five steps, each saved, with HTMX."""
 from __future__ import annotations
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import g, make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -10,6 +10,7 @@ from .. import access
 from ..auth import current_actor
 from ..extensions import db
 from ..services import email_settings as wizard
+from ..services import provider_events
 from ..services.errors import PermissionDenied, ValidationError
 from .forms import options
 from .portal import is_htmx
@@ -43,8 +44,14 @@ class CredentialsForm(FlaskForm):
         ),
     )
     sendgrid_api_key = PasswordField("SendGrid API key", validators=[Optional(), Length(max=300)])
+    sendgrid_webhook_public_key = StringField(
+        "Event webhook verification key (optional)", validators=[Optional(), Length(max=500)]
+    )
     mailgun_api_key = PasswordField("Mailgun API key", validators=[Optional(), Length(max=300)])
     mailgun_domain = StringField("Sending domain", validators=[Optional(), Length(max=255)])
+    mailgun_webhook_signing_key = PasswordField(
+        "HTTP webhook signing key (optional)", validators=[Optional(), Length(max=300)]
+    )
     mailgun_region = SelectField(
         "Region", validate_choice=False, default="us",
         choices=options([("us", "US (api.mailgun.net)"), ("eu", "EU (api.eu.mailgun.net)")]),
@@ -75,6 +82,7 @@ def _render(step: str, form, status: int = 200, push: bool = False, **context):
         allowed=wizard.allowed_providers(_store()), labels=wizard.PROVIDER_LABELS,
         upgrade_explanation=wizard.UPGRADE_EXPLANATION,
         hints=wizard.secret_hints(settings),
+        webhook_urls={p: provider_events.webhook_url(p, g.store.slug) for p in provider_events.PROVIDERS},
     )
     template = "store/settings/_wizard.html" if is_htmx() else "store/settings/email.html"
     response = make_response(render_template(template, **context), status)

@@ -120,6 +120,57 @@ def test_business_store_may_choose_sendgrid_and_its_key_is_never_shown_again(tea
     assert saved(app, store).sendgrid_api_key == settings.sendgrid_api_key
 
 
+def sendgrid_verification_key() -> str:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return base64.b64encode(
+        public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode()
+
+
+def test_sendgrid_step_shows_the_stores_webhook_url_and_takes_a_verification_key_that_must_be_one(team, app):
+    store, _user, client = team(StoreTier.BUSINESS)
+    post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+    post(client, store, "provider", {"provider": "sendgrid"})
+    page = client.get(BASE.format(slug=store.slug) + "/credentials").get_data(as_text=True)
+    assert f"http://127.0.0.1:5000/webhooks/sendgrid/{store.slug}</code>" in page
+
+    refused = post(client, store, "credentials", {"sendgrid_api_key": "SG.k", "sendgrid_webhook_public_key": "hello"})
+    assert refused.status_code == 422 and "This is not a verification key" in refused.get_data(as_text=True)
+    assert saved(app, store).sendgrid_webhook_public_key is None
+
+    key = sendgrid_verification_key()
+    assert post(client, store, "credentials", {"sendgrid_api_key": "SG.k", "sendgrid_webhook_public_key": key}).status_code == 302
+    settings = saved(app, store)
+    assert settings.sendgrid_webhook_public_key == key and settings.is_configured
+    # A public key: shown again as saved; emptied, it is removed.
+    assert key in client.get(BASE.format(slug=store.slug) + "/credentials").get_data(as_text=True)
+    assert post(client, store, "credentials", {"sendgrid_webhook_public_key": ""}).status_code == 302
+    assert saved(app, store).sendgrid_webhook_public_key is None
+
+
+def test_mailgun_webhook_signing_key_is_optional_encrypted_and_never_shown_again(team, app):
+    store, _user, client = team(StoreTier.BUSINESS)
+    post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+    post(client, store, "provider", {"provider": "mailgun"})
+    fields = {"mailgun_api_key": "key-api", "mailgun_domain": "mg.store.example", "mailgun_region": "eu"}
+    assert post(client, store, "credentials", fields).status_code == 302
+    assert saved(app, store).mailgun_webhook_signing_key is None and saved(app, store).is_configured
+
+    assert post(client, store, "credentials", {**fields, "mailgun_webhook_signing_key": "sign-key-9876"}).status_code == 302
+    stored = saved(app, store).mailgun_webhook_signing_key
+    assert stored and "sign-key" not in stored
+    page = client.get(BASE.format(slug=store.slug) + "/credentials").get_data(as_text=True)
+    assert f"/webhooks/mailgun/{store.slug}</code>" in page
+    assert "Saved, ending in 9876" in page and "sign-key-9876" not in page
+    assert post(client, store, "credentials", {**fields, "mailgun_webhook_signing_key": ""}).status_code == 302
+    assert saved(app, store).mailgun_webhook_signing_key == stored
+
+
 def test_wizard_verifies_against_the_local_smtp_server(team, app, smtp_sink):
     store, user, client = team()
     fill_smtp(client, store, smtp_sink)

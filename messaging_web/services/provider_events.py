@@ -1,0 +1,235 @@
+"""The providers' event webhooks: SendGrid's signed event webhook and Mailgun's webhooks.
+
+Each POST is verified before anything is read from it: SendGrid signs the timestamp and the raw body
+with ECDSA (P-256, SHA-256) and publishes the public key in the account's settings; Mailgun signs a
+timestamp and a token with HMAC-SHA256 under the account's webhook signing key. A signature older
+than WEBHOOK_MAX_AGE_SECONDS is refused, so a captured request cannot be replayed later; a replay
+within that window changes nothing, since every transition is monotone.
+
+Each store's account posts to its own URL, /webhooks/<provider>/<store slug>, verified with the key
+the store entered in its settings (the platform sender is SMTP or the file outbox: no webhooks).
+An event names its email by the `email_log_id` our providers attach to every send (SendGrid's
+custom_args, Mailgun's user variables), and moves only a log that this store's own settings sent.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+from flask import current_app
+
+from ..extensions import db
+from ..models import EmailLog, EmailProvider, Store, StoreEmailSettings
+from ..models.base import utcnow
+from . import tracking
+from .secrets import decrypt_secret
+
+PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value)
+# What each provider's event means for the log; events not named here (processed, deferred, a
+# temporary failure, unsubscribes, spam reports) leave it as it is.
+SENDGRID_KINDS = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
+                  "dropped": "bounced"}
+MAILGUN_KINDS = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "rejected": "bounced"}
+
+
+class WebhookRefused(Exception):
+    """The request is not from the provider account it claims (403), or cannot be read (400)."""
+
+    def __init__(self, message: str, status: int = 403):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    log_id: int
+    kind: str  # delivered | opened | clicked | bounced
+    occurred_at: dt.datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookKeys:
+    sendgrid_public_key: str | None
+    mailgun_signing_key: str | None
+
+
+def sendgrid_public_key_error(value: str) -> str | None:
+    """Why `value` is not a SendGrid verification key (base64 of a P-256 public key), or None."""
+    try:
+        key = load_der_public_key(base64.b64decode(value.strip(), validate=True))
+    except (ValueError, binascii.Error, TypeError):
+        return "This is not a verification key: copy it from SendGrid's signed event webhook settings."
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return "This is not a verification key: copy it from SendGrid's signed event webhook settings."
+    return None
+
+
+def store_keys(slug: str) -> tuple[int, WebhookKeys] | None:
+    """The store's id and the keys of its own provider account, or None for an unknown store."""
+    settings = StoreEmailSettings
+    row = db.session.execute(
+        sa.select(Store.id, settings.sendgrid_webhook_public_key, settings.mailgun_webhook_signing_key)
+        .outerjoin(StoreEmailSettings, settings.store_id == Store.id)
+        .where(Store.slug == slug)
+    ).first()
+    if row is None:
+        return None
+    return row.id, WebhookKeys(row.sendgrid_webhook_public_key, decrypt_secret(row.mailgun_webhook_signing_key))
+
+
+def _check_fresh(timestamp: str | None) -> None:
+    try:
+        signed_at = float(timestamp or "")
+    except ValueError:
+        raise WebhookRefused("The signature has no valid timestamp.") from None
+    if abs(time.time() - signed_at) > current_app.config["WEBHOOK_MAX_AGE_SECONDS"]:
+        raise WebhookRefused("The signature is too old.")
+
+
+def _json(body: bytes):
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRefused("The body is not JSON.", 400) from None
+
+
+def _log_id(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+def _moment(value) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return utcnow()
+
+
+def _text(value) -> str | None:
+    return str(value)[:1000] if value not in (None, "") else None
+
+
+def sendgrid_events(body: bytes, signature: str | None, timestamp: str | None, public_key: str | None):
+    """The events of a verified SendGrid POST (a JSON list of events)."""
+    if not public_key:
+        raise WebhookRefused("No SendGrid verification key is configured for this webhook.")
+    if not signature:
+        raise WebhookRefused("The request is not signed.")
+    _check_fresh(timestamp)
+    try:
+        key = load_der_public_key(base64.b64decode(public_key.strip()))
+        key.verify(base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, binascii.Error, TypeError, AttributeError):
+        raise WebhookRefused("The signature does not match.") from None
+    payload = _json(body)
+    if not isinstance(payload, list):
+        raise WebhookRefused("SendGrid sends a list of events.", 400)
+    events = []
+    for item in payload:
+        if not isinstance(item, dict):
+            continue
+        kind, log_id = SENDGRID_KINDS.get(item.get("event")), _log_id(item.get("email_log_id"))
+        if kind and log_id:
+            reason = _text(item.get("reason")) or _text(item.get("response"))
+            events.append(ProviderEvent(log_id, kind, _moment(item.get("timestamp")), reason))
+    return events
+
+
+def mailgun_events(body: bytes, signing_key: str | None):
+    """The event of a verified Mailgun POST ({"signature": {...}, "event-data": {...}})."""
+    if not signing_key:
+        raise WebhookRefused("No Mailgun signing key is configured for this webhook.")
+    payload = _json(body)
+    signed = payload.get("signature") if isinstance(payload, dict) else None
+    if not isinstance(signed, dict):
+        raise WebhookRefused("The request is not signed.")
+    timestamp, token, signature = (str(signed.get(k) or "") for k in ("timestamp", "token", "signature"))
+    _check_fresh(timestamp)
+    expected = hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    if not token or not hmac.compare_digest(expected, signature):
+        raise WebhookRefused("The signature does not match.")
+    data = payload.get("event-data")
+    if not isinstance(data, dict):
+        raise WebhookRefused("The event has no event-data.", 400)
+    event = data.get("event")
+    kind = MAILGUN_KINDS.get(event)
+    if event == "failed" and data.get("severity") == "permanent":
+        kind = "bounced"
+    variables = data.get("user-variables") if isinstance(data.get("user-variables"), dict) else {}
+    log_id = _log_id(variables.get("email_log_id"))
+    if not (kind and log_id):
+        return []
+    status = data.get("delivery-status") if isinstance(data.get("delivery-status"), dict) else {}
+    reason = _text(status.get("description")) or _text(status.get("message")) or _text(data.get("reason"))
+    return [ProviderEvent(log_id, kind, _moment(data.get("timestamp")), reason)]
+
+
+def apply_events(events: list[ProviderEvent], *, provider: str, store_id: int) -> int:
+    """Move the logs the events name, among those the store's own account sent; returns how many applied."""
+    if not events:
+        return 0
+    rows = {
+        row.id: row
+        for row in db.session.scalars(
+            sa.select(EmailLog)
+            .where(
+                EmailLog.id.in_({e.log_id for e in events}), EmailLog.provider == provider,
+                EmailLog.store_id == store_id, EmailLog.via_store_settings.is_(True),
+            )
+            .with_for_update()
+        )
+    }
+    applied = 0
+    for event in sorted(events, key=lambda e: e.occurred_at):
+        row = rows.get(event.log_id)
+        if row is None:
+            continue
+        if event.kind == "delivered":
+            tracking.mark_delivered(row, event.occurred_at)
+        elif event.kind == "opened":
+            tracking.mark_opened(row, event.occurred_at)
+        elif event.kind == "clicked":
+            tracking.mark_clicked(row, event.occurred_at)
+        elif event.kind == "bounced":
+            tracking.mark_bounced(row, event.reason)
+        applied += 1
+    db.session.flush()
+    return applied
+
+
+def receive(provider: str, store_slug: str, body: bytes, headers) -> int:
+    """Verify and apply one webhook POST to a store's endpoint; WebhookRefused if it cannot be trusted or read."""
+    found = store_keys(store_slug) if provider in PROVIDERS else None
+    if found is None:
+        raise WebhookRefused("No such webhook.", 404)
+    store_id, keys = found
+    if provider == EmailProvider.SENDGRID.value:
+        events = sendgrid_events(
+            body, headers.get("X-Twilio-Email-Event-Webhook-Signature"),
+            headers.get("X-Twilio-Email-Event-Webhook-Timestamp"), keys.sendgrid_public_key,
+        )
+    else:
+        events = mailgun_events(body, keys.mailgun_signing_key)
+    return apply_events(events, provider=provider, store_id=store_id)
+
+
+def webhook_url(provider: str, store_slug: str) -> str:
+    """The URL a store pastes into its provider's webhook settings."""
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/webhooks/{provider}/{store_slug}"

@@ -1,0 +1,24 @@
+"""Event webhooks a store's SendGrid or Mailgun account calls: /webhooks/<provider>/<store slug>.
+Signed by the provider (services/provider_events.py), so no CSRF token."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..extensions import csrf, db
+from ..services import provider_events
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+csrf.exempt(bp)
+
+
+@bp.post("/<provider>/<slug>")
+def store_events(provider: str, slug: str):
+    try:
+        applied = provider_events.receive(provider, slug, request.get_data(), request.headers)
+    except provider_events.WebhookRefused as exc:
+        db.session.rollback()
+        # A refusal is a 4xx: the provider shows it in its delivery log (and retries a while).
+        return jsonify(error=str(exc)), exc.status
+    db.session.commit()
+    return jsonify(applied=applied)
+
