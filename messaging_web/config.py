@@ -85,6 +85,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "SES_ENDPOINT_URL": os.environ.get("SES_ENDPOINT_URL") or None,
         # How old the signature of a provider's event webhook may be (stores enter the keys in the wizard).
         "WEBHOOK_MAX_AGE_SECONDS": _int("WEBHOOK_MAX_AGE_SECONDS", 900),
+        # Where SES's SNS notifications may have their signing certificate and subscription URL.
+        "SNS_URL_PATTERN": os.environ.get(
+            "SNS_URL_PATTERN", r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+        ),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_dir / "uploads"),
         "PAGE_SIZE": _int("PAGE_SIZE", 25),

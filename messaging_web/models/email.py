@@ -147,9 +147,11 @@ class StoreEmailSettings(TimestampMixin, db.Model):
     ses_region: Mapped[str | None] = mapped_column(sa.String(50), nullable=True, default="eu-west-1")
     # Not in the spec: what verifies the provider's event webhook (delivered, bounced, opened, clicked).
     # SendGrid signs with a key pair (this is its public half, not a secret); Mailgun with a shared
-    # signing key, encrypted like the other secrets.
+    # signing key, encrypted like the other secrets; SES events come through an SNS topic of the
+    # store's AWS account, whose ARN is what tells its notifications from anyone else's.
     sendgrid_webhook_public_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     mailgun_webhook_signing_key: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    ses_sns_topic_arn: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
     is_configured: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     is_verified: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     last_verified_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)

@@ -21,6 +21,7 @@ MAILGUN_REGIONS = ("us", "eu")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"^(?=.{{1,253}}$)({_LABEL}\.)*{_LABEL}$|^\d{{1,3}}(\.\d{{1,3}}){{3}}$")
 AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+SNS_TOPIC_ARN = re.compile(r"^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$")
 SECRET_FIELDS_BY_PROVIDER = {
     "smtp": ("smtp_password",), "sendgrid": ("sendgrid_api_key",), "mailgun": ("mailgun_api_key",),
     "ses": ("ses_secret_access_key",),
@@ -118,6 +119,7 @@ class Credentials:
     ses_access_key_id: str | None = None
     ses_secret_access_key: str | None = None
     ses_region: str | None = None
+    ses_sns_topic_arn: str | None = None  # optional: where SES publishes the store's events
 
 
 def save_credentials(store: Store, settings: StoreEmailSettings, data: Credentials) -> StoreEmailSettings:
@@ -166,6 +168,11 @@ def save_credentials(store: Store, settings: StoreEmailSettings, data: Credentia
         if not AWS_REGION.match(region):
             raise ValidationError("Enter an AWS region such as eu-west-1.", field="ses_region")
         settings.ses_access_key_id, settings.ses_region = key_id, region
+        topic = (data.ses_sns_topic_arn or "").strip()
+        if topic and not SNS_TOPIC_ARN.match(topic):
+            raise ValidationError("Enter the topic's ARN, e.g. arn:aws:sns:eu-west-1:123456789012:ses-events.",
+                                  field="ses_sns_topic_arn")
+        settings.ses_sns_topic_arn = topic or None
         _keep_or_set_secret(settings, "ses_secret_access_key", data.ses_secret_access_key)
     missing = _missing_secrets(settings)
     if missing:

@@ -1,4 +1,4 @@
-"""The providers' event webhooks: SendGrid's signed event webhook and Mailgun's webhooks.
+"""The providers' event webhooks: SendGrid's signed event webhook, Mailgun's webhooks, SES through SNS.
 
 Each POST is verified before anything is read from it: SendGrid signs the timestamp and the raw body
 with ECDSA (P-256, SHA-256) and publishes the public key in the account's settings; Mailgun signs a
@@ -6,8 +6,11 @@ timestamp and a token with HMAC-SHA256 under the account's webhook signing key. 
 than WEBHOOK_MAX_AGE_SECONDS is refused, so a captured request cannot be replayed later; a replay
 within that window changes nothing, since every transition is monotone.
 
+Amazon SES reports through an SNS topic of the store's AWS account (services/sns.py verifies it).
+
 Each store's account posts to its own URL, /webhooks/<provider>/<store slug>, verified with the key
-the store entered in its settings (the platform sender is SMTP or the file outbox: no webhooks).
+(or, for SES, the topic) the store entered in its settings (the platform sender is SMTP or the file
+outbox: no webhooks).
 An event names its email by the `email_log_id` our providers attach to every send (SendGrid's
 custom_args, Mailgun's user variables), and moves only a log that this store's own settings sent.
 """
@@ -32,15 +35,17 @@ from flask import current_app
 from ..extensions import db
 from ..models import EmailLog, EmailProvider, Store, StoreEmailSettings
 from ..models.base import utcnow
-from . import tracking
+from . import sns, tracking
 from .secrets import decrypt_secret
 
-PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value)
+PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
 # What each provider's event means for the log; events not named here (processed, deferred, a
 # temporary failure, unsubscribes, spam reports) leave it as it is.
 SENDGRID_KINDS = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
                   "dropped": "bounced"}
 MAILGUN_KINDS = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "rejected": "bounced"}
+# SES event publishing says eventType, the older identity notifications notificationType.
+SES_KINDS = {"Delivery": "delivered", "Open": "opened", "Click": "clicked", "Reject": "bounced"}
 
 
 class WebhookRefused(Exception):
@@ -53,16 +58,18 @@ class WebhookRefused(Exception):
 
 @dataclass(frozen=True)
 class ProviderEvent:
-    log_id: int
+    log_id: int | None  # SendGrid and Mailgun name our log id ...
     kind: str  # delivered | opened | clicked | bounced
     occurred_at: dt.datetime
     reason: str | None = None
+    provider_message_id: str | None = None  # ... SES names the message id it gave at sending
 
 
 @dataclass(frozen=True)
 class WebhookKeys:
     sendgrid_public_key: str | None
     mailgun_signing_key: str | None
+    ses_topic_arn: str | None
 
 
 def sendgrid_public_key_error(value: str) -> str | None:
@@ -80,13 +87,18 @@ def store_keys(slug: str) -> tuple[int, WebhookKeys] | None:
     """The store's id and the keys of its own provider account, or None for an unknown store."""
     settings = StoreEmailSettings
     row = db.session.execute(
-        sa.select(Store.id, settings.sendgrid_webhook_public_key, settings.mailgun_webhook_signing_key)
+        sa.select(
+            Store.id, settings.sendgrid_webhook_public_key, settings.mailgun_webhook_signing_key,
+            settings.ses_sns_topic_arn,
+        )
         .outerjoin(StoreEmailSettings, settings.store_id == Store.id)
         .where(Store.slug == slug)
     ).first()
     if row is None:
         return None
-    return row.id, WebhookKeys(row.sendgrid_webhook_public_key, decrypt_secret(row.mailgun_webhook_signing_key))
+    return row.id, WebhookKeys(
+        row.sendgrid_webhook_public_key, decrypt_secret(row.mailgun_webhook_signing_key), row.ses_sns_topic_arn
+    )
 
 
 def _check_fresh(timestamp: str | None) -> None:
@@ -181,24 +193,73 @@ def mailgun_events(body: bytes, signing_key: str | None):
     return [ProviderEvent(log_id, kind, _moment(data.get("timestamp")), reason)]
 
 
+def ses_events(body: bytes, topic_arn: str | None):
+    """The event of a verified SNS POST from the store's topic. A subscription confirmation is confirmed."""
+    if not topic_arn:
+        raise WebhookRefused("No Amazon SNS topic is configured for this webhook.")
+    try:
+        message = sns.verified_message(_json(body), topic_arn)
+        if message["Type"] == "SubscriptionConfirmation":
+            sns.confirm_subscription(message)
+            return []
+    except sns.SnsRefused as exc:
+        raise WebhookRefused(str(exc), exc.status) from None
+    if message["Type"] != "Notification":
+        return []
+    try:
+        event = json.loads(message.get("Message") or "")
+    except ValueError:
+        return []
+    if not isinstance(event, dict):
+        return []
+    name = event.get("eventType") or event.get("notificationType")
+    details = event.get(str(name).lower()) if isinstance(event.get(str(name).lower()), dict) else {}
+    kind = SES_KINDS.get(name)
+    reason = None
+    if name == "Bounce":
+        if details.get("bounceType") != "Permanent":
+            return []  # SES retries a transient bounce itself
+        kind = "bounced"
+        recipients = details.get("bouncedRecipients") or [{}]
+        first = recipients[0] if isinstance(recipients[0], dict) else {}
+        reason = _text(first.get("diagnosticCode")) or _text(details.get("bounceSubType"))
+    elif name == "Reject":
+        reason = _text(details.get("reason"))
+    mail = event.get("mail") if isinstance(event.get("mail"), dict) else {}
+    message_id = mail.get("messageId")
+    if not (kind and isinstance(message_id, str) and message_id):
+        return []
+    return [ProviderEvent(None, kind, _iso_moment(details.get("timestamp") or mail.get("timestamp")), reason,
+                          provider_message_id=message_id[:255])]
+
+
+def _iso_moment(value) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return utcnow()
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def apply_events(events: list[ProviderEvent], *, provider: str, store_id: int) -> int:
     """Move the logs the events name, among those the store's own account sent; returns how many applied."""
     if not events:
         return 0
-    rows = {
-        row.id: row
-        for row in db.session.scalars(
-            sa.select(EmailLog)
-            .where(
-                EmailLog.id.in_({e.log_id for e in events}), EmailLog.provider == provider,
-                EmailLog.store_id == store_id, EmailLog.via_store_settings.is_(True),
-            )
-            .with_for_update()
+    log_ids = {e.log_id for e in events if e.log_id}
+    message_ids = {e.provider_message_id for e in events if e.provider_message_id}
+    found = db.session.scalars(
+        sa.select(EmailLog)
+        .where(
+            sa.or_(EmailLog.id.in_(log_ids), EmailLog.provider_message_id.in_(message_ids)),
+            EmailLog.provider == provider, EmailLog.store_id == store_id, EmailLog.via_store_settings.is_(True),
         )
-    }
+        .order_by(EmailLog.id)
+        .with_for_update()
+    ).all()
+    by_id, by_message_id = {r.id: r for r in found}, {r.provider_message_id: r for r in found}
     applied = 0
     for event in sorted(events, key=lambda e: e.occurred_at):
-        row = rows.get(event.log_id)
+        row = by_id.get(event.log_id) if event.log_id else by_message_id.get(event.provider_message_id)
         if row is None:
             continue
         if event.kind == "delivered":
@@ -225,8 +286,10 @@ def receive(provider: str, store_slug: str, body: bytes, headers) -> int:
             body, headers.get("X-Twilio-Email-Event-Webhook-Signature"),
             headers.get("X-Twilio-Email-Event-Webhook-Timestamp"), keys.sendgrid_public_key,
         )
-    else:
+    elif provider == EmailProvider.MAILGUN.value:
         events = mailgun_events(body, keys.mailgun_signing_key)
+    else:
+        events = ses_events(body, keys.ses_topic_arn)
     return apply_events(events, provider=provider, store_id=store_id)
 
 

@@ -59,6 +59,7 @@ class CredentialsForm(FlaskForm):
     ses_access_key_id = StringField("Access key id", validators=[Optional(), Length(max=100)])
     ses_secret_access_key = PasswordField("Secret access key", validators=[Optional(), Length(max=300)])
     ses_region = StringField("Region", validators=[Optional(), Length(max=50)])
+    ses_sns_topic_arn = StringField("SNS topic ARN for events (optional)", validators=[Optional(), Length(max=300)])
 
 
 class SignatureForm(FlaskForm):

@@ -1,4 +1,4 @@
-"""store email settings: keys that verify SendGrid's and Mailgun's event webhooks
+"""store email settings: what verifies the providers' event webhooks (SendGrid, Mailgun, SES via SNS)
 
 Revision ID: 0007_webhook_keys
 Revises: 0006_trigram_search
@@ -20,9 +20,11 @@ def upgrade():
     with op.batch_alter_table('store_email_settings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sendgrid_webhook_public_key', sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column('mailgun_webhook_signing_key', sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column('ses_sns_topic_arn', sa.String(length=300), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('store_email_settings', schema=None) as batch_op:
+        batch_op.drop_column('ses_sns_topic_arn')
         batch_op.drop_column('mailgun_webhook_signing_key')
         batch_op.drop_column('sendgrid_webhook_public_key')

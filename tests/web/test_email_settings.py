@@ -171,6 +171,20 @@ def test_mailgun_webhook_signing_key_is_optional_encrypted_and_never_shown_again
     assert saved(app, store).mailgun_webhook_signing_key == stored
 
 
+def test_ses_step_takes_an_optional_sns_topic_arn_for_events_and_refuses_anything_else(team, app):
+    store, _user, client = team(StoreTier.BUSINESS)
+    post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+    post(client, store, "provider", {"provider": "ses"})
+    page = client.get(BASE.format(slug=store.slug) + "/credentials").get_data(as_text=True)
+    assert f"/webhooks/ses/{store.slug}</code>" in page
+    fields = {"ses_access_key_id": "AKIASTORE0000001", "ses_secret_access_key": "secret", "ses_region": "eu-west-1"}
+    refused = post(client, store, "credentials", {**fields, "ses_sns_topic_arn": "https://sns.example/topic"})
+    assert refused.status_code == 422 and "the topic&#39;s ARN" in refused.get_data(as_text=True)
+    topic = "arn:aws:sns:eu-west-1:123456789012:ses-events"
+    assert post(client, store, "credentials", {**fields, "ses_sns_topic_arn": topic}).status_code == 302
+    assert saved(app, store).ses_sns_topic_arn == topic and saved(app, store).is_configured
+
+
 def test_wizard_verifies_against_the_local_smtp_server(team, app, smtp_sink):
     store, user, client = team()
     fill_smtp(client, store, smtp_sink)
