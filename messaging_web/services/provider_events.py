@@ -135,7 +135,9 @@ def _moment(value) -> dt.datetime:
 
 
 def _text(value) -> str | None:
-    return str(value)[:1000] if value not in (None, "") else None
+    """A reason from the provider, as the log can store it (PostgreSQL text holds no NUL)."""
+    text = str(value).replace("\x00", "")[:1000] if value is not None else ""
+    return text or None
 
 
 def sendgrid_events(body: bytes, signature: str | None, timestamp: str | None, public_key: str | None):
@@ -230,7 +232,7 @@ def ses_events(body: bytes, topic_arn: str | None):
     if not (kind and isinstance(message_id, str) and message_id):
         return []
     return [ProviderEvent(None, kind, _iso_moment(details.get("timestamp") or mail.get("timestamp")), reason,
-                          provider_message_id=message_id[:255])]
+                          provider_message_id=message_id.replace("\x00", "")[:255])]
 
 
 def _iso_moment(value) -> dt.datetime:
