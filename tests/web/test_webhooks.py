@@ -235,3 +235,18 @@ def test_a_store_accounts_events_never_move_another_stores_emails(
                                   "/webhooks/sendgrid"])
 def test_unknown_webhooks_are_404(client, path):
     assert client.post(path, data=b"[]", content_type="application/json").status_code == 404
+
+
+def test_the_store_reads_what_the_webhook_reported_in_its_email_log(
+    app, factory, httpserver, manual_dispatch, sendgrid_keys, signed_in
+):
+    private, public = sendgrid_keys
+    with app.app_context():
+        store, log_id = store_sending_through(factory, httpserver, app, "sendgrid", public)
+    client = signed_in(factory.store_user(store))
+    events = [{"event": "delivered", "email_log_id": str(log_id), "timestamp": int(time.time()) - 60},
+              {"event": "open", "email_log_id": str(log_id), "timestamp": int(time.time())}]
+    assert post(client, f"/webhooks/sendgrid/{store.slug}", *signed_sendgrid(private, events)).status_code == 200
+    page = client.get(f"/store/{store.slug}/email-log/{log_id}").get_data(as_text=True)
+    assert "<dt>Delivered</dt>" in page and "<dt>Opened</dt>" in page and "<dt>Clicked</dt>" not in page
+    assert "opened" in client.get(f"/store/{store.slug}/email-log").get_data(as_text=True).lower()
