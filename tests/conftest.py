@@ -80,6 +80,14 @@ def _empty_database_after_test(request):
 
 
 @pytest.fixture
+def manual_dispatch(app):
+    """Queued emails wait for an explicit delivery call (delivery.deliver_due) instead of going at commit."""
+    app.config["EMAIL_DISPATCHER"] = "manual"
+    yield
+    app.config["EMAIL_DISPATCHER"] = "inprocess"
+
+
+@pytest.fixture
 def ctx(app):
     """An application context for tests that call services directly."""
     with app.app_context():

@@ -45,18 +45,24 @@ def _allowed(url) -> bool:
     return isinstance(url, str) and re.match(current_app.config["SNS_URL_PATTERN"], url) is not None
 
 
+def _get(url: str, failure: str) -> bytes:
+    """GET from SNS; a failure is a 502, so that SNS sends the message again later."""
+    try:
+        response = _http.request("GET", url)
+    except urllib3.exceptions.HTTPError:
+        raise SnsRefused(failure, 502) from None
+    if response.status != 200:
+        raise SnsRefused(failure, 502)
+    return response.data
+
+
 def _public_key(url: str) -> rsa.RSAPublicKey:
     with _certificates_lock:
         if url in _certificates:
             return _certificates[url]
+    pem = _get(url, "The signing certificate could not be fetched.")
     try:
-        response = _http.request("GET", url)
-    except urllib3.exceptions.HTTPError:
-        raise SnsRefused("The signing certificate could not be fetched.", 502) from None
-    if response.status != 200:
-        raise SnsRefused("The signing certificate could not be fetched.", 502)
-    try:
-        key = x509.load_pem_x509_certificate(response.data).public_key()
+        key = x509.load_pem_x509_certificate(pem).public_key()
     except ValueError:
         raise SnsRefused("The signing certificate cannot be read.") from None
     if not isinstance(key, rsa.RSAPublicKey):
@@ -97,9 +103,4 @@ def confirm_subscription(message: dict) -> None:
     url = message.get("SubscribeURL")
     if not _allowed(url):
         raise SnsRefused("The subscription URL is not Amazon SNS's.")
-    try:
-        response = _http.request("GET", url)
-    except urllib3.exceptions.HTTPError:
-        raise SnsRefused("Amazon SNS could not be reached to confirm the subscription.", 502) from None
-    if response.status != 200:
-        raise SnsRefused("Amazon SNS refused to confirm the subscription.", 502)
+    _get(url, "Amazon SNS could not confirm the subscription.")

@@ -18,6 +18,14 @@ def load_templates() -> None:
         db.session.commit()
 
 
+class _NoSmtpServer:
+    host, port = "127.0.0.1", 1
+
+
+# The SMTP fields of settings that send through an API provider (SendGrid, Mailgun, SES): never used.
+NO_SMTP_SERVER = _NoSmtpServer()
+
+
 def smtp_settings(store_id: int, sink, *, verified: bool = True, password: str = SMTP_PASSWORD,
                   **overrides) -> StoreEmailSettings:
     """Verified SMTP settings pointing at a local aiosmtpd sink, committed."""

@@ -18,13 +18,6 @@ pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture
-def manual_dispatch(app):
-    app.config["EMAIL_DISPATCHER"] = "manual"
-    yield
-    app.config["EMAIL_DISPATCHER"] = "inprocess"
-
-
-@pytest.fixture
 def store_with_smtp(ctx, factory, smtp_sink, manual_dispatch):
     load_templates()
     store = factory.store()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import boto3
-import pytest
 import sqlalchemy as sa
 from werkzeug import Response
 
@@ -13,26 +12,15 @@ from messaging_web.models import EmailLog, StoreTier
 from messaging_web.services import delivery, templates
 from messaging_web.services.outbox import queue_email, queue_template_test
 from messaging_web.services.secrets import encrypt_secret
-from tests.support.email_data import load_templates, smtp_settings
+from tests.support.email_data import NO_SMTP_SERVER, load_templates, smtp_settings
 
 pytest_plugins = ["tests.support.fixtures"]
-
-
-@pytest.fixture
-def manual_dispatch(app):
-    app.config["EMAIL_DISPATCHER"] = "manual"
-    yield
-    app.config["EMAIL_DISPATCHER"] = "inprocess"
 
 
 def store_with(factory, sink_like, **settings):
     store = factory.store(tier=StoreTier.BUSINESS)
     smtp_settings(store.id, sink_like, **settings)
     return store
-
-
-class _Nowhere:
-    host, port = "127.0.0.1", 1
 
 
 def queue_one(store) -> int:
@@ -58,7 +46,7 @@ def test_sendgrid_store_sends_through_the_api(ctx, app, factory, httpserver, man
         return Response(status=202, headers={"X-Message-Id": "sg-1"})
 
     httpserver.expect_request("/v3/mail/send").respond_with_handler(handler)
-    store = store_with(factory, _Nowhere, provider="sendgrid", sendgrid_api_key=encrypt_secret("SG.store-key"))
+    store = store_with(factory, NO_SMTP_SERVER, provider="sendgrid", sendgrid_api_key=encrypt_secret("SG.store-key"))
     log_id = queue_one(store)
     delivery.deliver_due()
     assert status(log_id) == ("sent", "sg-1", None)
@@ -71,7 +59,7 @@ def test_sendgrid_429_keeps_the_email_for_a_retry(ctx, app, factory, httpserver,
     load_templates()
     app.config["SENDGRID_API_URL"] = httpserver.url_for("")
     httpserver.expect_request("/v3/mail/send").respond_with_data("slow down", status=429)
-    store = store_with(factory, _Nowhere, provider="sendgrid", sendgrid_api_key=encrypt_secret("SG.store-key"))
+    store = store_with(factory, NO_SMTP_SERVER, provider="sendgrid", sendgrid_api_key=encrypt_secret("SG.store-key"))
     log_id = queue_one(store)
     delivery.deliver_due()
     state, _id, error = status(log_id)
@@ -83,7 +71,7 @@ def test_mailgun_eu_store_sends_through_the_eu_endpoint(ctx, app, factory, https
     app.config["MAILGUN_API_URL_EU"] = httpserver.url_for("")
     app.config["MAILGUN_API_URL_US"] = "http://127.0.0.1:1"
     httpserver.expect_request("/v3/mg.store.example/messages").respond_with_json({"id": "<mg-1@mg.store.example>"})
-    store = store_with(factory, _Nowhere, provider="mailgun", mailgun_api_key=encrypt_secret("mg-key"),
+    store = store_with(factory, NO_SMTP_SERVER, provider="mailgun", mailgun_api_key=encrypt_secret("mg-key"),
                        mailgun_domain="mg.store.example", mailgun_region="eu")
     log_id = queue_one(store)
     delivery.deliver_due()
@@ -94,7 +82,7 @@ def test_mailgun_401_fails_with_the_reason(ctx, app, factory, httpserver, manual
     load_templates()
     app.config["MAILGUN_API_URL_US"] = httpserver.url_for("")
     httpserver.expect_request("/v3/mg.store.example/messages").respond_with_data("Forbidden", status=401)
-    store = store_with(factory, _Nowhere, provider="mailgun", mailgun_api_key=encrypt_secret("bad"),
+    store = store_with(factory, NO_SMTP_SERVER, provider="mailgun", mailgun_api_key=encrypt_secret("bad"),
                        mailgun_domain="mg.store.example", mailgun_region="us")
     log_id = queue_one(store)
     delivery.deliver_due()
@@ -106,7 +94,7 @@ def test_ses_store_sends_through_sesv2(ctx, app, factory, moto_server, manual_di
     app.config["SES_ENDPOINT_URL"] = moto_server
     boto3.client("ses", region_name="eu-central-1", endpoint_url=moto_server, aws_access_key_id="AKIASTORE0000001",
                  aws_secret_access_key="x").verify_email_identity(EmailAddress="shop@store.example")
-    store = store_with(factory, _Nowhere, provider="ses", ses_access_key_id="AKIASTORE0000001",
+    store = store_with(factory, NO_SMTP_SERVER, provider="ses", ses_access_key_id="AKIASTORE0000001",
                        ses_secret_access_key=encrypt_secret("ses-secret"), ses_region="eu-central-1")
     log_id = queue_one(store)
     delivery.deliver_due()

@@ -16,13 +16,6 @@ from tests.support.email_data import load_templates, smtp_settings
 pytest_plugins = ["tests.support.fixtures"]
 
 
-@pytest.fixture
-def manual_dispatch(app):
-    app.config["EMAIL_DISPATCHER"] = "manual"
-    yield
-    app.config["EMAIL_DISPATCHER"] = "inprocess"
-
-
 def outbox_files(app):
     from pathlib import Path
 

@@ -19,20 +19,9 @@ from messaging_web.models import EmailLog, StoreEmailSettings, StoreTier
 from messaging_web.services import delivery
 from messaging_web.services.outbox import queue_email
 from messaging_web.services.secrets import encrypt_secret
-from tests.support.email_data import load_templates, smtp_settings
+from tests.support.email_data import NO_SMTP_SERVER, load_templates, smtp_settings
 
 MAILGUN_KEY = "key-mailgun-webhook-signing"
-
-
-class _Nowhere:
-    host, port = "127.0.0.1", 1
-
-
-@pytest.fixture
-def manual_dispatch(app):
-    app.config["EMAIL_DISPATCHER"] = "manual"
-    yield
-    app.config["EMAIL_DISPATCHER"] = "inprocess"
 
 
 @pytest.fixture
@@ -68,12 +57,12 @@ def store_sending_through(factory, httpserver, app, provider: str, sendgrid_publ
     if provider == "sendgrid":
         app.config["SENDGRID_API_URL"] = httpserver.url_for("")
         httpserver.expect_request("/v3/mail/send").respond_with_response(Response(status=202, headers={"X-Message-Id": "sg-1"}))
-        smtp_settings(store.id, _Nowhere, provider="sendgrid", sendgrid_api_key=encrypt_secret("SG.key"),
+        smtp_settings(store.id, NO_SMTP_SERVER, provider="sendgrid", sendgrid_api_key=encrypt_secret("SG.key"),
                       sendgrid_webhook_public_key=sendgrid_public_key)
     else:
         app.config["MAILGUN_API_URL_US"] = httpserver.url_for("")
         httpserver.expect_request("/v3/mg.store.example/messages").respond_with_json({"id": "<mg-1>"})
-        smtp_settings(store.id, _Nowhere, provider="mailgun", mailgun_api_key=encrypt_secret("mg-key"),
+        smtp_settings(store.id, NO_SMTP_SERVER, provider="mailgun", mailgun_api_key=encrypt_secret("mg-key"),
                       mailgun_domain="mg.store.example", mailgun_webhook_signing_key=encrypt_secret(MAILGUN_KEY))
     load_templates()
     log_id = queue_email("settings_test_email", "kim@customer.example", {"store_name": store.name, "provider": "x"},

@@ -22,7 +22,7 @@ from messaging_web.models import EmailLog, StoreTier
 from messaging_web.services import delivery, sns
 from messaging_web.services.outbox import queue_email
 from messaging_web.services.secrets import encrypt_secret
-from tests.support.email_data import load_templates, smtp_settings
+from tests.support.email_data import NO_SMTP_SERVER, load_templates, smtp_settings
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -31,10 +31,6 @@ SIGNED = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
     "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
-
-
-class _Nowhere:
-    host, port = "127.0.0.1", 1
 
 
 class FakeSns:
@@ -83,13 +79,6 @@ def fake_sns(app, httpserver):
 
 
 @pytest.fixture
-def manual_dispatch(app):
-    app.config["EMAIL_DISPATCHER"] = "manual"
-    yield
-    app.config["EMAIL_DISPATCHER"] = "inprocess"
-
-
-@pytest.fixture
 def sent_through_ses(ctx, app, factory, moto_server, manual_dispatch):
     """A Business store whose own SES account (moto) has sent one email; its topic is TOPIC."""
     load_templates()
@@ -97,7 +86,7 @@ def sent_through_ses(ctx, app, factory, moto_server, manual_dispatch):
     boto3.client("ses", region_name="eu-central-1", endpoint_url=moto_server, aws_access_key_id="AKIASTORE0000001",
                  aws_secret_access_key="x").verify_email_identity(EmailAddress="shop@store.example")
     store = factory.store(tier=StoreTier.BUSINESS)
-    smtp_settings(store.id, _Nowhere, provider="ses", ses_access_key_id="AKIASTORE0000001",
+    smtp_settings(store.id, NO_SMTP_SERVER, provider="ses", ses_access_key_id="AKIASTORE0000001",
                   ses_secret_access_key=encrypt_secret("ses-secret"), ses_region="eu-central-1",
                   ses_sns_topic_arn=TOPIC)
     log_id = queue_email("settings_test_email", "kim@customer.example", {"store_name": store.name, "provider": "x"},
