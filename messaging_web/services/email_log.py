@@ -71,3 +71,13 @@ def extra_data(row: EmailLog) -> dict:
     except ValueError:
         return {"raw": row.extra_data}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def status_counts(*, since, only_store_id: int | None = None) -> dict[str, int]:
+    """Emails queued since `since`, counted by status (every status present, zeros included)."""
+    query = sa.select(EmailLog.status, sa.func.count()).where(EmailLog.created_at >= since).group_by(EmailLog.status)
+    if only_store_id is not None:
+        query = query.where(EmailLog.store_id == only_store_id)
+    counts = dict.fromkeys(EmailStatus.values(), 0)
+    counts.update({status: count for status, count in db.session.execute(query)})
+    return counts

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from ..auth import ADMIN
+from ..services import dashboard
 from .portal import guard_portal
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -12,4 +13,4 @@ guard_portal(bp, ADMIN, "auth.admin_login")
 
 @bp.get("/")
 def home():
-    return render_template("admin/home.html")
+    return render_template("admin/home.html", recent=dashboard.platform_recent_emails())

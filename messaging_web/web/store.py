@@ -1,9 +1,11 @@
 """The store owner portal (/store/<slug>): the team's own store only."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, g, render_template
 
-from ..auth import STORE
+from ..auth import STORE, current_actor
+from ..services import dashboard
+from ..services.email_settings import PROVIDER_LABELS
 from .portal import guard_store_portal
 
 bp = Blueprint("store", __name__, url_prefix="/store/<slug>")
@@ -12,4 +14,5 @@ guard_store_portal(bp, STORE, "auth.store_login")
 
 @bp.get("/")
 def home():
-    return render_template("store/home.html")
+    overview = dashboard.store_overview(current_actor(), g.store.id)
+    return render_template("store/home.html", overview=overview, provider_labels=PROVIDER_LABELS)
