@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 
 from ..extensions import db
 from ..models import Store
@@ -20,3 +20,9 @@ def index():
 def healthz():
     db.session.execute(sa.text("SELECT 1"))
     return {"status": "ok"}
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico on their own (error pages, downloads); pages name the SVG.
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

@@ -32,3 +32,28 @@ def test_customer_signs_in_to_the_inbox_and_out_again(page):
 def test_wrong_password_shows_a_clear_message(page):
     sign_in(page, "/admin/login", "admin@platform.example", "wrong-password")
     assert "The email or password is not correct." in page.content()
+
+
+TOURS = {
+    "admin": ("/admin/login", "admin@platform.example",
+              ["/admin/", "/admin/conversations/", "/admin/conversations/new", "/admin/templates/", "/admin/email-log",
+               "/admin/notifications"]),
+    "store": ("/store/bergmann/login", "owner@bergmann.example",
+              ["/store/bergmann/", "/store/bergmann/conversations/", "/store/bergmann/templates/",
+               "/store/bergmann/email-log", "/store/bergmann/settings/email/sender"]),
+    "customer": ("/inbox/bergmann/login", "alice@customer.example",
+                 ["/inbox/bergmann/", "/inbox/bergmann/conversations/new"]),
+}
+
+
+def test_each_portals_pages_load_with_no_console_error_and_no_failed_request(page):
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("response", lambda response: problems.append(f"{response.status} {response.url}") if response.status >= 400 else None)
+    for login, email, paths in TOURS.values():
+        page.context.clear_cookies()
+        sign_in(page, login, email)
+        for path in paths:
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+    assert problems == []

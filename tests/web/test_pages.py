@@ -67,3 +67,11 @@ def test_missing_secret_key_is_refused_outside_development(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app({"MESSAGING_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_pages_name_an_icon_and_favicon_ico_leads_to_it(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response.headers["Location"].endswith("/static/favicon.svg")
+    assert client.get("/static/favicon.svg").status_code == 200
