@@ -9,10 +9,10 @@ within that window changes nothing, since every transition is monotone.
 Amazon SES reports through an SNS topic of the store's AWS account (services/sns.py verifies it).
 
 Each store's account posts to its own URL, /webhooks/<provider>/<store slug>, verified with the key
-(or, for SES, the topic) the store entered in its settings (the platform sender is SMTP or the file
-outbox: no webhooks).
-An event names its email by the `email_log_id` our providers attach to every send (SendGrid's
-custom_args, Mailgun's user variables), and moves only a log that this store's own settings sent.
+(or, for SES, the topic) the store entered in its settings; the platform's own sender is SMTP or the
+file outbox, which have no webhooks. An event names its email by the `email_log_id` our providers
+attach to every send (SendGrid's custom_args, Mailgun's user variables) or, for SES, by the message
+id SES returned; it moves only a log that this store's own settings sent.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ from ..extensions import db
 from ..models import EmailLog, EmailProvider, Store, StoreEmailSettings
 from ..models.base import utcnow
 from . import sns, tracking
-from .secrets import decrypt_secret
+from .secrets import SecretUnreadable, decrypt_secret
 
 PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
 # What each provider's event means for the log; events not named here (processed, deferred, a
@@ -96,16 +97,22 @@ def store_keys(slug: str) -> tuple[int, WebhookKeys] | None:
     ).first()
     if row is None:
         return None
-    return row.id, WebhookKeys(
-        row.sendgrid_webhook_public_key, decrypt_secret(row.mailgun_webhook_signing_key), row.ses_sns_topic_arn
-    )
+    try:
+        mailgun_key = decrypt_secret(row.mailgun_webhook_signing_key)
+    except SecretUnreadable:
+        # Saved under a key no longer configured: as good as none (the provider is told 403, and retries).
+        current_app.logger.error("The Mailgun webhook signing key of store %s cannot be decrypted", slug)
+        mailgun_key = None
+    return row.id, WebhookKeys(row.sendgrid_webhook_public_key, mailgun_key, row.ses_sns_topic_arn)
 
 
 def _check_fresh(timestamp: str | None) -> None:
     try:
         signed_at = float(timestamp or "")
     except ValueError:
-        raise WebhookRefused("The signature has no valid timestamp.") from None
+        signed_at = math.nan
+    if not math.isfinite(signed_at):
+        raise WebhookRefused("The signature has no valid timestamp.")
     if abs(time.time() - signed_at) > current_app.config["WEBHOOK_MAX_AGE_SECONDS"]:
         raise WebhookRefused("The signature is too old.")
 

@@ -198,7 +198,12 @@ def test_mailgun_posts_with_a_wrong_or_stale_signature_are_refused(ctx, app, cli
     assert post(client, url, signed_mailgun(event, timestamp=str(int(time.time()) - 3600))).status_code == 403
     assert post(client, url, json.dumps({"event-data": event}).encode()).status_code == 403
     assert post(client, url, b"[]").status_code == 403
+    assert post(client, url, signed_mailgun(event, timestamp="nan")).status_code == 403
     assert log_state(log_id)[0] == "sent"
+    # A signing key saved under an encryption key no longer configured counts as none: 403, not 500.
+    db.session.execute(sa.update(StoreEmailSettings).values(mailgun_webhook_signing_key="gAAAAA-not-a-token"))
+    db.session.commit()
+    assert post(client, url, signed_mailgun(event)).status_code == 403
 
 
 def test_a_store_accounts_events_never_move_another_stores_emails(
