@@ -66,6 +66,10 @@ class EmailLog(TimestampMixin, db.Model):
         in_list_check("status", EmailStatus.values(), "status_valid"),
         # The workers' claim query: due pending rows, oldest first.
         sa.Index("ix_email_logs_status_next_attempt_at", "status", "next_attempt_at"),
+        # Recent emails counted by status: the platform's and per store (analytics, home pages),
+        # answered from the index alone.
+        sa.Index("ix_email_logs_created_at_store_id_status", "created_at", "store_id", "status"),
+        sa.Index("ix_email_logs_store_id_created_at_status", "store_id", "created_at", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
-"""The admin console's email log: every email, filtered and searched; a row's detail; resend of a failed one."""
+"""The admin console's email log: every email, filtered and searched; a row's detail; resend of a failed one;
+and its analytics (per store, how far the emails got)."""
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -6,9 +7,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from .. import access
 from ..auth import current_actor
 from ..extensions import db
-from ..services import delivery, email_log
+from ..services import delivery, email_analytics, email_log
 from .admin import bp
-from .email_log_forms import EmailLogFilterForm
+from .email_log_forms import AnalyticsFilterForm, EmailLogFilterForm
 from .portal import is_htmx
 
 
@@ -22,6 +23,20 @@ def email_log_index():
     if is_htmx():
         return render_template("email_log/_results.html", **context)
     return render_template("admin/email_log/index.html", **context)
+
+
+@bp.get("/email-log/analytics")
+def email_log_analytics():
+    form = AnalyticsFilterForm(request.args)
+    days, search = form.period()
+    context = dict(
+        form=form, days=days, totals=email_analytics.totals(days=days),
+        page=email_analytics.by_store(days=days, search=search, page=form.page_number(),
+                                      per_page=current_app.config["PAGE_SIZE"]),
+    )
+    if is_htmx():
+        return render_template("admin/email_log/_analytics_results.html", **context)
+    return render_template("admin/email_log/analytics.html", **context)
 
 
 @bp.get("/email-log/<int:log_id>")

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SearchField, SelectField
 from wtforms.validators import Length, NumberRange, Optional
 
+from ..services import email_analytics
 from ..services.email_log import STATUS_FILTERS, EmailLogFilters
 from .forms import options
 
@@ -36,6 +37,28 @@ class EmailLogFilterForm(FlaskForm):
             provider=self.provider.data if "provider" not in errors and self.provider.data else None,
             search=(self.q.data or "").strip() or None if "q" not in errors else None,
         )
+
+    def page_number(self) -> int:
+        return self.page.data if self.page.data and "page" not in self.errors else 1
+
+
+class AnalyticsFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter form
+
+    days = SelectField(
+        "Period", default="30", validators=[Optional()],
+        choices=options((str(d), f"Last {d} days") for d in email_analytics.PERIODS),
+    )
+    q = SearchField("Store", validators=[Optional(), Length(max=200)])
+    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
+
+    def period(self) -> tuple[int, str]:
+        """The period in days and the store search; a value that does not validate falls back."""
+        self.validate()
+        days = int(self.days.data) if "days" not in self.errors and self.days.data else 30
+        search = (self.q.data or "").strip() if "q" not in self.errors else ""
+        return days, search
 
     def page_number(self) -> int:
         return self.page.data if self.page.data and "page" not in self.errors else 1

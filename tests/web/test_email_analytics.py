@@ -1,0 +1,92 @@
+"""Email analytics in the admin console: per store, over 7, 30 or 90 days, how many emails were sent and
+how far they got, with rates; searchable by store, paginated, a constant number of queries."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from messaging_web.extensions import db
+from messaging_web.models import EmailLog
+from messaging_web.models.base import utcnow
+from tests.support.query_counter import count_queries
+
+
+def email(store_id, status, days_ago=1):
+    return EmailLog(
+        recipient_email="kim@customer.example", subject="Hello", from_email="shop@store.example", status=status,
+        store_id=store_id, created_at=utcnow() - dt.timedelta(days=days_ago),
+    )
+
+
+@pytest.fixture
+def log(app, factory):
+    """North: 4 sent (1 delivered, 1 opened, 1 clicked, 1 bounced) and a failed one; south: 2 sent;
+    the platform: 1 pending; and an old north email, 60 days ago."""
+    north, south = factory.store(slug="north"), factory.store(slug="south")
+    with app.app_context():
+        rows = [email(north.id, s) for s in ("delivered", "opened", "clicked", "bounced", "failed")]
+        rows += [email(south.id, "sent"), email(south.id, "sent"), email(None, "pending"),
+                 email(north.id, "clicked", days_ago=60)]
+        db.session.add_all(rows)
+        db.session.commit()
+    return {"north": north, "south": south}
+
+
+def table_rows(page: str) -> list[list[str]]:
+    body = re.search(r'<table class="analytics">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    rows = []
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        rows.append([re.sub(r"<[^>]+>", "", c).strip() for c in cells])
+    return rows
+
+
+def test_each_store_shows_how_far_its_emails_got_with_rates_most_sending_first(signed_in, factory, log):
+    page = signed_in(factory.admin()).get("/admin/email-log/analytics").get_data(as_text=True)
+    totals, first, second, third = table_rows(page)
+    assert totals[0] == "All stores and the platform" and totals[1:3] == ["8", "6"]
+    # North: 4 sent; delivered counts the opened and clicked ones too; rates are shares of sent.
+    assert first == ["Store 1", "5", "4", "3 75.0%", "2 50.0%", "1 25.0%", "1 25.0%", "1", "0"]
+    assert second[:3] == ["Store 2", "2", "2"] and second[3] == "0 0.0%"
+    assert third[:3] == ["Platform (no store)", "1", "0"] and third[3] == "0"  # no rate without sends
+    assert f'href="/admin/email-log?store={log["north"].id}"' in page
+
+
+def test_the_period_and_store_search_narrow_the_table_and_bad_values_fall_back(signed_in, factory, log):
+    client = signed_in(factory.admin())
+    rows = table_rows(client.get("/admin/email-log/analytics?days=90&q=STORE%201").get_data(as_text=True))
+    assert [r[0] for r in rows] == ["All stores and the platform", "Store 1"] and rows[1][1:3] == ["6", "5"]
+    for bad in ("days=5", "days=abc", "days=" + "9" * 30, "page=-3", "q=" + "x" * 500):
+        response = client.get(f"/admin/email-log/analytics?{bad}")
+        assert response.status_code == 200 and "Last 30 days" in response.get_data(as_text=True)
+    empty = client.get("/admin/email-log/analytics?q=nowhere").get_data(as_text=True)
+    assert "No store matches “nowhere” in this period." in empty
+
+
+def test_many_stores_are_paginated_with_a_constant_number_of_queries(app, signed_in, factory):
+    stores = [factory.store() for _ in range(7)]
+    with app.app_context():
+        db.session.add_all([email(store.id, "sent") for n, store in enumerate(stores) for _ in range(n + 1)])
+        db.session.commit()
+    app.config["PAGE_SIZE"] = 3
+    try:
+        client = signed_in(factory.admin())
+
+        def queries(url):
+            with count_queries(app) as statements:
+                body = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+            return body, len([s for s in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))])
+
+        first, first_count = queries("/admin/email-log/analytics")
+        last, last_count = queries("/admin/email-log/analytics?page=3")
+        assert "Page 1 of 3" in first and "Page 3 of 3" in last and first_count == last_count
+        assert [r[2] for r in table_rows(first)[1:]] == ["7", "6", "5"] and [r[2] for r in table_rows(last)[1:]] == ["1"]
+    finally:
+        app.config["PAGE_SIZE"] = 25
+
+
+def test_only_platform_admins_see_the_analytics(signed_in, factory, log):
+    response = signed_in(factory.store_user(log["north"])).get("/admin/email-log/analytics")
+    assert response.status_code == 403
