@@ -11,8 +11,9 @@ declare the indexes with .ddl_if(dialect="postgresql")).
 pg_trgm is a trusted extension (PostgreSQL 13+): the database owner, or any role with CREATE on the
 database, may create it; it ships in postgresql-contrib.
 """
-import sqlalchemy as sa
 from alembic import op
+
+from messaging_web.models.concurrent_indexes import create_concurrently
 
 
 # revision identifiers, used by Alembic.
@@ -31,28 +32,12 @@ def upgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    # Built CONCURRENTLY, outside the migration's transaction: on a live database with millions of
-    # messages a plain CREATE INDEX would block every new message for as long as the build takes.
-    # A concurrent build that failed (or was cancelled) leaves an invalid index behind: dropped here,
-    # so that running the upgrade again builds it instead of stopping at "already exists".
+    # Built CONCURRENTLY: a plain CREATE INDEX would block every new message while it builds.
     with op.get_context().autocommit_block():
         for name, table, column in INDEXES:
-            if _is_invalid(name):
-                op.drop_index(name, table_name=table, postgresql_concurrently=True)
-            op.create_index(
-                name, table, [column], unique=False, postgresql_using="gin",
-                postgresql_ops={column: "gin_trgm_ops"}, postgresql_concurrently=True,
+            create_concurrently(
+                op, name, table, [column], postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}
             )
-
-
-def _is_invalid(index_name):
-    return bool(op.get_bind().execute(
-        sa.text(
-            "SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
-            " WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace AND NOT x.indisvalid"
-        ),
-        {"name": index_name},
-    ).first())
 
 
 def downgrade():

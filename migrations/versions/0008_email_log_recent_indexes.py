@@ -4,12 +4,12 @@ Revision ID: 0008_email_log_recent_indexes
 Revises: 0007_webhook_keys
 Create Date: 2026-12-01 11:50:00.000000
 
-On PostgreSQL built CONCURRENTLY, outside the migration's transaction: a plain CREATE INDEX would
-hold up every email queued while it builds on a large log. An invalid index left by a failed
-concurrent build is dropped first, so that running the upgrade again builds it.
+On PostgreSQL built CONCURRENTLY (models/concurrent_indexes.py): a plain CREATE INDEX would hold up
+every email queued while it builds on a large log.
 """
-import sqlalchemy as sa
 from alembic import op
+
+from messaging_web.models.concurrent_indexes import create_concurrently
 
 
 # revision identifiers, used by Alembic.
@@ -31,20 +31,7 @@ def upgrade():
         return
     with op.get_context().autocommit_block():
         for name, columns in INDEXES:
-            if _is_invalid(name):
-                op.drop_index(name, table_name="email_logs", postgresql_concurrently=True)
-            op.create_index(name, "email_logs", columns, unique=False, postgresql_concurrently=True,
-                            if_not_exists=True)
-
-
-def _is_invalid(index_name):
-    return bool(op.get_bind().execute(
-        sa.text(
-            "SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
-            " WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace AND NOT x.indisvalid"
-        ),
-        {"name": index_name},
-    ).first())
+            create_concurrently(op, name, "email_logs", columns)
 
 
 def downgrade():

@@ -47,3 +47,32 @@ def test_inbox_search_has_trigram_indexes_on_postgresql_and_none_on_sqlite(ctx):
         "ix_conversations_subject_trgm":
             "CREATE INDEX ix_conversations_subject_trgm ON public.conversations USING gin (subject gin_trgm_ops)",
     }
+
+
+def test_a_concurrent_index_build_that_failed_is_built_again_on_the_next_run(ctx):
+    import pytest
+    from alembic.operations import Operations
+
+    from messaging_web.models.concurrent_indexes import create_concurrently
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent index builds are PostgreSQL's")
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.execute(sa.text("CREATE TABLE index_probe (x integer)"))
+        try:
+            conn.execute(sa.text("INSERT INTO index_probe VALUES (1), (1)"))
+            # A unique build over duplicates fails half-way and leaves an invalid index, as a cancelled one would.
+            with pytest.raises(sa.exc.IntegrityError):
+                conn.execute(sa.text("CREATE UNIQUE INDEX CONCURRENTLY ix_index_probe_x ON index_probe (x)"))
+            valid = sa.text("SELECT x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
+                            " WHERE c.relname = 'ix_index_probe_x'")
+            assert conn.scalar(valid) is False
+
+            operations = Operations(MigrationContext.configure(conn))
+            create_concurrently(operations, "ix_index_probe_x", "index_probe", ["x"])
+            assert conn.scalar(valid) is True
+            create_concurrently(operations, "ix_index_probe_x", "index_probe", ["x"])  # built: nothing to do
+            assert conn.scalar(valid) is True
+        finally:
+            conn.execute(sa.text("DROP TABLE index_probe"))
