@@ -13,7 +13,7 @@ database, may create it; it ships in postgresql-contrib.
 """
 from alembic import op
 
-from messaging_web.models.concurrent_indexes import create_concurrently
+from messaging_web.concurrent_indexes import create_concurrently
 
 
 # revision identifiers, used by Alembic.

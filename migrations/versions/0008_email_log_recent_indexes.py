@@ -4,12 +4,12 @@ Revision ID: 0008_email_log_recent_indexes
 Revises: 0007_webhook_keys
 Create Date: 2026-12-01 11:50:00.000000
 
-On PostgreSQL built CONCURRENTLY (models/concurrent_indexes.py): a plain CREATE INDEX would hold up
+On PostgreSQL built CONCURRENTLY (messaging_web/concurrent_indexes.py): a plain CREATE INDEX would hold up
 every email queued while it builds on a large log.
 """
 from alembic import op
 
-from messaging_web.models.concurrent_indexes import create_concurrently
+from messaging_web.concurrent_indexes import create_concurrently
 
 
 # revision identifiers, used by Alembic.

@@ -53,7 +53,7 @@ def test_a_concurrent_index_build_that_failed_is_built_again_on_the_next_run(ctx
     import pytest
     from alembic.operations import Operations
 
-    from messaging_web.models.concurrent_indexes import create_concurrently
+    from messaging_web.concurrent_indexes import create_concurrently
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("concurrent index builds are PostgreSQL's")
