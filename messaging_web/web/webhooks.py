@@ -11,8 +11,14 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)
 
 
+# Providers post batches of well under this; anyone may post here, and Mailgun's signature is inside
+# the JSON, so the body is parsed before it is trusted: keep it small.
+WEBHOOK_MAX_BYTES = 1024 * 1024
+
+
 @bp.post("/<provider>/<slug>")
 def store_events(provider: str, slug: str):
+    request.max_content_length = WEBHOOK_MAX_BYTES  # a larger body is a 413 before it is read
     try:
         applied = provider_events.receive(provider, slug, request.get_data(), request.headers)
     except provider_events.WebhookRefused as exc:

@@ -244,3 +244,10 @@ def test_the_store_reads_what_the_webhook_reported_in_its_email_log(
     page = client.get(f"/store/{store.slug}/email-log/{log_id}").get_data(as_text=True)
     assert "<dt>Delivered</dt>" in page and "<dt>Opened</dt>" in page and "<dt>Clicked</dt>" not in page
     assert "opened" in client.get(f"/store/{store.slug}/email-log").get_data(as_text=True).lower()
+
+
+def test_a_body_larger_than_a_provider_ever_sends_is_refused_unread(client, factory):
+    store = factory.store()
+    response = client.post(f"/webhooks/mailgun/{store.slug}", data=b"[" + b" " * (2 * 1024 * 1024) + b"]",
+                           content_type="application/json")
+    assert response.status_code == 413
