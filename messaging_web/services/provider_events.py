@@ -34,19 +34,29 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from flask import current_app
 
 from ..extensions import db
-from ..models import EmailLog, EmailProvider, Store, StoreEmailSettings
+from ..models import (
+    AdminNotification,
+    EmailLog,
+    EmailProvider,
+    NotificationPriority,
+    NotificationType,
+    Store,
+    StoreEmailSettings,
+)
 from ..models.base import utcnow
-from . import sns, tracking
+from . import notifications, sns, tracking
 from .secrets import SecretUnreadable, decrypt_secret
 
 PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
 # What each provider's event means for the log; events not named here (processed, deferred, a
 # temporary failure, unsubscribes, spam reports) leave it as it is.
 SENDGRID_KINDS = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
-                  "dropped": "bounced"}
-MAILGUN_KINDS = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "rejected": "bounced"}
+                  "dropped": "bounced", "spamreport": "complained"}
+MAILGUN_KINDS = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "rejected": "bounced",
+                 "complained": "complained"}
 # SES event publishing says eventType, the older identity notifications notificationType.
-SES_KINDS = {"Delivery": "delivered", "Open": "opened", "Click": "clicked", "Reject": "bounced"}
+SES_KINDS = {"Delivery": "delivered", "Open": "opened", "Click": "clicked", "Reject": "bounced",
+             "Complaint": "complained"}
 
 
 class WebhookRefused(Exception):
@@ -60,7 +70,7 @@ class WebhookRefused(Exception):
 @dataclass(frozen=True)
 class ProviderEvent:
     log_id: int | None  # SendGrid and Mailgun name our log id ...
-    kind: str  # delivered | opened | clicked | bounced
+    kind: str  # delivered | opened | clicked | bounced | complained (the recipient reported it as spam)
     occurred_at: dt.datetime
     reason: str | None = None
     provider_message_id: str | None = None  # ... SES names the message id it gave at sending
@@ -279,9 +289,36 @@ def apply_events(events: list[ProviderEvent], *, provider: str, store_id: int) -
             tracking.mark_clicked(row, event.occurred_at)
         elif event.kind == "bounced":
             tracking.mark_bounced(row, event.reason)
+        elif event.kind == "complained":
+            _record_complaint(row)
         applied += 1
     db.session.flush()
     return applied
+
+
+COMPLAINT = "The recipient reported this email as spam."
+
+
+def _record_complaint(row: EmailLog) -> None:
+    """The email keeps its status (it was delivered); the log says so, and the platform's admins hear of it
+    once while they have not read the last such notice for the store: complaints hurt every store's
+    deliverability, and a store with many soon has its emails refused."""
+    if row.error_message == COMPLAINT:
+        return  # a duplicate of a complaint already recorded
+    row.error_message = COMPLAINT if not row.error_message else f"{row.error_message} {COMPLAINT}"[:1000]
+    store_name = db.session.scalar(sa.select(Store.name).where(Store.id == row.store_id)) or "A store"
+    title = f"{store_name}: a recipient reported an email as spam"[:200]
+    unread = sa.select(AdminNotification.id).where(
+        AdminNotification.title == title, AdminNotification.is_read.is_(False)
+    )
+    if db.session.scalar(unread.limit(1)) is None:
+        notifications.raise_admin_notification(
+            NotificationType.STORE_ISSUE, title,
+            f"{row.recipient_email} reported “{row.subject}” (#{row.id}) as spam. Later reports are marked in "
+            "the email log, with no further notice while this one is unread.",
+            priority=NotificationPriority.HIGH, action_url=f"/admin/email-log/{row.id}",
+            metadata={"email_log_id": row.id, "store_id": row.store_id, "kind": "spam_complaint"},
+        )
 
 
 def receive(provider: str, store_slug: str, body: bytes, headers) -> int:

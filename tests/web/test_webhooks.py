@@ -251,3 +251,42 @@ def test_a_body_larger_than_a_provider_ever_sends_is_refused_unread(client, fact
     response = client.post(f"/webhooks/mailgun/{store.slug}", data=b"[" + b" " * (2 * 1024 * 1024) + b"]",
                            content_type="application/json")
     assert response.status_code == 413
+
+
+def test_a_spam_report_marks_the_email_and_tells_the_admins_once_while_unread(
+    ctx, app, client, factory, httpserver, manual_dispatch, sendgrid_keys
+):
+    from messaging_web.models import AdminNotification
+
+    private, public = sendgrid_keys
+    store, log_id = store_sending_through(factory, httpserver, app, "sendgrid", public)
+    url = f"/webhooks/sendgrid/{store.slug}"
+    now = int(time.time())
+    events = [{"event": "delivered", "email_log_id": str(log_id), "timestamp": now - 10},
+              {"event": "spamreport", "email_log_id": str(log_id), "timestamp": now}]
+    assert post(client, url, *signed_sendgrid(private, events)).json == {"applied": 2}
+    # Replayed: nothing more.
+    assert post(client, url, *signed_sendgrid(private, events[1:])).status_code == 200
+    status, *_, error = log_state(log_id)
+    assert status == "delivered" and error == "The recipient reported this email as spam."
+    notices = db.session.scalars(sa.select(AdminNotification)).all()
+    assert [(n.type, n.priority, n.action_url) for n in notices] == [("store_issue", "high", f"/admin/email-log/{log_id}")]
+    assert "reported an email as spam" in notices[0].title and store.name in notices[0].title
+
+    def complaint_about_another_email():
+        other = queue_email("settings_test_email", "lee@customer.example", {"store_name": "x", "provider": "x"},
+                            store_id=store.id).id
+        db.session.commit()
+        delivery.deliver_due()
+        report = [{"event": "spamreport", "email_log_id": str(other), "timestamp": int(time.time())}]
+        assert post(client, url, *signed_sendgrid(private, report)).json == {"applied": 1}
+        return log_state(other)[-1]
+
+    # While the notice is unread, a report about another email marks that email only.
+    assert complaint_about_another_email() == "The recipient reported this email as spam."
+    assert db.session.scalar(sa.select(sa.func.count(AdminNotification.id))) == 1
+    db.session.execute(sa.update(AdminNotification).values(is_read=True))
+    db.session.commit()
+    complaint_about_another_email()
+    assert db.session.scalar(sa.select(sa.func.count(AdminNotification.id))) == 2
+    db.session.rollback()

@@ -181,3 +181,12 @@ def test_a_store_without_a_topic_refuses_ses_events(client, fake_sns, sent_throu
     event = {"eventType": "Delivery", "mail": {"messageId": message_id}, "delivery": {}}
     response = post(client, store, fake_sns.notification(event))
     assert response.status_code == 403 and "No Amazon SNS topic" in response.json["error"]
+
+
+def test_an_ses_complaint_marks_the_email_as_reported_spam(client, fake_sns, sent_through_ses):
+    store, log_id, message_id = sent_through_ses
+    complaint = {"notificationType": "Complaint", "mail": {"messageId": message_id},
+                 "complaint": {"complaintFeedbackType": "abuse", "timestamp": "2026-12-01T10:00:00.000Z"}}
+    assert post(client, store, fake_sns.notification(complaint)).json == {"applied": 1}
+    status, *_, error = state(log_id)
+    assert status == "sent" and error == "The recipient reported this email as spam."
