@@ -70,6 +70,15 @@ class EmailLog(TimestampMixin, db.Model):
         # answered from the index alone.
         sa.Index("ix_email_logs_created_at_store_id_status", "created_at", "store_id", "status"),
         sa.Index("ix_email_logs_store_id_created_at_status", "store_id", "created_at", "status"),
+        # The log's search (recipient or subject ILIKE '%term%') through pg_trgm; SQLite scans.
+        sa.Index(
+            "ix_email_logs_recipient_email_trgm", "recipient_email",
+            postgresql_using="gin", postgresql_ops={"recipient_email": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+        sa.Index(
+            "ix_email_logs_subject_trgm", "subject",
+            postgresql_using="gin", postgresql_ops={"subject": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,6 +15,7 @@ class Page:
     page: int
     per_page: int
     total: int
+    total_capped: bool = False  # more rows match than were counted: `total` is a lower bound
 
     @property
     def pages(self) -> int:
@@ -34,12 +35,21 @@ def clamp_page(page: int, total: int, per_page: int) -> int:
     return max(1, min(page, max(1, -(-total // per_page))))
 
 
-def paginate(query: sa.Select, *, page: int, per_page: int, scalars: bool = True) -> Page:
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
+def paginate(query: sa.Select, *, page: int, per_page: int, scalars: bool = True,
+             count_limit: int | None = None) -> Page:
+    """With `count_limit`, counting stops there (a COUNT of a million rows costs more than the page): the
+    pages beyond are not offered, and the page says there are more."""
+    counted = query.order_by(None)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
+    capped = count_limit is not None and total > count_limit
+    if capped:
+        total = count_limit
     page = clamp_page(page, total, per_page)
     paged = query.limit(per_page).offset((page - 1) * per_page)
     items = list(db.session.scalars(paged)) if scalars else list(db.session.execute(paged))
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    return Page(items=items, page=page, per_page=per_page, total=total, total_capped=capped)
 
 
 def like_pattern(text: str) -> str:

@@ -72,6 +72,34 @@ def test_admin_filters_by_status_store_and_search(factory, signed_in, logs):
     assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
 
 
+def test_a_long_log_is_counted_up_to_a_limit_and_says_there_are_more(app, factory, signed_in, logs, monkeypatch):
+    from messaging_web.services import email_log
+
+    monkeypatch.setattr(email_log, "COUNT_LIMIT", 26)  # of 31, at 25 a page
+    client = signed_in(factory.admin())
+    page = client.get("/admin/email-log").get_data(as_text=True)
+    assert "More than 26 emails: filter or search to narrow them down · page 1 of 2+" in page and ">Next<" in page
+    # The pages past the counted ones are not offered: the last counted page has no Next.
+    last = client.get("/admin/email-log?page=9").get_data(as_text=True)
+    assert "Page 2 of 2+" in last and ">Next<" not in last
+    # A search under the limit counts exactly again.
+    assert "11 emails" in client.get("/admin/email-log?q=buyer2").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("term", ["%", "_", "'", "\\", "o'brien", "50%_off"])
+def test_search_takes_wildcards_quotes_and_backslashes_literally(app, factory, signed_in, logs, term):
+    first, _second, _ids = logs
+    with app.app_context():
+        queue_email("settings_test_email", "o'brien@customer.example", {"store_name": "x", "provider": "file"},
+                    store_id=first.id)
+        row = db.session.scalar(sa.select(EmailLog).order_by(EmailLog.id.desc()))
+        row.subject = "50%_off for o'brien \\ today"
+        db.session.commit()
+    client = signed_in(factory.admin())
+    page = client.get("/admin/email-log", query_string={"q": term}).get_data(as_text=True)
+    assert "1 email" in page and "o&#39;brien@customer.example" in page
+
+
 def test_admin_sees_the_detail_with_the_html_in_a_sandboxed_frame(factory, signed_in, logs):
     _first, _second, ids = logs
     client = signed_in(factory.admin())
