@@ -1,0 +1,127 @@
+"""Benchmark: the email log's pages, its analytics and the home pages on PostgreSQL with 1,000,000 emails.
+
+Builds 1,000 stores (a team member each), a platform admin and 1,000,000 email logs spread over 90 days
+with set-based SQL, then serves each page through the real app (Flask test client, signed in through
+the login form) and reports SQL queries per page and p50 / p95 server time (request to rendered HTML).
+
+    /work/main/.venv/bin/python bench/bench_email_log.py
+    BENCH_REUSE=1 ...   # measure again on the database of the previous run (no regeneration)
+
+BENCH_EMAIL_LOG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/email_log_bench) names the
+database; it is dropped and recreated unless BENCH_REUSE=1.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_inbox import ServerClock, SqlTimer, fresh_database, percentile  # noqa: E402
+
+from messaging_web import create_app  # noqa: E402
+from messaging_web.extensions import db  # noqa: E402
+
+URL = os.environ.get("BENCH_EMAIL_LOG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/email_log_bench")
+EMAILS = int(os.environ.get("BENCH_EMAILS", "1000000"))
+STORES = 1000
+RUNS = int(os.environ.get("BENCH_RUNS", "30"))
+PASSWORD = "bench-password"
+
+PAGES = [
+    ("admin", "admin email log, page 1", "/admin/email-log"),
+    ("admin", "admin email log, page 400", "/admin/email-log?page=400"),
+    ("admin", "admin search, rare address", "/admin/email-log?q=customer123457@"),
+    ("admin", "admin search, common word", "/admin/email-log?q=order"),
+    ("admin", "admin filter: bounced", "/admin/email-log?status=bounced"),
+    ("admin", "admin filter: one store", "/admin/email-log?store=7"),
+    ("admin", "admin analytics, 30 days", "/admin/email-log/analytics"),
+    ("admin", "admin analytics, 90 days", "/admin/email-log/analytics?days=90"),
+    ("admin", "admin home", "/admin/"),
+    ("store", "store email log", "/store/store-7/email-log"),
+    ("store", "store search, rare address", "/store/store-7/email-log?q=customer1007@"),
+    ("store", "store home", "/store/store-7/"),
+]
+
+
+def generate(conn, password_hash: str) -> None:
+    params = {"stores": STORES, "emails": EMAILS, "hash": password_hash}
+    for sql in (
+        """INSERT INTO stores (id, name, slug, tier, default_language, created_at, updated_at)
+           SELECT g, 'Store ' || g, 'store-' || g, 'business', 'en', now(), now()
+           FROM generate_series(1, CAST(:stores AS integer)) g""",
+        """INSERT INTO users (id, email, name, password_hash, is_platform_admin, store_id, is_active, session_version,
+                              preferred_language, timezone, created_at, updated_at)
+           SELECT 1, 'admin@bench.test', 'Bench Admin', :hash, true, NULL, true, 1, 'en', 'UTC', now(), now()
+           UNION ALL
+           SELECT 1 + s, 'team@store-' || s || '.test', 'Team of ' || s, :hash, false, s, true, 1, 'en', 'UTC',
+                  now(), now()
+           FROM generate_series(1, CAST(:stores AS integer)) s""",
+        # Email g: store g % stores + 1 (every 50th the platform's own), statuses in a realistic mix.
+        """INSERT INTO email_logs (template_code, recipient_email, recipient_name, subject, body_html, body_text,
+                                   from_email, status, retry_count, store_id, via_store_settings, delivery_ambiguous,
+                                   created_at, updated_at, sent_at)
+           SELECT 'order_shipped', 'customer' || g || '@example.com', 'Customer ' || g,
+                  'Your order A-' || g || ' is on its way', '<p>Shipped</p>', 'Shipped', 'shop@store.example',
+                  (ARRAY['sent','sent','delivered','delivered','opened','opened','clicked','bounced','failed','pending'])[1 + g % 10],
+                  0, CASE WHEN g % 50 = 0 THEN NULL ELSE g % CAST(:stores AS integer) + 1 END, g % 3 = 0, false,
+                  now() - (g % 90) * interval '1 day' - (g % 1440) * interval '1 minute', now(), now()
+           FROM generate_series(1, CAST(:emails AS integer)) g""",
+    ):
+        conn.execute(sa.text(sql), params)
+
+
+def main() -> None:
+    reuse = os.environ.get("BENCH_REUSE") == "1"
+    url = URL if reuse else fresh_database(sa.make_url(URL).database)
+    app = create_app({
+        "MESSAGING_ENV": "testing", "TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
+        "INSTANCE_DIR": tempfile.mkdtemp(prefix="bench-email-log-"), "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_ENABLED": False,
+    })
+    with app.app_context():
+        from flask_migrate import upgrade
+        from werkzeug.security import generate_password_hash
+
+        started = time.perf_counter()
+        if not reuse:
+            upgrade()
+            with db.engine.begin() as conn:
+                generate(conn, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE")
+        count = db.session.scalar(sa.text("SELECT count(*) FROM email_logs"))
+        version = db.session.scalar(sa.text("SHOW server_version"))
+        engine = db.engine
+        db.session.remove()
+    print(f"== {count:,} email logs, {STORES:,} stores (generated + VACUUM ANALYZE in "
+          f"{time.perf_counter() - started:.1f} s); PostgreSQL {version}, server defaults")
+
+    timer, clock = SqlTimer(engine), ServerClock(app)
+    clients = {"admin": app.test_client(), "store": app.test_client()}
+    assert clients["admin"].post("/admin/login", data={"email": "admin@bench.test", "password": PASSWORD}).status_code == 302
+    assert clients["store"].post(
+        "/store/store-7/login", data={"email": "team@store-7.test", "password": PASSWORD}
+    ).status_code == 302
+    print(f"   {'page':30} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    for who, label, path in PAGES:
+        times, queries = [], 0
+        for run in range(RUNS + 3):
+            timer.reset()
+            response = clients[who].get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            if run >= 3:  # warm-up runs left out
+                times.append(clock.last * 1000)
+                queries = len([s for s, _t in timer.statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))])
+        print(f"   {label:30} {queries:>7} {percentile(times, 50):>8.1f} {percentile(times, 95):>8.1f}")
+    print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
