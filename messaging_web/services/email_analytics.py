@@ -7,6 +7,7 @@ served by the (created_at, store_id, status) index without touching the rows.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import EmailLog, EmailStatus, Store
 from ..models.base import utcnow
-from .pagination import Page, clamp_page, like_pattern
+from .pagination import Page, like_pattern, paginate
 
 PERIODS = (7, 30, 90)
 REACHED = {
@@ -74,11 +75,9 @@ def by_store(*, days: int, search: str = "", page: int = 1, per_page: int = 25) 
     query = sa.select(grouped, Store.name).outerjoin(Store, Store.id == grouped.c.store_id)
     if search.strip():
         query = query.where(sa.func.lower(Store.name).like(like_pattern(search), escape="\\"))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    page = clamp_page(page, total, per_page)
-    rows = db.session.execute(
-        query.order_by(grouped.c.sent.desc(), grouped.c.store_id.asc().nulls_first())
-        .limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    items = [_figures(row, row.store_id, row.name or "Platform (no store)") for row in rows]
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    rows = paginate(
+        query.order_by(grouped.c.sent.desc(), grouped.c.store_id.asc().nulls_first()),
+        page=page, per_page=per_page, scalars=False,
+    )
+    items = [_figures(row, row.store_id, row.name or "Platform (no store)") for row in rows.items]
+    return dataclasses.replace(rows, items=items)

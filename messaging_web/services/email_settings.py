@@ -13,7 +13,7 @@ from ..models.base import utcnow
 from . import delivery, outbox, provider_events, providers
 from .errors import PermissionDenied, ValidationError
 from .providers.message import UnsafeHeader, check_header_text, normalise_address
-from .secrets import SecretUnreadable, encrypt_secret, secret_hint
+from .secrets import SECRET_FIELDS, SecretUnreadable, encrypt_secret, secret_hint
 
 API_PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
 PROVIDER_LABELS = {"smtp": "SMTP", "sendgrid": "SendGrid", "mailgun": "Mailgun", "ses": "Amazon SES"}
@@ -239,8 +239,7 @@ def secret_hints(settings: StoreEmailSettings | None) -> dict[str, str | None]:
     """For "saved, ending in 1234": the last characters of each saved secret, never the secret."""
     if settings is None:
         return {}
-    fields = [field for fields in SECRET_FIELDS_BY_PROVIDER.values() for field in fields]
-    return {field: secret_hint(getattr(settings, field)) for field in [*fields, "mailgun_webhook_signing_key"]}
+    return {field: secret_hint(getattr(settings, field)) for field in SECRET_FIELDS}
 
 
 def verify_settings(store: Store, settings: StoreEmailSettings, to_email: str, *, user_id: int | None = None):

@@ -49,7 +49,7 @@ from .secrets import SecretUnreadable, decrypt_secret
 
 PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
 # What each provider's event means for the log; events not named here (processed, deferred, a
-# temporary failure, unsubscribes, spam reports) leave it as it is.
+# temporary failure, unsubscribes) leave it as it is.
 SENDGRID_KINDS = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
                   "dropped": "bounced", "spamreport": "complained"}
 MAILGUN_KINDS = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "rejected": "bounced",
@@ -306,8 +306,7 @@ def _record_complaint(row: EmailLog) -> None:
     if row.error_message == COMPLAINT:
         return  # a duplicate of a complaint already recorded
     row.error_message = COMPLAINT if not row.error_message else f"{row.error_message} {COMPLAINT}"[:1000]
-    store_name = db.session.scalar(sa.select(Store.name).where(Store.id == row.store_id)) or "A store"
-    title = f"{store_name}: a recipient reported an email as spam"[:200]
+    title = f"{db.session.get(Store, row.store_id).name}: a recipient reported an email as spam"[:200]
     unread = sa.select(AdminNotification.id).where(
         AdminNotification.title == title, AdminNotification.is_read.is_(False)
     )

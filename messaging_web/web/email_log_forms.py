@@ -10,10 +10,19 @@ from ..services.email_log import STATUS_FILTERS, EmailLogFilters
 from .forms import options
 
 
-class EmailLogFilterForm(FlaskForm):
+class PagedFilterForm(FlaskForm):
+    """A GET filter form with a page number; a number that does not validate means the first page."""
+
     class Meta:
         csrf = False  # a GET search form
 
+    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
+
+    def page_number(self) -> int:
+        return self.page.data if self.page.data and "page" not in self.errors else 1
+
+
+class EmailLogFilterForm(PagedFilterForm):
     q = SearchField("Search recipient or subject", validators=[Optional(), Length(max=200)])
     status = SelectField(
         "Status", choices=options([("", "Any status")] + [(s, s.capitalize()) for s in STATUS_FILTERS]),
@@ -21,7 +30,6 @@ class EmailLogFilterForm(FlaskForm):
     )
     store = SelectField("Store", choices=[], validators=[Optional()])
     provider = SelectField("Provider", choices=[], validators=[Optional()])
-    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
 
     def set_choices(self, stores: list[tuple[int, str]] | None, providers: list[str]) -> None:
         self.store.choices = options([("", "Any store")] + [(str(i), n) for i, n in (stores or [])])
@@ -38,20 +46,13 @@ class EmailLogFilterForm(FlaskForm):
             search=(self.q.data or "").strip() or None if "q" not in errors else None,
         )
 
-    def page_number(self) -> int:
-        return self.page.data if self.page.data and "page" not in self.errors else 1
 
-
-class AnalyticsFilterForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET filter form
-
+class AnalyticsFilterForm(PagedFilterForm):
     days = SelectField(
         "Period", default="30", validators=[Optional()],
         choices=options((str(d), f"Last {d} days") for d in email_analytics.PERIODS),
     )
     q = SearchField("Store", validators=[Optional(), Length(max=200)])
-    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
 
     def period(self) -> tuple[int, str]:
         """The period in days and the store search; a value that does not validate falls back."""
@@ -59,6 +60,3 @@ class AnalyticsFilterForm(FlaskForm):
         days = int(self.days.data) if "days" not in self.errors and self.days.data else 30
         search = (self.q.data or "").strip() if "q" not in self.errors else ""
         return days, search
-
-    def page_number(self) -> int:
-        return self.page.data if self.page.data and "page" not in self.errors else 1
