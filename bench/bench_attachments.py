@@ -1,4 +1,5 @@
-"""Benchmark: how long checking an upload (type from content, image decode, thumbnail) and storing it take.
+"""Benchmark: how long checking an upload (type from content, image decode and thumbnail in a sandbox worker)
+and storing it take.
 
 Run: /work/main/.venv/bin/python bench/bench_attachments.py
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from messaging_web.services.attachment_storage import LocalStorage  # noqa: E402
-from messaging_web.services.attachments import Upload, UploadLimits, check_upload  # noqa: E402
+from messaging_web.services.attachments import Upload, UploadLimits, check_uploads  # noqa: E402
 from tests import sample_files  # noqa: E402
 
 
@@ -42,7 +43,7 @@ def main() -> None:
     for label, name, data, runs in cases:
         def run(name=name, data=data):
             try:
-                check_upload(Upload.from_bytes(name, data), limits)
+                check_uploads([Upload.from_bytes(name, data)], limits)
             except Exception:  # the bomb is refused; that is what is timed
                 pass
 

@@ -50,6 +50,16 @@ def load_config(overrides: dict | None = None) -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "8 per 5 minutes"),
         # The template editors' "send a test", per signed-in user (the button must not be a spam cannon).
         "TEMPLATE_TEST_RATE_LIMIT": os.environ.get("TEMPLATE_TEST_RATE_LIMIT", "10 per minute"),
+        # Per signed-in account (web/rate_limits.py). The editors preview after a 400 ms pause in typing,
+        # so they can never ask for more than 25 previews in 10 seconds; a script without the pause can.
+        "TEMPLATE_PREVIEW_RATE_LIMIT": os.environ.get("TEMPLATE_PREVIEW_RATE_LIMIT", "25 per 10 seconds"),
+        # The settings wizard's test email connects to the host and port the store typed in.
+        "EMAIL_SETTINGS_VERIFY_RATE_LIMIT": os.environ.get("EMAIL_SETTINGS_VERIFY_RATE_LIMIT",
+                                                           "5 per minute; 30 per hour"),
+        # Messages posted (answers and new conversations together), and of those, the ones carrying files.
+        "MESSAGE_POST_RATE_LIMIT": os.environ.get("MESSAGE_POST_RATE_LIMIT", "30 per minute"),
+        "UPLOAD_RATE_LIMIT": os.environ.get("UPLOAD_RATE_LIMIT", "10 per minute"),
+        # memory:// counts per process; production sets redis://... so that every process shares the counts.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": False,
         # Email: the platform's own sender, used for platform mail and stores without verified settings.
@@ -104,6 +114,18 @@ def load_config(overrides: dict | None = None) -> dict:
         # Pillow's own default is ~89 million pixels; a photo from a phone is 12 to 50 million.
         "ATTACHMENT_MAX_IMAGE_PIXELS": _int("ATTACHMENT_MAX_IMAGE_PIXELS", 40_000_000),
         "ATTACHMENT_THUMBNAIL_SIZE": _int("ATTACHMENT_THUMBNAIL_SIZE", 320),
+        # Pixels decoded for all the images of one message (ten phone photos decode at a reduced scale).
+        "ATTACHMENT_MAX_MESSAGE_PIXELS": _int("ATTACHMENT_MAX_MESSAGE_PIXELS", 50_000_000),
+        # The sandbox (services/sandbox/): worker processes that render tenant templates and decode uploads,
+        # each with this much address space, at this CPU priority; how long a job may take is the
+        # template budget (2 s) or SANDBOX_IMAGE_SECONDS, and a request waits SANDBOX_WAIT_SECONDS for a
+        # free worker before it is told to try again (background work waits longer).
+        "SANDBOX_WORKERS": _int("SANDBOX_WORKERS", 2),
+        "SANDBOX_MEMORY_MB": _int("SANDBOX_MEMORY_MB", 512),
+        "SANDBOX_NICE": _int("SANDBOX_NICE", 10),
+        "SANDBOX_IMAGE_SECONDS": float(os.environ.get("SANDBOX_IMAGE_SECONDS", "5")),
+        "SANDBOX_WAIT_SECONDS": float(os.environ.get("SANDBOX_WAIT_SECONDS", "2")),
+        "SANDBOX_BACKGROUND_WAIT_SECONDS": float(os.environ.get("SANDBOX_BACKGROUND_WAIT_SECONDS", "120")),
         "ATTACHMENT_STORAGE": os.environ.get("ATTACHMENT_STORAGE", "local"),
         "ATTACHMENT_S3_BUCKET": os.environ.get("ATTACHMENT_S3_BUCKET", ""),
         "ATTACHMENT_S3_ENDPOINT_URL": os.environ.get("ATTACHMENT_S3_ENDPOINT_URL") or None,

@@ -1,14 +1,14 @@
 """Attachments of messages: check uploads by their content, make thumbnails, store them with the message."""
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
 import io
 import logging
 import re
 import secrets
-import struct
 import unicodedata
-import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +17,10 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import current_app
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..extensions import db
 from ..models import Message, MessageAttachment
+from . import sandbox
 from .attachment_storage import AttachmentStorage, StorageError, storage_for_app
 from .errors import NotFound, ValidationError
 
@@ -119,6 +119,7 @@ class UploadLimits:
     max_files: int = 10
     max_total_size: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    max_message_pixels: int = 50_000_000  # pixels decoded for all the images of one message
     thumbnail_size: int = 320
 
     @classmethod
@@ -128,6 +129,7 @@ class UploadLimits:
             max_files=int(config.get("ATTACHMENT_MAX_FILES", cls.max_files)),
             max_total_size=int(config.get("ATTACHMENT_MAX_TOTAL_SIZE", cls.max_total_size)),
             max_image_pixels=int(config.get("ATTACHMENT_MAX_IMAGE_PIXELS", cls.max_image_pixels)),
+            max_message_pixels=int(config.get("ATTACHMENT_MAX_MESSAGE_PIXELS", cls.max_message_pixels)),
             thumbnail_size=int(config.get("ATTACHMENT_THUMBNAIL_SIZE", cls.thumbnail_size)),
         )
 
@@ -344,50 +346,38 @@ def _text_type(data: bytes, filename: str) -> FileType:
     return CSV if extension in CSV.extensions else TEXT
 
 
-def _open_image(data: bytes, file_type: FileType, limits: UploadLimits):
-    # Pillow's limit is process-wide; this module is the only place that opens untrusted images.
-    Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
-    return Image.open(io.BytesIO(data), formats=[file_type.pillow_format])
-
-
-def inspect_image(data: bytes, file_type: FileType, limits: UploadLimits) -> tuple[int, int, bytes]:
-    """Width and height (as displayed, EXIF orientation applied) and a WebP thumbnail without metadata."""
-    too_large = (
-        f"the image has too many pixels; the limit is {limits.max_image_pixels / 1_000_000:g} million."
-    )
+def inspect_images(files: Sequence[tuple[bytes, FileType]], limits: UploadLimits) -> list[tuple[int, int, bytes]]:
+    """Width, height (as displayed) and a WebP thumbnail of each image of one message, decoded in a sandbox
+    worker (a decoder crash or a bomb ends that process, not ours); raises UploadRefused naming each image
+    that was refused (too many pixels, alone or with the message's others; damaged)."""
+    if not files:
+        return []
+    payload = {
+        "images": [{"data": data, "format": file_type.pillow_format, "label": file_type.label}
+                   for data, file_type in files],
+        "max_image_pixels": limits.max_image_pixels,
+        "max_message_pixels": limits.max_message_pixels,
+        "thumbnail_size": limits.thumbnail_size,
+    }
     try:
-        with warnings.catch_warnings():
-            # Between the limit and twice the limit Pillow only warns; we refuse there too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with _open_image(data, file_type, limits) as image:
-                width, height = image.size  # from the header: nothing decoded yet
-                if width < 1 or height < 1 or width * height > limits.max_image_pixels:
-                    raise FileRefused(too_large)
-                orientation = image.getexif().get(0x0112, 1)
-                if orientation in (5, 6, 7, 8):
-                    width, height = height, width
-                box = (limits.thumbnail_size, limits.thumbnail_size)
-                if file_type is JPEG:
-                    image.draft("RGB", (box[0] * 2, box[1] * 2))  # decode at a reduced scale: faster
-                oriented = ImageOps.exif_transpose(image)
-                oriented.thumbnail(box, Image.Resampling.LANCZOS)
-                has_alpha = oriented.mode in ("RGBA", "LA", "PA") or "transparency" in oriented.info
-                oriented = oriented.convert("RGBA" if has_alpha else "RGB")
-                # A fresh image carries no EXIF, XMP, ICC or text chunks of the original.
-                clean = Image.frombytes(oriented.mode, oriented.size, oriented.tobytes())
-                out = io.BytesIO()
-                clean.save(out, format="WEBP", quality=82, method=4)
-                return width, height, out.getvalue()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise FileRefused(too_large) from exc
-    except FileRefused:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise FileRefused(f"the {file_type.label} is damaged and cannot be shown.") from exc
+        answer = sandbox.inspect_images(payload)
+    except sandbox.PoolBusy:
+        raise UploadRefused([], "Many images are being processed just now, so the message was not sent. "
+                                "Please try again in a moment.") from None
+    if isinstance(answer, sandbox.JobFailed):
+        reason = ("these images take too long to process" if answer.reason == "timeout"
+                  else "these images need too much memory to process" if answer.reason == "memory"
+                  else "these images could not be processed")
+        raise UploadRefused([], f"The message was not sent: {reason}. Send fewer or smaller images.")
+    return [
+        FileRefused(result["refused"]) if "refused" in result
+        else (result["width"], result["height"], base64.b64decode(result["thumbnail"]))
+        for result in answer["images"]
+    ]
 
 
-def check_upload(upload: Upload, limits: UploadLimits) -> CheckedFile:
-    """One upload checked from its content; raises FileRefused with the reason."""
+def check_file(upload: Upload, limits: UploadLimits) -> CheckedFile:
+    """One upload checked from its bytes (size, type, name); an image's pixels are inspect_images' to check."""
     if upload.size <= 0:
         raise FileRefused("the file is empty.")
     if upload.size > limits.max_file_size:
@@ -401,11 +391,7 @@ def check_upload(upload: Upload, limits: UploadLimits) -> CheckedFile:
     if len(data) > limits.max_file_size:
         raise FileRefused(f"the file is larger than {format_size(limits.max_file_size)}, the limit per file.")
     file_type = detect_type(data, upload.filename or "")
-    name = display_filename(upload.filename, file_type)
-    if not file_type.is_image:
-        return CheckedFile(name, file_type, data)
-    width, height, thumbnail = inspect_image(data, file_type, limits)
-    return CheckedFile(name, file_type, data, width, height, thumbnail)
+    return CheckedFile(display_filename(upload.filename, file_type), file_type, data)
 
 
 def check_uploads(uploads: Sequence[Upload], limits: UploadLimits) -> list[CheckedFile]:
@@ -426,9 +412,21 @@ def check_uploads(uploads: Sequence[Upload], limits: UploadLimits) -> list[Check
     for upload in uploads:
         shown_name = sanitize_filename(upload.filename) or DEFAULT_NAME
         try:
-            checked.append(check_upload(upload, limits))
+            checked.append(check_file(upload, limits))
         except FileRefused as refused:
             refusals.append(Refusal(shown_name, refused.reason))
+    if refusals:
+        raise UploadRefused(refusals)
+    images = [item for item in checked if item.file_type.is_image]
+    inspected = inspect_images([(item.data, item.file_type) for item in images], limits)
+    for item, result in zip(images, inspected, strict=True):
+        if isinstance(result, FileRefused):
+            refusals.append(Refusal(item.original_filename, result.reason))
+        else:
+            width, height, thumbnail = result
+            checked[checked.index(item)] = dataclasses.replace(
+                item, image_width=width, image_height=height, thumbnail=thumbnail
+            )
     if refusals:
         raise UploadRefused(refusals)
     return checked
@@ -462,6 +460,7 @@ def stage_uploads(uploads: Sequence[Upload], *, storage: AttachmentStorage | Non
     current transaction: if it ends without a commit, they are removed.
     """
     limits = limits or UploadLimits.from_config(current_app.config)
+    _end_read_only_sqlite_transaction(db.session())
     checked = check_uploads(uploads, limits)
     if not checked:
         return []
@@ -520,6 +519,42 @@ def _delete_quietly(storage: AttachmentStorage, keys: Sequence[str]) -> None:
             storage.delete(key)
         except StorageError:
             log.exception("Could not remove stored attachment %s; it is orphaned", key)
+
+
+# Set once the current transaction has written something (a flush, or an INSERT/UPDATE/DELETE statement).
+_WROTE = "transaction_wrote"
+
+
+def _end_read_only_sqlite_transaction(session) -> None:
+    """On SQLite, end the transaction before the slow checks if it has only read so far.
+
+    In WAL mode a transaction that read, then writes after another connection committed, fails at once
+    with "database is locked" (its snapshot is stale; no busy timeout helps). Checking images takes long
+    enough for that to be likely when several people post at once, so the write starts a fresh
+    transaction instead. Loaded objects are expired and read again when next used.
+    """
+    if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
+        return
+    if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+        return
+    session.rollback()
+
+
+@sa.event.listens_for(sa.orm.Session, "after_flush")
+def _flushed(session, _context) -> None:
+    session.info[_WROTE] = True
+
+
+@sa.event.listens_for(sa.orm.Session, "do_orm_execute")
+def _executed(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
+def _transaction_ended(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
 
 
 @sa.event.listens_for(sa.orm.Session, "after_commit")

@@ -62,26 +62,28 @@ def flush_due_notifications(now: dt.datetime | None = None, *, limit: int = 200)
         .with_for_update(skip_locked=True, of=P)
     ).all()
     report = FlushReport()
-    for reader in due:
-        log_id = _notify(reader, now)
-        if log_id is None:
-            report.skipped += 1
-        else:
-            report.sent.append(log_id)
-        reader.notify_pending_since = None
+    # One round trip to the sandbox renders the whole run; a template that fails (a store's hostile
+    # version, say) fails its own emails in the log and no other.
+    with outbox.batch() as queued:
+        for reader in due:
+            if not _notify(reader, now):
+                report.skipped += 1
+            reader.notify_pending_since = None
+    report.sent = [row.id for row in queued]
     db.session.flush()
     return report
 
 
-def _notify(reader: ConversationParticipant, now: dt.datetime) -> int | None:
+def _notify(reader: ConversationParticipant, now: dt.datetime) -> bool:
+    """Queue the reader's email (True), or find there is nothing to send (False)."""
     if reader.muted or not reader.email_notifications or reader.unread_count == 0:
-        return None
+        return False
     messages = _new_messages(reader)
     if not messages:
-        return None
+        return False
     recipient = _recipient(reader)
     if recipient is None:
-        return None
+        return False
     conversation = db.session.get(Conversation, reader.conversation_id)
     store = db.session.get(Store, conversation.store_id) if conversation.store_id else None
     context = {
@@ -100,20 +102,21 @@ def _notify(reader: ConversationParticipant, now: dt.datetime) -> int | None:
     # A store writes to its own customers under its own name and settings; platform threads come from us.
     store_id = conversation.store_id if conversation.conversation_type is ConversationType.STORE_CUSTOMER else None
     try:
-        row = outbox.queue_email(
+        outbox.queue_email(
             TEMPLATE_CODE, recipient.email, context, store_id=store_id, language=recipient.preferred_language,
             recipient_name=recipient.name, user_id=None if isinstance(recipient, Customer) else recipient.id,
             related_type="conversation", related_id=conversation.id,
             extra_data={"participant_id": reader.id, "message_ids": [m.id for m, _ in messages]},
         )
     except DomainError as exc:
-        # A template or address problem must not block the other readers' emails; it is logged and
-        # this batch is dropped (the reader still sees the messages in their inbox).
+        # An address problem (or a required variable the template gained) must not block the other
+        # readers' emails; it is logged and this batch is dropped (the reader still sees the messages in
+        # their inbox). A template that does not render is no error here: its email is logged as failed.
         log.warning("Conversation notification to participant %s not queued: %s", reader.id, exc)
-        return None
+        return False
     reader.last_notified_at = now
     reader.last_notified_message_id = messages[-1][0].id
-    return row.id
+    return True
 
 
 def _new_messages(reader: ConversationParticipant) -> list[tuple[Message, str]]:

@@ -32,6 +32,20 @@ def raise_admin_notification(type_: NotificationType | str, title: str, message:
     return notification
 
 
+def raise_admin_notification_once(type_: NotificationType | str, title: str, message: str,
+                                  **options) -> AdminNotification | None:
+    """raise_admin_notification, unless one with the same title is still unread: a problem that repeats (a
+    template every email of which fails, a store whose recipients keep complaining) is told once, and
+    again only after an admin has read it."""
+    unread = sa.select(AdminNotification.id).where(
+        AdminNotification.title == title[:200], AdminNotification.is_read.is_(False)
+    )
+    session = options.get("session") or db.session
+    if session.scalar(unread.limit(1)) is not None:
+        return None
+    return raise_admin_notification(type_, title, message, **options)
+
+
 _PRIORITY_RANK = sa.case(
     {NotificationPriority.CRITICAL.value: 4, NotificationPriority.HIGH.value: 3,
      NotificationPriority.NORMAL.value: 2, NotificationPriority.LOW.value: 1},

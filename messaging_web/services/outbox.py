@@ -6,6 +6,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
@@ -13,8 +14,17 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import EmailLog, EmailStatus, EmailTemplate, Store, StoreEmailSettings, StoreEmailTemplate
-from . import templates
+from ..models import (
+    EmailLog,
+    EmailStatus,
+    EmailTemplate,
+    NotificationPriority,
+    NotificationType,
+    Store,
+    StoreEmailSettings,
+    StoreEmailTemplate,
+)
+from . import notifications, templates
 from .dispatcher import dispatch_after_commit
 from .errors import NotFound, ValidationError
 from .providers.message import UnsafeHeader, check_header_text, normalise_address
@@ -28,19 +38,25 @@ def queue_email(template_code: str, to_email: str, context: dict, *, store_id: i
     flush, no commit); after the caller's commit the dispatcher hands the id to the worker.
 
     A missing required variable, or a recipient that is not exactly one address, raises
-    ValidationError and queues nothing.
+    ValidationError and queues nothing. A template that does not render (a limit stopped it, or it fails
+    with these values) is not the caller's error: the row is written `failed` with the reason, and the
+    platform's admins are told once per template.
     """
     batch = db.session.info.get(_BATCH_KEY)
-    row = compose_email(
+    draft = _draft(
         template_code, to_email, context, store_id=store_id, language=language, recipient_name=recipient_name,
         user_id=user_id, related_type=related_type, related_id=related_id, extra_data=extra_data,
-        flush=batch is None,
     )
-    if batch is None:
-        dispatch_after_commit(db.session, [row.id])
-    else:
-        batch.append(row)
-    return row
+    if batch is not None:
+        # Rendered with the rest of the batch when the block ends: one round trip to the sandbox.
+        batch.append(draft)
+        return draft.row
+    [rendered] = templates.render_emails([(draft.resolved, draft.context)], background=True)
+    _complete(draft, rendered)
+    db.session.flush()
+    if draft.row.status == EmailStatus.PENDING.value:
+        dispatch_after_commit(db.session, [draft.row.id])
+    return draft.row
 
 
 def queue_template_test(resolved: templates.ResolvedTemplate, sample: dict, to_email: str, *,
@@ -57,20 +73,26 @@ def queue_template_test(resolved: templates.ResolvedTemplate, sample: dict, to_e
 
 @contextmanager
 def batch() -> Iterator[list[EmailLog]]:
-    """For a caller that queues many emails at once: inside, queue_email adds each row without its own
-    INSERT (rows get their ids at the flush when the block ends, one multi-row INSERT); the rows are
-    handed to the dispatcher after the caller's commit, as usual."""
+    """For a caller that queues many emails at once: inside, queue_email adds each row without rendering
+    it; when the block ends, all are rendered in one round trip to the sandbox, written with one multi-row
+    INSERT, and handed to the dispatcher after the caller's commit, as usual. Yields the rows."""
     session = db.session
     if _BATCH_KEY in session.info:
-        yield session.info[_BATCH_KEY]
+        yield [draft.row for draft in session.info[_BATCH_KEY]]
         return
+    drafts: list[_Draft] = []
+    session.info[_BATCH_KEY] = drafts
     rows: list[EmailLog] = []
-    session.info[_BATCH_KEY] = rows
     try:
         yield rows
+        session.info.pop(_BATCH_KEY, None)
+        rendered = templates.render_emails([(d.resolved, d.context) for d in drafts], background=True)
+        rows.extend(draft.row for draft in drafts)
         _assign_ids(session, rows)
+        for draft, result in zip(drafts, rendered, strict=True):
+            _complete(draft, result)
         session.flush()
-        dispatch_after_commit(session, [row.id for row in rows])
+        dispatch_after_commit(session, [row.id for row in rows if row.status == EmailStatus.PENDING.value])
     finally:
         session.info.pop(_BATCH_KEY, None)
 
@@ -78,28 +100,55 @@ def batch() -> Iterator[list[EmailLog]]:
 def compose_email(template_code: str, to_email: str, context: dict, *, store_id: int | None = None,
                   language: str | None = None, recipient_name: str | None = None, user_id: int | None = None,
                   related_type: str | None = None, related_id: int | None = None, extra_data: dict | None = None,
-                  use_store_settings: bool = False, resolved: templates.ResolvedTemplate | None = None,
-                  flush: bool = True) -> EmailLog:
-    """queue_email without the hand-off: for callers that send the row themselves (verification, tests).
+                  use_store_settings: bool = False, resolved: templates.ResolvedTemplate | None = None) -> EmailLog:
+    """queue_email without the hand-off, for callers that send the row themselves (verification, tests):
+    a template that does not render raises its TemplateRenderError, for the person who asked to see it.
 
     `use_store_settings` sends through the store's settings even before they are verified;
     `resolved` renders a given template (an editor's draft) instead of resolving `template_code`.
     """
+    draft = _draft(
+        template_code, to_email, context, store_id=store_id, language=language, recipient_name=recipient_name,
+        user_id=user_id, related_type=related_type, related_id=related_id, extra_data=extra_data,
+        use_store_settings=use_store_settings, resolved=resolved,
+    )
+    rendered = templates.render_email(draft.resolved, draft.context)
+    _complete(draft, rendered, raise_errors=True)
+    db.session.flush()
+    return draft.row
+
+
+@dataclass
+class _Draft:
+    """An email row with its sender and recipient decided, waiting for its rendered text."""
+
+    row: EmailLog
+    resolved: templates.ResolvedTemplate
+    context: dict
+    settings: StoreEmailSettings | None
+
+
+def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | None, language: str | None,
+           recipient_name: str | None, user_id: int | None, related_type: str | None, related_id: int | None,
+           extra_data: dict | None, use_store_settings: bool = False,
+           resolved: templates.ResolvedTemplate | None = None) -> _Draft:
+    """Everything but the render: the sender, the checked recipient, the template; the row is not added to
+    the session yet (a query meanwhile would write it half done).
+    Raises ValidationError for the caller's mistakes (a bad recipient, a missing required variable)."""
     store, settings = _sender(store_id)
     try:
         to_email = normalise_address(to_email, "recipient address")
         check_header_text(recipient_name, "recipient name")
     except UnsafeHeader as exc:
         raise ValidationError(str(exc), field="to_email") from None
-
     if resolved is None:
         resolved = _resolve(template_code, store_id, language)
-    rendered = templates.render_email(resolved, context)
-    subject = " ".join(rendered.subject.split()) if rendered.subject else ""
-    try:
-        check_header_text(subject, "subject")
-    except UnsafeHeader as exc:
-        raise ValidationError(str(exc), field="subject") from None
+    missing = templates.missing_required(resolved, context)
+    if missing:
+        raise templates.TemplateRenderError(
+            "Missing required variables: " + ", ".join(missing) + ".", missing_variables=missing
+        )
+    templates.check_plain_context(context)
 
     via_store = bool(settings and settings.is_configured and (settings.is_verified or use_store_settings))
     config = current_app.config
@@ -110,19 +159,12 @@ def compose_email(template_code: str, to_email: str, context: dict, *, store_id:
         from_name = store.name if store is not None else config["MAIL_DEFAULT_SENDER_NAME"]
         provider = config.get("MAIL_PROVIDER", "file")
     reply_to = (settings.reply_to_email or settings.from_email) if settings is not None else None
-
-    body_html, body_text = rendered.html, rendered.text
-    if settings is not None:
-        body_html, body_text = add_signature(body_html, body_text, settings)
-
     row = EmailLog(
         template_code=resolved.code,
         template_id=resolved.template_id,
         recipient_email=to_email,
         recipient_name=recipient_name,
-        subject=subject[:500],
-        body_html=body_html,
-        body_text=body_text,
+        subject="",
         from_email=from_email,
         from_name=from_name,
         reply_to=reply_to,
@@ -136,10 +178,55 @@ def compose_email(template_code: str, to_email: str, context: dict, *, store_id:
         via_store_settings=via_store,
         retry_count=0,
     )
+    return _Draft(row, resolved, context, settings)
+
+
+def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.TemplateRenderError, *,
+              raise_errors: bool = False) -> None:
+    """Fill the row with the rendered email and add it to the session; if it did not render, raise why
+    (`raise_errors`) or add it marked failed with the reason."""
+    row = draft.row
+    if isinstance(rendered, templates.TemplateRenderError):
+        if raise_errors:
+            raise rendered
+        _fail_unrenderable(draft, rendered.message)
+        return
+    subject = " ".join(rendered.subject.split()) if rendered.subject else ""
+    try:
+        check_header_text(subject, "subject")
+    except UnsafeHeader as exc:
+        if raise_errors:
+            raise ValidationError(str(exc), field="subject") from None
+        _fail_unrenderable(draft, f"Subject: {exc}")
+        return
+    body_html, body_text = rendered.html, rendered.text
+    if draft.settings is not None:
+        body_html, body_text = add_signature(body_html, body_text, draft.settings)
+    row.subject = subject[:500]
+    row.body_html = body_html
+    row.body_text = body_text
     db.session.add(row)
-    if flush:
-        db.session.flush()
-    return row
+
+
+def _fail_unrenderable(draft: _Draft, reason: str) -> None:
+    row, resolved = draft.row, draft.resolved
+    db.session.add(row)
+    row.status = EmailStatus.FAILED.value
+    row.error_message = f"Not sent: the template could not be rendered. {reason}"[:1000]
+    row.subject = f"({resolved.code}: not rendered)"
+    where = "a store's version" if resolved.source == "store" else "the platform template"
+    notifications.raise_admin_notification_once(
+        NotificationType.STORE_ISSUE if row.store_id else NotificationType.SYSTEM_ALERT,
+        f"Emails of “{resolved.code}” ({resolved.language}) cannot be rendered"
+        + (f" for store #{row.store_id}" if resolved.source == "store" else ""),
+        f"{where.capitalize()} of “{resolved.code}” ({resolved.language}) did not render, so its emails are "
+        f"marked failed in the email log. {reason} Later failures of the same template are in the log, with no "
+        "further notice while this one is unread.",
+        priority=NotificationPriority.HIGH,
+        action_url=f"/admin/email-log?status=failed&q={resolved.code}",
+        metadata={"template_code": resolved.code, "language": resolved.language, "store_id": row.store_id,
+                  "store_template_id": resolved.store_template_id, "kind": "template_unrenderable"},
+    )
 
 
 def _assign_ids(session: Session, rows: list[EmailLog]) -> None:

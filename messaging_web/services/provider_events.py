@@ -35,7 +35,6 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import (
-    AdminNotification,
     EmailLog,
     EmailProvider,
     NotificationPriority,
@@ -307,17 +306,13 @@ def _record_complaint(row: EmailLog) -> None:
         return  # a duplicate of a complaint already recorded
     row.error_message = COMPLAINT if not row.error_message else f"{row.error_message} {COMPLAINT}"[:1000]
     title = f"{db.session.get(Store, row.store_id).name}: a recipient reported an email as spam"[:200]
-    unread = sa.select(AdminNotification.id).where(
-        AdminNotification.title == title, AdminNotification.is_read.is_(False)
+    notifications.raise_admin_notification_once(
+        NotificationType.STORE_ISSUE, title,
+        f"{row.recipient_email} reported “{row.subject}” (#{row.id}) as spam. Later reports are marked in "
+        "the email log, with no further notice while this one is unread.",
+        priority=NotificationPriority.HIGH, action_url=f"/admin/email-log/{row.id}",
+        metadata={"email_log_id": row.id, "store_id": row.store_id, "kind": "spam_complaint"},
     )
-    if db.session.scalar(unread.limit(1)) is None:
-        notifications.raise_admin_notification(
-            NotificationType.STORE_ISSUE, title,
-            f"{row.recipient_email} reported “{row.subject}” (#{row.id}) as spam. Later reports are marked in "
-            "the email log, with no further notice while this one is unread.",
-            priority=NotificationPriority.HIGH, action_url=f"/admin/email-log/{row.id}",
-            metadata={"email_log_id": row.id, "store_id": row.store_id, "kind": "spam_complaint"},
-        )
 
 
 def receive(provider: str, store_slug: str, body: bytes, headers) -> int:

@@ -10,29 +10,28 @@ import decimal
 import json
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-import css_inline
-import html2text
 import sqlalchemy as sa
-from jinja2 import Template, TemplateSyntaxError, Undefined, meta
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2 import TemplateSyntaxError, meta
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import EmailCategory, EmailTemplate, Store, StoreEmailTemplate
+from . import sandbox
 from .errors import NotFound, ValidationError
 from .pagination import Page, clamp_page
-from .template_sandbox import HTML_SANDBOX, TEXT_SANDBOX, RenderLimitExceeded, collect_output, render_budget
+from .providers.message import UnsafeHeader, check_header_text
+from .sandbox.jinja_sandbox import HTML_SANDBOX, MAX_SECONDS, TEXT_SANDBOX
+from .sandbox.rendering import PART_LABELS, syntax_problem
 
 FALLBACK_LANGUAGE = "en"
 MAX_BODY_BYTES = 512 * 1024
-MAX_SUBJECT_CHARS = 500
 MAX_SAMPLE_CHARS = 256 * 1024
 LANGUAGE_PATTERN = re.compile(r"^([a-zA-Z]{2})(?:[-_]([a-zA-Z]{2}))?$")
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
-PART_LABELS = {"subject": "Subject", "body_html": "HTML body", "body_text": "Text body"}
 
 
 class TemplateRenderError(ValidationError):
@@ -203,76 +202,6 @@ def _resolved_from_override(row: StoreEmailTemplate, base: EmailTemplate) -> Res
     )
 
 
-# --- compiling and the cache ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CompiledTemplate:
-    subject: Template
-    html: Template
-    text: Template | None
-
-
-class _CompiledCache:
-    """Compiled templates by (kind, id, updated_at): an edit changes updated_at, so stale entries just age out."""
-
-    def __init__(self, size: int = 512):
-        self._size = size
-        self._entries: OrderedDict[tuple, CompiledTemplate] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> CompiledTemplate | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: tuple, compiled: CompiledTemplate) -> None:
-        with self._lock:
-            self._entries[key] = compiled
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-compiled_cache = _CompiledCache()
-
-
-def _compile_part(source: str, field_name: str) -> Template:
-    sandbox = HTML_SANDBOX if field_name == "body_html" else TEXT_SANDBOX
-    try:
-        return sandbox.from_string(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateRenderError(
-            f"{PART_LABELS[field_name]}: syntax error on line {exc.lineno}: {exc.message}",
-            field=field_name, line=exc.lineno,
-        ) from exc
-    except (RecursionError, MemoryError) as exc:
-        raise TemplateRenderError(
-            f"{PART_LABELS[field_name]}: the template is too deeply nested.", field=field_name
-        ) from exc
-
-
-def compile_template(template: ResolvedTemplate) -> CompiledTemplate:
-    if template.cache_key:
-        cached = compiled_cache.get(template.cache_key)
-        if cached is not None:
-            return cached
-    compiled = CompiledTemplate(
-        subject=_compile_part(template.subject, "subject"),
-        html=_compile_part(template.body_html, "body_html"),
-        text=_compile_part(template.body_text, "body_text") if (template.body_text or "").strip() else None,
-    )
-    if template.cache_key:
-        compiled_cache.put(template.cache_key, compiled)
-    return compiled
-
-
 # --- rendering --------------------------------------------------------------------------------
 
 _PLAIN_SCALARS = (str, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta, type(None))
@@ -342,91 +271,134 @@ def missing_required(template: ResolvedTemplate, context: dict) -> list[str]:
     return [name for name in template.required_variables if context.get(name) is None or context.get(name) == ""]
 
 
-def _render_part(compiled: Template, context: dict, field_name: str, budget) -> str:
-    try:
-        return collect_output(compiled.root_render_func(compiled.new_context(context)), budget)
-    except Exception as exc:  # noqa: BLE001 (user-authored code can raise anything: 1/0, 'a' + 1, ...)
-        raise _render_error(exc, field_name) from exc
+class RenderRefused(TemplateRenderError):
+    """The template ran into a limit (time, memory, nesting, size) or crashed its worker process: it is
+    refused whatever the values, so queued emails of it fail and saving it is refused."""
 
 
-def _render_error(exc: Exception, field_name: str) -> TemplateRenderError:
-    label = PART_LABELS[field_name]
-    if isinstance(exc, SecurityError):
-        message = f"refused by the sandbox: {exc}"
-    elif isinstance(exc, UndefinedError):
-        message = _undefined_message(exc)
-    elif isinstance(exc, RenderLimitExceeded):
-        message = f"stopped because {exc}."
-    elif isinstance(exc, RecursionError):
-        message = "stopped because the template calls itself too deeply."
-    elif isinstance(exc, MemoryError):
-        message = "stopped because the template needs too much memory."
-    elif isinstance(exc, TemplateSyntaxError):
-        return TemplateRenderError(f"{label}: syntax error on line {exc.lineno}: {exc.message}",
-                                   field=field_name, line=exc.lineno)
-    else:
-        message = f"{type(exc).__name__}: {exc}"
-    return TemplateRenderError(f"{label}: {message}", field=field_name)
-
-
-def _undefined_message(exc: UndefinedError) -> str:
-    message = (exc.message or "a variable is undefined").replace(
-        "'messaging_web.services.template_sandbox.ReportingUndefined object'", "an undefined value"
-    )
-    if message.endswith("is undefined"):
-        return f"{message} (it is not in the values this email is sent with)."
-    return message
-
-
-_CSS_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
-
-
-def inline_css(html: str) -> str:
-    try:
-        return _CSS_INLINER.inline(html)
-    except (css_inline.InlineError, ValueError) as exc:
-        raise TemplateRenderError(f"HTML body: its CSS could not be inlined: {exc}", field="body_html") from exc
-
-
-def text_from_html(html: str) -> str:
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    converter.ignore_emphasis = True
-    converter.unicode_snob = True
-    return converter.handle(html).strip() + "\n"
-
-
-def render_email(template: ResolvedTemplate, context: dict, *, inline: bool = True) -> RenderedEmail:
-    """Subject, HTML (CSS inlined) and text of an email, rendered in the sandbox with plain-data `context`.
-
-    Raises TemplateRenderError (a ValidationError) naming missing required variables before rendering,
-    and with a readable message for syntax errors, sandbox refusals, undefined names and run-away templates.
-    `inline=False` skips CSS inlining (the benchmark measures the render path without it).
-    """
+def _prepared_context(template: ResolvedTemplate, context: dict) -> dict:
+    """The checks made before a render is sent to a worker: required values given, plain data only."""
     missing = missing_required(template, context)
     if missing:
         raise TemplateRenderError(
             "Missing required variables: " + ", ".join(missing) + ".", missing_variables=missing
         )
     check_plain_context(context)
-    absent = [name for name in template.variables if name not in context]
-    if absent:
-        # Declared but optional and not given: reads as empty and false, whereas a name the template
-        # does not declare still raises (ReportingUndefined).
-        context = {**{name: Undefined(name=name) for name in absent}, **context}
-    compiled = compile_template(template)
-    with render_budget() as budget:
-        subject = _render_part(compiled.subject, context, "subject", budget)
-        html = _render_part(compiled.html, context, "body_html", budget)
-        text = _render_part(compiled.text, context, "body_text", budget) if compiled.text is not None else None
-    # One line (no header injection through newlines), and short enough for EmailLog.subject.
-    subject = " ".join(subject.split())
-    if len(subject) > MAX_SUBJECT_CHARS:
-        subject = subject[: MAX_SUBJECT_CHARS - 1] + "…"
-    if text is None:
-        text = text_from_html(html)
-    return RenderedEmail(subject=subject, html=inline_css(html) if inline else html, text=text)
+    return context
+
+
+def _process_failure_message(failure: sandbox.JobFailed) -> str:
+    if failure.reason == "timeout":
+        return f"This template takes too long to render (limit {MAX_SECONDS:g} s)."
+    if failure.reason == "memory":
+        return f"This template uses too much memory (limit {sandbox.settings()['SANDBOX_MEMORY_MB']} MB)."
+    return "This template is nested too deeply or too complex to render; its renderer stopped."
+
+
+class _RefusedVersions:
+    """Saved template versions that a worker could not render (timeout, memory, crash), for a while: the
+    next email of the same version fails at once instead of costing another deadline. An edit changes the
+    version (updated_at), which gets a fresh chance."""
+
+    def __init__(self, seconds: float = 600.0, size: int = 256):
+        self._seconds, self._size = seconds, size
+        self._entries: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> str | None:
+        if not key:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] < time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            return entry[1]
+
+    def put(self, key: tuple, message: str) -> None:
+        if not key:
+            return
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self._seconds, message)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+refused_versions = _RefusedVersions()
+
+
+def render_emails(items: list[tuple[ResolvedTemplate, dict]], *, inline: bool = True,
+                  background: bool = False) -> list[RenderedEmail | TemplateRenderError]:
+    """Render many emails in a sandbox worker, in one round trip: each is the RenderedEmail or the
+    TemplateRenderError (RenderRefused when a limit stopped it) that says why not, in order.
+
+    `background` (workers, notification runs) waits longer for a free worker than a request does; a
+    request that finds every worker busy gets a RenderRefused asking to try again.
+    """
+    results: list[RenderedEmail | TemplateRenderError | None] = [None] * len(items)
+    pending: list[tuple[int, dict]] = []
+    for index, (template, context) in enumerate(items):
+        try:
+            context = _prepared_context(template, context)
+        except TemplateRenderError as exc:
+            results[index] = exc
+            continue
+        pending.append((index, {
+            "subject": template.subject, "body_html": template.body_html, "body_text": template.body_text,
+            "variables": template.variables, "cache_key": template.cache_key, "context": context, "inline": inline,
+        }))
+    while pending:
+        # A version refused meanwhile (by this batch's own failure, say) is not tried again.
+        waiting = []
+        for index, payload in pending:
+            refused = refused_versions.get(items[index][0].cache_key)
+            if refused is None:
+                waiting.append((index, payload))
+            else:
+                results[index] = RenderRefused(refused, field="body_html")
+        if not waiting:
+            break
+        try:
+            answers = sandbox.run_renders([payload for _, payload in waiting], seconds=MAX_SECONDS,
+                                          background=background)
+        except sandbox.PoolBusy:
+            busy = RenderRefused("Many emails are being prepared just now; please try again in a moment.")
+            answers = [busy] * len(waiting)
+        for (index, _), answer in zip(waiting, answers, strict=False):
+            results[index] = _rendered_or_error(items[index][0], answer)
+        pending = waiting[len(answers):]
+    return results
+
+
+def _rendered_or_error(template: ResolvedTemplate, answer) -> RenderedEmail | TemplateRenderError:
+    if isinstance(answer, TemplateRenderError):
+        return answer
+    if isinstance(answer, sandbox.JobFailed):
+        message = _process_failure_message(answer)
+        refused_versions.put(template.cache_key, message)
+        return RenderRefused(message, field="body_html")
+    if "error" in answer:
+        kind = RenderRefused if answer["refused"] else TemplateRenderError
+        return kind(answer["error"], field=answer["field"], line=answer["line"])
+    return RenderedEmail(subject=answer["subject"], html=answer["html"], text=answer["text"])
+
+
+def render_email(template: ResolvedTemplate, context: dict, *, inline: bool = True,
+                 background: bool = False) -> RenderedEmail:
+    """Subject, HTML (CSS inlined) and text of an email, rendered in a sandbox worker with plain-data `context`.
+
+    Raises TemplateRenderError (a ValidationError) naming missing required variables before rendering,
+    and with a readable message for syntax errors, sandbox refusals, undefined names and run-away templates
+    (RenderRefused for those stopped by a limit). `inline=False` skips CSS inlining (for the benchmark).
+    """
+    [result] = render_emails([(template, context)], inline=inline, background=background)
+    if isinstance(result, TemplateRenderError):
+        raise result
+    return result
 
 
 # --- validation (on save) and preview ---------------------------------------------------------
@@ -460,12 +432,14 @@ def used_variables(source: TemplateSource) -> set[str]:
             try:
                 names |= meta.find_undeclared_variables(sandbox.parse(text))
             except (TemplateSyntaxError, RecursionError, MemoryError):
-                continue  # reported by compile_template
+                continue  # reported by _check_syntax
     return names - set(HTML_SANDBOX.globals)
 
 
-def check_template_source(source: TemplateSource) -> None:
-    """Refuse text that cannot be saved: too large, does not compile, or uses undeclared variables."""
+def check_template_source(source: TemplateSource, *, code: str = "", sample: dict | None = None) -> None:
+    """Refuse text that cannot be saved: too large, does not compile, uses undeclared variables, runs into a
+    limit in a trial render with `sample` (else the shipped sample values of `code`, placeholders for the
+    rest), or renders a subject that could never be sent."""
     if not source.subject.strip():
         raise ValidationError("The subject is empty.", field="subject")
     if len(source.subject) > 500:
@@ -482,13 +456,53 @@ def check_template_source(source: TemplateSource) -> None:
             "Required variables must also be listed as variables: " + ", ".join(missing_declared) + ".",
             field="required_variables",
         )
-    compile_template(source.as_resolved())
+    _check_syntax(source)
     undeclared = sorted(used_variables(source) - set(source.variables))
     if undeclared:
         raise ValidationError(
             "The template uses variables that are not declared: " + ", ".join(undeclared) + ".",
             field="body_html",
         )
+    _trial_render(source, code, sample)
+
+
+def _check_syntax(source: TemplateSource) -> None:
+    for field_name in PART_LABELS:
+        text = getattr(source, field_name)
+        if not text:
+            continue
+        environment = HTML_SANDBOX if field_name == "body_html" else TEXT_SANDBOX
+        try:
+            environment.parse(text)
+        except TemplateSyntaxError as exc:
+            problem = syntax_problem(exc, field_name)
+            raise TemplateRenderError(problem.message, field=problem.field, line=problem.line) from exc
+        except (RecursionError, MemoryError) as exc:
+            raise RenderRefused(
+                f"{PART_LABELS[field_name]}: this template is nested too deeply to compile.", field=field_name
+            ) from exc
+
+
+def _trial_render(source: TemplateSource, code: str, sample: dict | None) -> None:
+    """Render as a queued email would be, under the same limits. Errors that depend on the values (an
+    undefined attribute of a placeholder) are the preview's to show; a limit or a crash refuses the text,
+    since no values would make it sendable."""
+    if sample is None:
+        from . import template_catalog  # it imports this module
+
+        sample = sample_values_for(source.variables, template_catalog.shipped_sample(code))
+    try:
+        check_plain_context(sample)
+    except TypeError:
+        sample = sample_values_for(source.variables)
+    [result] = render_emails([(source.as_resolved(code=code or "preview"), sample)])
+    if isinstance(result, RenderRefused):
+        raise result
+    if isinstance(result, RenderedEmail):
+        try:
+            check_header_text(result.subject, "subject")
+        except UnsafeHeader as exc:
+            raise ValidationError(f"Subject: {exc}", field="subject") from None
 
 
 @dataclass(frozen=True)
@@ -559,6 +573,7 @@ class PlatformTemplateInput:
     required_variables: list[str]
     is_active: bool = True
     is_platform_only: bool = False
+    sample: dict | None = None  # the editor's sample values, for the trial render
 
 
 def _check_platform_input(data: PlatformTemplateInput) -> PlatformTemplateInput:
@@ -573,7 +588,8 @@ def _check_platform_input(data: PlatformTemplateInput) -> PlatformTemplateInput:
     check_variable_names(data.variables, "variables")
     check_variable_names(data.required_variables, "required_variables")
     check_template_source(
-        TemplateSource(data.subject, data.body_html, data.body_text or None, data.variables, data.required_variables)
+        TemplateSource(data.subject, data.body_html, data.body_text or None, data.variables, data.required_variables),
+        code=data.code, sample=data.sample,
     )
     return data
 
@@ -678,6 +694,7 @@ class OverrideInput:
     body_text: str | None
     name: str | None = None
     is_active: bool = True
+    sample: dict | None = None  # the editor's sample values, for the trial render
 
 
 def save_store_override(store_id: int, base: EmailTemplate, data: OverrideInput) -> StoreEmailTemplate:
@@ -688,7 +705,8 @@ def save_store_override(store_id: int, base: EmailTemplate, data: OverrideInput)
         TemplateSource(
             data.subject, data.body_html, data.body_text or None,
             parse_variable_list(base.variables), parse_variable_list(base.required_variables),
-        )
+        ),
+        code=base.code, sample=data.sample,
     )
     override = store_override(store_id, base.code, base.language)
     if override is None:

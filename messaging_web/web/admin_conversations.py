@@ -14,6 +14,7 @@ from ..services import conversations
 from ..services.errors import NotFound, ValidationError
 from .admin import bp
 from .conversation_views import Portal, register_conversation_views, render_start_form
+from .rate_limits import message_post_limit
 
 PORTAL = Portal(
     name="admin", inbox_endpoint="admin.conversations",
@@ -34,6 +35,7 @@ class AdminStartForm(FlaskForm):
 
 
 @bp.route("/conversations/new", methods=["GET", "POST"])
+@message_post_limit
 def new_conversation():
     form = AdminStartForm()
     form.store_id.choices = [SelectChoice(store_id, name) for store_id, name in access.admin_store_choices(g.actor)]

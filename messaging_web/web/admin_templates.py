@@ -16,6 +16,7 @@ from ..services.errors import ValidationError
 from .admin import bp
 from .forms import options
 from .portal import int_arg, is_htmx
+from .rate_limits import template_preview_limit
 
 CATEGORY_CHOICES = [(c.value, c.value.capitalize()) for c in EmailCategory]
 ACTIVE_CHOICES = [("", "Active and inactive"), ("yes", "Active only"), ("no", "Inactive only")]
@@ -41,6 +42,13 @@ class PreviewFields(FlaskForm):
     body_text = TextAreaField("Text body (leave empty to derive it from the HTML)", validators=[Optional()])
     sample = TextAreaField("Sample values for the preview (JSON)", validators=[Optional()])
 
+    def sample_values(self) -> dict | None:
+        """The sample values for the trial render on save; None (the shipped ones) when they do not parse."""
+        try:
+            return templates.parse_sample_values(self.sample.data) or None
+        except ValidationError:
+            return None
+
 
 class PlatformTemplateForm(PreviewFields):
     code = StringField("Code", validators=[DataRequired(), Length(max=100)])
@@ -61,6 +69,7 @@ class PlatformTemplateForm(PreviewFields):
             variables=templates.parse_variable_list(self.variables.data),
             required_variables=templates.parse_variable_list(self.required_variables.data),
             is_active=self.is_active.data, is_platform_only=self.is_platform_only.data,
+            sample=self.sample_values(),
         )
 
     def fill_from(self, template, *, as_translation: bool = False) -> None:
@@ -179,6 +188,7 @@ def templates_set_active(template_id: int):
 
 
 @bp.post("/templates/preview")
+@template_preview_limit
 def templates_preview():
     form = PlatformTemplateForm()
     source = templates.TemplateSource(

@@ -23,6 +23,7 @@ from ..services.errors import ValidationError
 from .message_text import message_html
 from .nav import nav_url, remember_nav_badges
 from .portal import int_arg, is_htmx
+from .rate_limits import message_post_limit, upload_limit
 from .read_only import read_only
 
 
@@ -144,6 +145,8 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         return fragment
 
     @bp.post(f"{prefix}/<int:conversation_id>/messages")
+    @message_post_limit
+    @upload_limit
     def post_conversation_message(conversation_id: int):
         thread = access.access_conversation(actor(), conversation_id)
         form = MessageForm()

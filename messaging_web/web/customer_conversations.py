@@ -12,6 +12,7 @@ from ..services import conversations
 from ..services.errors import ValidationError
 from .conversation_views import Portal, register_conversation_views, render_start_form
 from .customer import bp
+from .rate_limits import message_post_limit
 
 PORTAL = Portal(
     name="customer", inbox_endpoint="customer.home",
@@ -26,6 +27,7 @@ class CustomerStartForm(FlaskForm):
 
 
 @bp.route("/conversations/new", methods=["GET", "POST"])
+@message_post_limit
 def new_conversation():
     form = CustomerStartForm()
     if form.validate_on_submit():

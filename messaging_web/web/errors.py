@@ -1,7 +1,9 @@
 """One mapping from errors to responses: domain errors, HTTP errors, CSRF; pages or HTMX fragments."""
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from dataclasses import dataclass
+
+from flask import Flask, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -17,6 +19,34 @@ MESSAGES = {
     413: "What you sent is too large.",
     429: "Too many attempts. Please wait a few minutes and try again.",
     500: "Something went wrong on our side. The team has been told; please try again later.",
+}
+
+
+@dataclass(frozen=True)
+class SlowDown:
+    """What a 429 from one view says, and the element an HTMX request shows it in (its content replaced)."""
+
+    message: str
+    htmx_target: str = "#flashes"
+
+
+SIGN_IN_THROTTLED = SlowDown("Too many failed sign-in attempts. Please try again in a few minutes.")
+
+# By view name (the endpoint without its blueprint: the portals share their views' names). The targets
+# leave what the user typed in place: the editor's draft, the composer's message and files.
+TOO_MANY_REQUESTS = {
+    "admin_login": SIGN_IN_THROTTLED,
+    "store_login": SIGN_IN_THROTTLED,
+    "customer_login": SIGN_IN_THROTTLED,
+    "templates_preview": SlowDown("You are previewing very fast; wait a few seconds.", "#template-preview"),
+    "templates_send_test": SlowDown("You have sent many tests just now. Please wait a minute and try again.",
+                                    "#send-test-result"),
+    "email_settings_step": SlowDown("You have sent several test emails just now. Please wait a few minutes "
+                                    "before sending the next one.", "#verify-status"),
+    "post_conversation_message": SlowDown("You are sending messages very fast, so this one was not sent yet. "
+                                          "Wait a minute, then send it again.", "#composer-status"),
+    "new_conversation": SlowDown("You are sending messages very fast, so this one was not sent. Wait a minute, "
+                                 "then go back to your message and send it again."),
 }
 
 
@@ -46,11 +76,14 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many(exc):
-        if request.endpoint and request.endpoint.endswith("_login"):
-            return render_error(429, "Too many failed sign-in attempts. Please try again in a few minutes.")
-        if request.endpoint and request.endpoint.endswith("_send_test"):
-            return render_error(429, "You have sent many tests just now. Please wait a minute and try again.")
-        return render_error(429)
+        view = (request.endpoint or "").rpartition(".")[2]
+        slow_down = TOO_MANY_REQUESTS.get(view, SlowDown(MESSAGES[429]))
+        response = make_response(render_error(429, slow_down.message))
+        if is_htmx():
+            # base.html's htmx-config swaps a 429 like a form error, into this target only.
+            response.headers["HX-Retarget"] = slow_down.htmx_target
+            response.headers["HX-Reswap"] = "innerHTML"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc):

@@ -13,6 +13,7 @@ from ..models import ConversationType
 from ..services import conversations
 from ..services.errors import NotFound, ValidationError
 from .conversation_views import Portal, register_conversation_views, render_start_form
+from .rate_limits import message_post_limit
 from .store import bp
 
 PORTAL = Portal(
@@ -33,6 +34,7 @@ class StoreStartForm(FlaskForm):
 
 
 @bp.route("/conversations/new", methods=["GET", "POST"])
+@message_post_limit
 def new_conversation():
     form = StoreStartForm(customer_email=request.args.get("customer", ""))
     if form.validate_on_submit():

@@ -14,6 +14,7 @@ from ..services import provider_events
 from ..services.errors import PermissionDenied, ValidationError
 from .forms import options
 from .portal import is_htmx
+from .rate_limits import email_settings_verify_limit
 from .store import bp
 
 STEPS = [("sender", "Sender"), ("provider", "Provider"), ("credentials", "Credentials"),
@@ -136,6 +137,7 @@ def email_settings():
 
 
 @bp.route("/settings/email/<step>", methods=["GET", "POST"])
+@email_settings_verify_limit
 def email_settings_step(step: str):
     if step not in STEP_NAMES:
         return redirect(url_for("store.email_settings_step", step="sender"))

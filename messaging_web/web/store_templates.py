@@ -13,6 +13,7 @@ from ..services.errors import NotFound, ValidationError
 from .admin_templates import PreviewFields, page_size, render_preview, sample_json
 from .forms import options
 from .portal import int_arg, is_htmx
+from .rate_limits import template_preview_limit
 from .store import bp
 
 STATUS_CHOICES = [("", "All"), ("customized", "Customized"), ("default", "Platform default")]
@@ -34,7 +35,7 @@ class OverrideForm(PreviewFields):
     def to_input(self) -> templates.OverrideInput:
         return templates.OverrideInput(
             subject=self.subject.data or "", body_html=self.body_html.data or "", body_text=self.body_text.data,
-            name=self.name.data, is_active=self.is_active.data,
+            name=self.name.data, is_active=self.is_active.data, sample=self.sample_values(),
         )
 
 
@@ -110,6 +111,7 @@ def templates_revert(code: str, language: str):
 
 
 @bp.post("/templates/<code>/<language>/preview")
+@template_preview_limit
 def templates_preview(code: str, language: str):
     base = templates.customizable_platform_template(code, _language(language))
     form = OverrideForm()

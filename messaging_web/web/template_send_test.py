@@ -2,27 +2,17 @@
 sample values, queued to the signed-in user's own address."""
 from __future__ import annotations
 
-from flask import current_app, g, render_template, request, url_for
+from flask import g, render_template, url_for
 
 from ..auth import current_actor
-from ..extensions import db, limiter
+from ..extensions import db
 from ..services import templates
 from ..services.errors import ValidationError
 from ..services.template_tests import DraftRefused, send_template_test
 from . import admin, store
 from .admin_templates import PlatformTemplateForm
+from .rate_limits import template_test_limit
 from .store_templates import OverrideForm, _language
-
-
-def _rate_key() -> str:
-    actor = current_actor()
-    who = f"{actor.kind}:{actor.id}" if getattr(actor, "is_authenticated", False) else request.remote_addr
-    return f"template-test:{who}"
-
-
-send_test_throttle = limiter.limit(
-    lambda: current_app.config["TEMPLATE_TEST_RATE_LIMIT"], key_func=_rate_key, methods=["POST"],
-)
 
 
 def _send(source: templates.TemplateSource, raw_sample: str | None, *, code: str, language: str,
@@ -51,7 +41,7 @@ def _source(form, variables: str | list[str] | None, required: str | list[str] |
 
 
 @admin.bp.post("/templates/<int:template_id>/send-test")
-@send_test_throttle
+@template_test_limit
 def templates_send_test(template_id: int):
     template = templates.platform_template(template_id)
     form = PlatformTemplateForm()
@@ -61,7 +51,7 @@ def templates_send_test(template_id: int):
 
 
 @store.bp.post("/templates/<code>/<language>/send-test", endpoint="templates_send_test")
-@send_test_throttle
+@template_test_limit
 def store_templates_send_test(code: str, language: str):
     base = templates.customizable_platform_template(code, _language(language))
     form = OverrideForm()

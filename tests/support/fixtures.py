@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.mail_servers import SilentServer, SmtpSink, free_port
+from tests.support.mail_servers import SSH_BANNER, BannerServer, SilentServer, SmtpSink, free_port
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +31,14 @@ def silent_server():
 @pytest.fixture
 def closed_port():
     return free_port()
+
+
+@pytest.fixture
+def banner_server():
+    """Something other than a mail server on a local port: greets with an SSH banner and hangs up."""
+    server = BannerServer(SSH_BANNER)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

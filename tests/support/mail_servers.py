@@ -12,6 +12,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 SMTP_USER = "shop-mailer"
 SMTP_PASSWORD = "s3cret-smtp-password-9876"
+# What the far end says must never reach the store: a banner that would tell someone scanning ports.
+SSH_BANNER = b"SSH-2.0-OpenSSH_9.6 bastion-7.internal\r\n"
 
 
 def free_port() -> int:
@@ -117,6 +119,24 @@ class SilentServer:
         self.sock.close()
         for client in self.clients:
             client.close()
+
+
+class BannerServer(SilentServer):
+    """Greets every connection with `banner` and hangs up: a port where something other than a mail
+    server listens (or one that turns us away), for errors that must not repeat what it said."""
+
+    def __init__(self, banner: bytes):
+        self.banner = banner
+        super().__init__()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            with client:
+                client.sendall(self.banner)
 
 
 def run_coroutine(coro):

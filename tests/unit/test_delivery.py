@@ -215,4 +215,4 @@ def test_unreachable_server_keeps_the_email_for_a_retry(ctx, factory, closed_por
     delivery.deliver_due()
     kept = row(log_id)
     assert kept.status == "pending" and kept.retry_count == 1
-    assert f"connection to 127.0.0.1:{closed_port} was refused" in kept.error_message
+    assert f"could not connect to 127.0.0.1 on port {closed_port}" in kept.error_message

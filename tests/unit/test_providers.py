@@ -21,7 +21,7 @@ from messaging_web.services.providers.message import UnsafeHeader, build_message
 from messaging_web.services.providers.sendgrid import SendGridProvider
 from messaging_web.services.providers.ses import SesProvider
 from messaging_web.services.providers.smtp import SmtpProvider
-from tests.support.mail_servers import SMTP_PASSWORD, SMTP_USER
+from tests.support.mail_servers import SMTP_PASSWORD, SMTP_USER, SSH_BANNER, BannerServer
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -177,17 +177,41 @@ def test_connection_dropped_after_the_whole_message_went_out_is_ambiguous(smtp_s
         smtp(smtp_sink).send(email())
 
 
-def test_server_that_never_answers_times_out_with_a_readable_message(silent_server):
+def could_not_connect(port: int) -> str:
+    return f"could not connect to 127.0.0.1 on port {port}; check the host, the port and the security setting"
+
+
+def test_server_that_never_answers_is_transient_and_the_message_says_only_that_it_could_not_connect(silent_server):
     provider = SmtpProvider(silent_server.host, silent_server.port, use_tls=False, timeout=0.5,
                             allow_internal_hosts=True)
     with pytest.raises(TransientError) as info:
         provider.send(email())
-    assert info.value.message == f"connection to 127.0.0.1:{silent_server.port} timed out after 0.5 s"
+    assert info.value.message == could_not_connect(silent_server.port)
 
 
-def test_refused_connection_is_transient(closed_port):
-    with pytest.raises(TransientError, match="was refused"):
+def test_refused_connection_is_transient_with_the_same_message(closed_port):
+    with pytest.raises(TransientError) as info:
         SmtpProvider("127.0.0.1", closed_port, use_tls=False, timeout=1, allow_internal_hosts=True).send(email())
+    assert info.value.message == could_not_connect(closed_port)
+
+
+@pytest.mark.parametrize("banner", [SSH_BANNER, b"554 mx7.internal.example ESMTP Postfix 3.4.1 go away\r\n"])
+def test_whatever_the_far_end_says_is_logged_for_us_and_never_repeated(banner, caplog):
+    server = BannerServer(banner)
+    try:
+        with pytest.raises(TransientError) as info:
+            SmtpProvider("127.0.0.1", server.port, use_tls=False, timeout=1, allow_internal_hosts=True).send(email())
+    finally:
+        server.stop()
+    assert info.value.message == could_not_connect(server.port)
+    words = banner.split()[1].decode()
+    assert words not in info.value.message and words in caplog.text
+
+
+def test_a_tls_mismatch_is_permanent_with_the_same_message(smtp_sink):
+    with pytest.raises(PermanentError) as info:
+        smtp(smtp_sink, use_ssl=True).send(email())
+    assert info.value.message == could_not_connect(smtp_sink.port)
 
 
 def test_store_smtp_host_on_a_private_network_is_refused_outside_development(smtp_sink):

@@ -211,18 +211,47 @@ def test_wrong_password_shows_the_plain_words_error_and_stays_unverified(team, a
     assert settings.verification_error == "The SMTP server rejected the username or password."
 
 
-def test_timeout_names_the_server_and_the_time(team, app, silent_server):
-    app.config["SMTP_TIMEOUT"] = 0.5
-    try:
-        store, _user, client = team()
-        post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
-        post(client, store, "provider", {"provider": "smtp"})
-        post(client, store, "credentials", {"smtp_host": "127.0.0.1", "smtp_port": silent_server.port,
-                                            "smtp_security": "none"})
-        post(client, store, "verify", {"to_email": "owner@store.example"})
-    finally:
-        app.config["SMTP_TIMEOUT"] = 10.0
-    assert saved(app, store).verification_error == f"Connection to 127.0.0.1:{silent_server.port} timed out after 0.5 s."
+@pytest.mark.parametrize("far_end,security", [
+    ("closed_port", "none"), ("silent_server", "none"), ("banner_server", "none"), ("smtp_sink", "ssl"),
+])
+def test_a_failed_connection_says_only_that_it_could_not_connect(team, app, request, monkeypatch, caplog,
+                                                                  far_end, security):
+    """Refused, timed out, another protocol, a TLS mismatch: the store learns the same thing (the wizard
+    must not tell a port scanner which ports are open), never what the far end said; our log has the reason."""
+    monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 0.5)
+    server = request.getfixturevalue(far_end)
+    port = server if isinstance(server, int) else server.port
+    store, _user, client = team()
+    post(client, store, "sender", {"from_email": "shop@store.example", "from_name": "My Shop"})
+    post(client, store, "provider", {"provider": "smtp"})
+    post(client, store, "credentials", {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": security})
+    page = post(client, store, "verify", {"to_email": "owner@store.example"}, htmx=True).get_data(as_text=True)
+    expected = f"Could not connect to 127.0.0.1 on port {port}; check the host, the port and the security setting."
+    assert saved(app, store).verification_error == expected
+    assert expected in page and "SSH" not in page and "bastion" not in page
+    assert f"SMTP connection to 127.0.0.1:{port} failed" in caplog.text
+
+
+def test_test_emails_are_limited_per_account_with_the_message_beside_the_button(team, app, smtp_sink, monkeypatch):
+    monkeypatch.setitem(app.config, "EMAIL_SETTINGS_VERIFY_RATE_LIMIT", "2 per minute")
+    store, _user, client = team()
+    fill_smtp(client, store, smtp_sink)
+    verify = {"to_email": "owner@store.example"}
+    assert [post(client, store, "verify", verify, htmx=True).status_code for _ in range(2)] == [200, 200]
+    refused = post(client, store, "verify", verify, htmx=True)
+    assert refused.status_code == 429 and refused.headers["HX-Retarget"] == "#verify-status"
+    assert "You have sent several test emails just now." in refused.get_data(as_text=True)
+    assert len(smtp_sink.messages) == 2
+    # The page's slot for it, next to the button; the form stays as the owner left it.
+    page = client.get(BASE.format(slug=store.slug) + "/verify").get_data(as_text=True)
+    assert 'id="verify-status"' in page
+    # Only sending counts: going back and the other steps still work.
+    assert post(client, store, "verify", {"go": "back"}).status_code == 302
+    assert post(client, store, "signature", {"signature_text": "Cheers"}).status_code == 302
+    # Another store's owner tests their settings meanwhile.
+    other, _other_user, other_client = team()
+    fill_smtp(other_client, other, smtp_sink)
+    assert post(other_client, other, "verify", verify).status_code == 200
 
 
 def test_changing_credentials_clears_verification(team, app, smtp_sink):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import smtplib
 import socket
@@ -11,6 +12,8 @@ from .base import AmbiguousDelivery, OutgoingEmail, PermanentError, Provider, Tr
 from .message import UnsafeHeader, build_message
 
 DEFAULT_TIMEOUT = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 class _TrackingSMTP(smtplib.SMTP):
@@ -146,26 +149,22 @@ class SmtpProvider(Provider):
         self._conn = conn
 
     def _explain_connect(self, exc: BaseException) -> Exception:
+        """One plain message for every way of not getting a session, the reason only in our log.
+
+        A store chooses the host and port and reads the message (settings wizard, email log): telling a
+        closed port from a filtered one, a timeout from a TLS error, or repeating what the far end
+        said, would make us a port scanner for them. Retry or not still follows the reason.
+        """
         if isinstance(exc, smtplib.SMTPAuthenticationError):
             return PermanentError("the SMTP server rejected the username or password")
-        if isinstance(exc, smtplib.SMTPConnectError):
-            return TransientError(f"the SMTP server {self.where} refused the connection ({exc.smtp_code})")
-        if isinstance(exc, smtplib.SMTPResponseException):
-            kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
-            return kind(f"the SMTP server {self.where} answered {exc.smtp_code} while we signed in")
-        if _timed_out(exc):
-            return TransientError(f"connection to {self.where} timed out after {self._seconds()}")
-        if isinstance(exc, ConnectionRefusedError):
-            return TransientError(f"connection to {self.where} was refused")
-        if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-            return PermanentError(f"a secure connection to {self.where} could not be established (TLS error)")
-        if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
-            return TransientError(f"the SMTP server {self.where} closed the connection")
-        if isinstance(exc, smtplib.SMTPException):
-            return PermanentError(f"the SMTP server {self.where} could not be used")
-        if isinstance(exc, OSError):
-            return TransientError(f"connection to {self.where} failed")
-        return exc if isinstance(exc, Exception) else TransientError(f"connection to {self.where} was interrupted")
+        if not isinstance(exc, smtplib.SMTPException | OSError):
+            return exc if isinstance(exc, Exception) else TransientError(self._could_not_connect())
+        logger.warning("SMTP connection to %s failed: %r", self.where, exc)
+        return (PermanentError if _fails_again(exc) else TransientError)(self._could_not_connect())
+
+    def _could_not_connect(self) -> str:
+        return (f"could not connect to {self.host} on port {self.port}; "
+                "check the host, the port and the security setting")
 
     def send(self, email: OutgoingEmail) -> str:
         try:
@@ -237,6 +236,15 @@ def _login_once(conn: smtplib.SMTP, username: str, password: str) -> None:
     conn.user, conn.password = username, password
     method = getattr(conn, "auth_" + mechanism.lower().replace("-", "_"))
     conn.auth(mechanism, method, initial_response_ok=mechanism != "LOGIN")
+
+
+def _fails_again(exc: smtplib.SMTPException | OSError) -> bool:
+    """Whether connecting again later would fail the same way: TLS errors, 5xx answers, unusable servers."""
+    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return not 400 <= exc.smtp_code < 500
+    return isinstance(exc, ssl.SSLError | ssl.CertificateError | smtplib.SMTPException)
 
 
 def _timed_out(exc: BaseException) -> bool:

@@ -19,13 +19,14 @@ Undefined names raise instead of rendering "" (StrictUndefined), so the editor c
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import islice
 
-from jinja2 import StrictUndefined, meta, nodes, pass_context, pass_eval_context
+from jinja2 import StrictUndefined, Undefined, meta, nodes, pass_context, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -42,6 +43,11 @@ MAX_INT_BITS = 4096
 
 class RenderLimitExceeded(Exception):
     """The template ran into a limit on work, time or size; the message says which, for the user."""
+
+
+class NoTextForm(Exception):
+    """The template prints something that has no text of its own (a function, a cycler, a method): Python
+    would print its memory address, which tells an attacker where things are and nobody anything useful."""
 
 
 class ReportingUndefined(StrictUndefined):
@@ -175,14 +181,27 @@ def text_size(value, limit: int = MAX_OUTPUT_CHARS) -> int:
         elif isinstance(item, int):
             total += item.bit_length() // 3 + 2
         else:
+            check_has_text(item)
             total += 32
         if total > limit:
             return total
     return total
 
 
+_TEXT_SCALARS = (str, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta, type(None), Undefined)
+
+
+def check_has_text(value) -> None:
+    """Refuse to turn into text a value whose text would be Python's `<... object at 0x...>`."""
+    if not isinstance(value, _TEXT_SCALARS):
+        kind = "a function" if callable(value) else "an object"
+        raise NoTextForm(f"the template prints {kind} ({type(value).__name__}), which has no text; "
+                         "print a value instead (for a cycler, its next())")
+
+
 def printable(value):
-    """Refuse a value whose text would be too long, before anything turns it into text."""
+    """Refuse a value whose text would be too long, or Python's description of an object, before anything
+    turns it into text."""
     cls = value.__class__
     if cls is str or cls is Markup or cls is int or value is None:
         return value
@@ -190,6 +209,17 @@ def printable(value):
         size = text_size(value)
         if size > MAX_OUTPUT_CHARS:
             raise RenderLimitExceeded(f"the template would print a value of more than {MAX_OUTPUT_CHARS:,} characters")
+    else:
+        check_has_text(value)
+    return value
+
+
+def _finalize(value):
+    """Every printed value, context lookups included (`{{ name.upper }}` is a method)."""
+    if value.__class__ is str or value.__class__ is Markup:
+        return value
+    if not isinstance(value, list | tuple | dict | set | frozenset | Namespace):
+        check_has_text(value)
     return value
 
 
@@ -451,7 +481,8 @@ class EmailSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, *, autoescape: bool):
-        super().__init__(autoescape=autoescape, undefined=ReportingUndefined, auto_reload=False, cache_size=0)
+        super().__init__(autoescape=autoescape, undefined=ReportingUndefined, auto_reload=False, cache_size=0,
+                         finalize=_finalize)
         # lipsum builds text of any requested size; email templates have no use for it.
         self.globals.pop("lipsum", None)
         self.filters["date"] = format_date

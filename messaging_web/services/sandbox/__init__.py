@@ -1,0 +1,51 @@
+"""Isolated rendering and image decoding: the entry points, and the pool's limits from configuration.
+
+Every render of a template that a tenant or an admin wrote, and every decode of an uploaded image, runs in
+a worker process of pool.py (the second wall, after the Jinja sandbox of jinja_sandbox.py). Callers use
+`run_renders` and `inspect_images`; templates.py and attachments.py turn a failed job into the user's words.
+"""
+from __future__ import annotations
+
+from flask import current_app, has_app_context
+
+from .pool import JobFailed, PoolBusy, PoolLimits, shared_pool
+
+__all__ = ["JobFailed", "PoolBusy", "PoolLimits", "inspect_images", "run_renders", "settings"]
+
+# The same defaults as config.py, for callers outside an application (benchmarks, the first tests).
+DEFAULTS = {
+    "SANDBOX_WORKERS": 2,
+    "SANDBOX_MEMORY_MB": 512,
+    "SANDBOX_NICE": 10,
+    "SANDBOX_IMAGE_SECONDS": 5.0,
+    "SANDBOX_WAIT_SECONDS": 2.0,
+    "SANDBOX_BACKGROUND_WAIT_SECONDS": 120.0,
+}
+
+
+def settings() -> dict:
+    config = current_app.config if has_app_context() else {}
+    return {key: config.get(key, default) for key, default in DEFAULTS.items()}
+
+
+def _pool(values: dict):
+    return shared_pool(PoolLimits(
+        workers=max(1, int(values["SANDBOX_WORKERS"])),
+        memory_bytes=int(values["SANDBOX_MEMORY_MB"]) * 1024 * 1024,
+        nice=int(values["SANDBOX_NICE"]),
+    ))
+
+
+def run_renders(payloads: list[dict], *, seconds: float, background: bool = False) -> list[dict | JobFailed]:
+    """Render each payload (see templates.render_payload_in_process) in a worker, in one round trip."""
+    values = settings()
+    wait = values["SANDBOX_BACKGROUND_WAIT_SECONDS" if background else "SANDBOX_WAIT_SECONDS"]
+    return _pool(values).run("render", payloads, seconds=seconds, wait=float(wait))
+
+
+def inspect_images(payload: dict) -> dict | JobFailed:
+    """Sizes and thumbnails of one message's images (see images.inspect_message_images), in a worker."""
+    values = settings()
+    [result] = _pool(values).run("images", [payload], seconds=float(values["SANDBOX_IMAGE_SECONDS"]),
+                                 wait=float(values["SANDBOX_WAIT_SECONDS"]))
+    return result

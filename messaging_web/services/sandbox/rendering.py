@@ -1,0 +1,242 @@
+"""The render of one email, as a sandbox worker runs it: compile (cached per template version), render the
+parts in the Jinja sandbox under its budget, refuse HTML nested too deeply, inline the CSS, derive the text.
+
+This module and what it imports (jinja_sandbox, Jinja, css-inline, html2text) are all a worker loads, so it
+imports nothing else of the application: a worker starts in a fraction of a second. templates.render_emails
+is the way in; render_payload is the worker's side.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import css_inline
+import html2text
+from jinja2 import Template, TemplateSyntaxError, Undefined
+from jinja2.exceptions import SecurityError, UndefinedError
+
+try:
+    from .jinja_sandbox import (
+        HTML_SANDBOX,
+        TEXT_SANDBOX,
+        NoTextForm,
+        RenderLimitExceeded,
+        collect_output,
+        render_budget,
+    )
+except ImportError:  # in a worker, loaded beside jinja_sandbox as a top-level module (see child.py)
+    from jinja_sandbox import (
+        HTML_SANDBOX,
+        TEXT_SANDBOX,
+        NoTextForm,
+        RenderLimitExceeded,
+        collect_output,
+        render_budget,
+    )
+
+MAX_SUBJECT_CHARS = 500
+MAX_HTML_DEPTH = 500
+PART_LABELS = {"subject": "Subject", "body_html": "HTML body", "body_text": "Text body"}
+
+
+class RenderProblem(Exception):
+    """Why a template did not render, for the person editing it; `refused` when a limit stopped it (no
+    values would make it render)."""
+
+    def __init__(self, message: str, field: str | None = None, line: int | None = None, refused: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.line = line
+        self.refused = refused
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    subject: Template
+    html: Template
+    text: Template | None
+
+
+class _CompiledCache:
+    """Compiled templates by (kind, id, updated_at): an edit changes updated_at, so stale entries just age out."""
+
+    def __init__(self, size: int = 512):
+        self._size = size
+        self._entries: OrderedDict[tuple, CompiledTemplate] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> CompiledTemplate | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, compiled: CompiledTemplate) -> None:
+        with self._lock:
+            self._entries[key] = compiled
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+compiled_cache = _CompiledCache()
+
+
+def syntax_problem(exc: TemplateSyntaxError, field_name: str) -> RenderProblem:
+    return RenderProblem(f"{PART_LABELS[field_name]}: syntax error on line {exc.lineno}: {exc.message}",
+                         field=field_name, line=exc.lineno)
+
+
+def _compile_part(source: str, field_name: str) -> Template:
+    environment = HTML_SANDBOX if field_name == "body_html" else TEXT_SANDBOX
+    try:
+        return environment.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise syntax_problem(exc, field_name) from exc
+    except Exception as exc:  # noqa: BLE001 (Python's compiler refuses deep nesting with SyntaxError, RecursionError, ...)
+        raise RenderProblem(f"{PART_LABELS[field_name]}: this template is nested too deeply to compile.",
+                            field=field_name, refused=True) from exc
+
+
+def compile_template(subject: str, body_html: str, body_text: str | None, cache_key: tuple) -> CompiledTemplate:
+    """The three parts compiled; cached under `cache_key` unless it is empty (unsaved text)."""
+    if cache_key:
+        cached = compiled_cache.get(cache_key)
+        if cached is not None:
+            return cached
+    compiled = CompiledTemplate(
+        subject=_compile_part(subject, "subject"),
+        html=_compile_part(body_html, "body_html"),
+        text=_compile_part(body_text, "body_text") if (body_text or "").strip() else None,
+    )
+    if cache_key:
+        compiled_cache.put(cache_key, compiled)
+    return compiled
+
+
+def _render_part(compiled: Template, context: dict, field_name: str, budget) -> str:
+    try:
+        return collect_output(compiled.root_render_func(compiled.new_context(context)), budget)
+    except Exception as exc:  # noqa: BLE001 (user-authored code can raise anything: 1/0, 'a' + 1, ...)
+        raise _render_problem(exc, field_name) from exc
+
+
+def _render_problem(exc: Exception, field_name: str) -> RenderProblem:
+    label = PART_LABELS[field_name]
+    if isinstance(exc, RenderLimitExceeded):
+        return RenderProblem(f"{label}: stopped because {exc}.", field=field_name, refused=True)
+    if isinstance(exc, RecursionError):
+        return RenderProblem(f"{label}: stopped because the template calls itself too deeply.", field=field_name,
+                             refused=True)
+    if isinstance(exc, MemoryError):
+        return RenderProblem(f"{label}: stopped because the template uses too much memory.", field=field_name,
+                             refused=True)
+    if isinstance(exc, TemplateSyntaxError):
+        return syntax_problem(exc, field_name)
+    if isinstance(exc, SecurityError):
+        message = f"refused by the sandbox: {exc}"
+    elif isinstance(exc, NoTextForm):
+        message = f"{exc}."
+    elif isinstance(exc, UndefinedError):
+        message = _undefined_message(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return RenderProblem(f"{label}: {message}", field=field_name)
+
+
+_UNDEFINED_OBJECT = re.compile(r"'[\w.]*ReportingUndefined object'")
+
+
+def _undefined_message(exc: UndefinedError) -> str:
+    message = _UNDEFINED_OBJECT.sub("an undefined value", exc.message or "a variable is undefined")
+    if message.endswith("is undefined"):
+        return f"{message} (it is not in the values this email is sent with)."
+    return message
+
+
+_CSS_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
+
+
+def inline_css(html: str) -> str:
+    try:
+        return _CSS_INLINER.inline(html)
+    except (css_inline.InlineError, ValueError) as exc:
+        raise RenderProblem(f"HTML body: its CSS could not be inlined: {exc}", field="body_html") from exc
+
+
+def text_from_html(html: str) -> str:
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    converter.unicode_snob = True
+    return converter.handle(html).strip() + "\n"
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+_VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+                            "track", "wbr"})
+
+
+def check_nesting(html: str) -> None:
+    """Refuse HTML nested deeper than any email needs: css-inline parses it recursively (it crashed at about
+    20,000 levels), and mail clients give up far earlier."""
+    if html.count("<") <= MAX_HTML_DEPTH:
+        return
+    depth = 0
+    for closing, name, self_closing in _TAG.findall(html):
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closing and name.lower() not in _VOID_ELEMENTS:
+            depth += 1
+            if depth > MAX_HTML_DEPTH:
+                raise RenderProblem(
+                    f"HTML body: this template is nested too deeply (more than {MAX_HTML_DEPTH} levels of tags).",
+                    field="body_html", refused=True,
+                )
+
+
+def render(subject: str, body_html: str, body_text: str | None, *, variables: list[str], cache_key: tuple,
+           context: dict, inline: bool = True) -> tuple[str, str, str]:
+    """(subject, html, text) of one email; raises RenderProblem.
+
+    Only a sandbox worker, or a benchmark's floor, calls this: templates someone typed render in a worker.
+    """
+    absent = [name for name in variables if name not in context]
+    if absent:
+        # Declared but optional and not given: reads as empty and false, whereas a name the template
+        # does not declare still raises (ReportingUndefined).
+        context = {**{name: Undefined(name=name) for name in absent}, **context}
+    compiled = compile_template(subject, body_html, body_text, cache_key)
+    with render_budget() as budget:
+        subject_text = _render_part(compiled.subject, context, "subject", budget)
+        html = _render_part(compiled.html, context, "body_html", budget)
+        text = _render_part(compiled.text, context, "body_text", budget) if compiled.text is not None else None
+    # One line (no header injection through newlines), and short enough for EmailLog.subject.
+    subject_text = " ".join(subject_text.split())
+    if len(subject_text) > MAX_SUBJECT_CHARS:
+        subject_text = subject_text[: MAX_SUBJECT_CHARS - 1] + "…"
+    check_nesting(html)
+    if text is None:
+        text = text_from_html(html)
+    return subject_text, inline_css(html) if inline else html, text
+
+
+def render_payload(payload: dict) -> dict:
+    """A worker's render job: the payload templates.render_emails sends -> the email or the problem, as JSON data."""
+    try:
+        subject, html, text = render(
+            payload["subject"], payload["body_html"], payload["body_text"], variables=payload["variables"],
+            cache_key=tuple(payload["cache_key"]), context=payload["context"], inline=payload["inline"],
+        )
+    except RenderProblem as problem:
+        return {"error": problem.message, "field": problem.field, "line": problem.line, "refused": problem.refused}
+    return {"subject": subject, "html": html, "text": text}
