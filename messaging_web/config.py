@@ -122,7 +122,7 @@ def load_config(overrides: dict | None = None) -> dict:
         # free worker before it is told to try again (background work waits longer).
         "SANDBOX_WORKERS": _int("SANDBOX_WORKERS", 2),
         "SANDBOX_MEMORY_MB": _int("SANDBOX_MEMORY_MB", 512),
-        "SANDBOX_NICE": _int("SANDBOX_NICE", 10),
+        "SANDBOX_NICE": _int("SANDBOX_NICE", 19),
         "SANDBOX_IMAGE_SECONDS": float(os.environ.get("SANDBOX_IMAGE_SECONDS", "5")),
         "SANDBOX_WAIT_SECONDS": float(os.environ.get("SANDBOX_WAIT_SECONDS", "2")),
         "SANDBOX_BACKGROUND_WAIT_SECONDS": float(os.environ.get("SANDBOX_BACKGROUND_WAIT_SECONDS", "120")),

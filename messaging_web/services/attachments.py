@@ -362,13 +362,13 @@ def inspect_images(files: Sequence[tuple[bytes, FileType]], limits: UploadLimits
     try:
         answer = sandbox.inspect_images(payload)
     except sandbox.PoolBusy:
-        raise UploadRefused([], "Many images are being processed just now, so the message was not sent. "
-                                "Please try again in a moment.") from None
+        raise UploadRefused([Refusal("", "Many images are being processed just now, so the message was not sent. "
+                                         "Please try again in a moment.")]) from None
     if isinstance(answer, sandbox.JobFailed):
         reason = ("these images take too long to process" if answer.reason == "timeout"
                   else "these images need too much memory to process" if answer.reason == "memory"
                   else "these images could not be processed")
-        raise UploadRefused([], f"The message was not sent: {reason}. Send fewer or smaller images.")
+        raise UploadRefused([Refusal("", f"The message was not sent: {reason}. Send fewer or smaller images.")])
     return [
         FileRefused(result["refused"]) if "refused" in result
         else (result["width"], result["height"], base64.b64decode(result["thumbnail"]))

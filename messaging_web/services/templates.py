@@ -366,7 +366,7 @@ def render_emails(items: list[tuple[ResolvedTemplate, dict]], *, inline: bool = 
             answers = sandbox.run_renders([payload for _, payload in waiting], seconds=MAX_SECONDS,
                                           background=background)
         except sandbox.PoolBusy:
-            busy = RenderRefused("Many emails are being prepared just now; please try again in a moment.")
+            busy = RenderRefused("Many templates are being rendered just now; please try again in a moment.")
             answers = [busy] * len(waiting)
         for (index, _), answer in zip(waiting, answers, strict=False):
             results[index] = _rendered_or_error(items[index][0], answer)

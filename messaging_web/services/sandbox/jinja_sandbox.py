@@ -214,15 +214,6 @@ def printable(value):
     return value
 
 
-def _finalize(value):
-    """Every printed value, context lookups included (`{{ name.upper }}` is a method)."""
-    if value.__class__ is str or value.__class__ is Markup:
-        return value
-    if not isinstance(value, list | tuple | dict | set | frozenset | Namespace):
-        check_has_text(value)
-    return value
-
-
 _OUTPUT_BATCH = 32
 
 
@@ -481,8 +472,7 @@ class EmailSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, *, autoescape: bool):
-        super().__init__(autoescape=autoescape, undefined=ReportingUndefined, auto_reload=False, cache_size=0,
-                         finalize=_finalize)
+        super().__init__(autoescape=autoescape, undefined=ReportingUndefined, auto_reload=False, cache_size=0)
         # lipsum builds text of any requested size; email templates have no use for it.
         self.globals.pop("lipsum", None)
         self.filters["date"] = format_date
@@ -581,10 +571,21 @@ def _bound_names(binding: nodes.Node) -> list[str]:
     return [target.name] if isinstance(target, nodes.Name) else [n.name for n in target.find_all(nodes.Name)]
 
 
+# Attributes of the context's plain values that are methods or computed values (`name.upper`, `order.items`,
+# `sent_at.year`): printing one is not a plain lookup (a method would print its memory address).
+_PLAIN_VALUE_ATTRIBUTES = frozenset(
+    name for kind in (str, int, float, bool, decimal.Decimal, dt.date, dt.datetime, dt.time, dt.timedelta, dict,
+                      list, tuple) for name in dir(kind)
+)
+
+
 def _looks_up(node: nodes.Node, trusted: set[str]) -> bool:
-    """`name`, `name.attr`, `name[key]`, ... rooted in a trusted name, with constant keys."""
+    """`name`, `name.attr`, `name[key]`, ... rooted in a trusted name, with constant keys, and no attribute that
+    plain values have of their own."""
     while isinstance(node, nodes.Getattr | nodes.Getitem):
         if isinstance(node, nodes.Getitem) and not isinstance(node.arg, nodes.Const):
+            return False
+        if isinstance(node, nodes.Getattr) and node.attr in _PLAIN_VALUE_ATTRIBUTES:
             return False
         node = node.node
     return isinstance(node, nodes.Name) and node.name in trusted

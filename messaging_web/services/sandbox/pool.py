@@ -46,7 +46,7 @@ class PoolLimits:
 
     workers: int = 2
     memory_bytes: int = 512 * 1024 * 1024  # address space a child may add to what it has after start-up
-    nice: int = 10
+    nice: int = 19  # the lowest CPU priority: a runaway render waits for everyone else
     jobs_per_child: int = 500  # a child is replaced after this many jobs (bounded memory growth)
 
 

@@ -181,9 +181,12 @@ def text_from_html(html: str) -> str:
     return converter.handle(html).strip() + "\n"
 
 
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
-_VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-                            "track", "wbr"})
+# Tags that do not open a level: void elements, and those whose end tag is optional (a parser closes an open
+# <p> or <li> at the next one, so a long list of them is not nesting).
+_FLAT_ELEMENTS = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+                  "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rt", "rp")
+# One match per tag that opens or closes a level ('/' for a closing one).
+_LEVEL_TAG = re.compile(r"<(/?)(?!(?:" + "|".join(_FLAT_ELEMENTS) + r")\b)[a-zA-Z][^>]*?(?<!/)>", re.IGNORECASE)
 
 
 def check_nesting(html: str) -> None:
@@ -192,10 +195,11 @@ def check_nesting(html: str) -> None:
     if html.count("<") <= MAX_HTML_DEPTH:
         return
     depth = 0
-    for closing, name, self_closing in _TAG.findall(html):
+    for closing in _LEVEL_TAG.findall(html):  # no call per tag: this runs for every long email
         if closing:
-            depth = max(depth - 1, 0)
-        elif not self_closing and name.lower() not in _VOID_ELEMENTS:
+            if depth:
+                depth -= 1
+        else:
             depth += 1
             if depth > MAX_HTML_DEPTH:
                 raise RenderProblem(
