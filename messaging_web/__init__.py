@@ -9,6 +9,7 @@ from flask import Flask, request
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .web.portal import RowIdConverter
 from .web.request_text import NulFreeRequest
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -32,6 +33,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.request_class = NulFreeRequest
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.config.update(load_config(config))
     _check_required_settings(app)
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -20,6 +21,24 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _development_secret_key(instance_dir: Path) -> str:
+    """A random key made on first run and kept in the instance folder: a published constant would let
+    anyone forge a session cookie for anyone's development server."""
+    path = instance_dir / "dev-secret-key"
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if len(key) >= 32:
+        return key
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask config from environment variables; `overrides` win (tests, CLI)."""
     overrides = dict(overrides or {})
@@ -31,7 +50,8 @@ def load_config(overrides: dict | None = None) -> dict:
     config = {
         "MESSAGING_ENV": env,
         "INSTANCE_DIR": str(instance_dir),
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or ("dev-only-secret-key" if development else None),
+        "SECRET_KEY": overrides.get("SECRET_KEY") or os.environ.get("SECRET_KEY")
+        or (_development_secret_key(instance_dir) if development else None),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance_dir / 'messaging.sqlite3'}",
         # A pooled connection idle longer than this is pinged before use (a dead one is replaced);
@@ -48,6 +68,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Login throttling: wrong passwords per (address, email) in a window.
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "8 per 5 minutes"),
+        # Failed sign-ins per client address, whatever the email (password spraying).
+        "LOGIN_ADDRESS_RATE_LIMIT": os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "30 per 5 minutes"),
         # The template editors' "send a test", per signed-in user (the button must not be a spam cannon).
         "TEMPLATE_TEST_RATE_LIMIT": os.environ.get("TEMPLATE_TEST_RATE_LIMIT", "10 per minute"),
         # Per signed-in account (web/rate_limits.py). The editors preview after a 400 ms pause in typing,

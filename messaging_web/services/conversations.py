@@ -34,6 +34,7 @@ from . import attachments, nav_badges
 from .attachments import Upload
 from .errors import NotFound, PermissionDenied, ValidationError
 from .pagination import like_pattern
+from .providers.message import UnsafeHeader, check_header_text
 
 SUBJECT_MAX_LENGTH = 500
 THREAD_PAGE_SIZE = 30
@@ -197,6 +198,12 @@ def clean_content(content: str | None) -> str:
 
 def _clean_subject(subject: str | None) -> str:
     text = " ".join((subject or "").split())
+    try:
+        check_header_text(text, "subject")
+    except UnsafeHeader:
+        # An encoded word (=?utf-8?q?...=0A...?=) that decodes to a line break: the notification emails'
+        # Subject header would be refused. Broken up, it reads as the plain text it is.
+        text = text.replace("=?", "= ?")
     if not text:
         raise ValidationError("Give the conversation a subject.", field="subject")
     if len(text) > SUBJECT_MAX_LENGTH:

@@ -21,7 +21,6 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from ..models import (
 from ..models.base import utcnow
 from . import notifications, sns, tracking
 from .secrets import SecretUnreadable, decrypt_secret
+from .untrusted_json import parse_untrusted_json
 
 PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
 # What each provider's event means for the log; events not named here (processed, deferred, a
@@ -128,7 +128,7 @@ def _check_fresh(timestamp: str | None) -> None:
 
 def _json(body: bytes):
     try:
-        return json.loads(body)
+        return parse_untrusted_json(body)
     except (ValueError, UnicodeDecodeError):
         raise WebhookRefused("The body is not JSON.", 400) from None
 
@@ -225,7 +225,7 @@ def ses_events(body: bytes, topic_arn: str | None):
     if message["Type"] != "Notification":
         return []
     try:
-        event = json.loads(message.get("Message") or "")
+        event = parse_untrusted_json(message.get("Message") or "")
     except ValueError:
         return []
     if not isinstance(event, dict):

@@ -26,6 +26,7 @@ from .pagination import Page, clamp_page
 from .providers.message import UnsafeHeader, check_header_text
 from .sandbox.jinja_sandbox import HTML_SANDBOX, MAX_SECONDS, TEXT_SANDBOX
 from .sandbox.rendering import PART_LABELS, syntax_problem
+from .untrusted_json import parse_untrusted_json
 
 FALLBACK_LANGUAGE = "en"
 MAX_BODY_BYTES = 512 * 1024
@@ -85,8 +86,8 @@ def parse_variable_list(raw: str | None) -> list[str]:
     raw = raw.strip()
     if raw.startswith("["):
         try:
-            items = json.loads(raw)
-        except json.JSONDecodeError:
+            items = parse_untrusted_json(raw)
+        except ValueError:
             items = []
         items = [str(item) for item in items if isinstance(item, str | int)]
     else:
@@ -548,9 +549,11 @@ def parse_sample_values(raw: str | None) -> dict:
     if len(raw) > MAX_SAMPLE_CHARS:
         raise ValidationError("Sample values: keep them under 256 KB.", field="sample")
     try:
-        value = json.loads(raw)
+        value = parse_untrusted_json(raw)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"Sample values: not valid JSON (line {exc.lineno}: {exc.msg}).", field="sample") from exc
+    except ValueError as exc:
+        raise ValidationError(f"Sample values: {exc}.", field="sample") from exc
     if not isinstance(value, dict):
         raise ValidationError("Sample values must be a JSON object: {\"name\": \"value\", ...}.", field="sample")
     return value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SearchField, SelectField
+from wtforms import BooleanField, SearchField, SelectField
 from wtforms.validators import NumberRange, Optional
 
 from .. import access
@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import NotificationPriority, NotificationType
 from ..services import notifications
 from .admin import bp
-from .forms import options
+from .forms import PageNumberField, options
 from .portal import is_htmx
 
 
@@ -32,7 +32,7 @@ class NotificationFilterForm(FlaskForm):
     )
     action_required = BooleanField("Action required only")
     q = SearchField("Search")
-    page = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    page = PageNumberField(validators=[Optional(), NumberRange(min=1)])
 
     def filters(self) -> notifications.NotificationFilters:
         # A bad value in one filter drops that filter only; the page still shows.

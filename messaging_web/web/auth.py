@@ -20,7 +20,8 @@ WRONG_CREDENTIALS = "The email or password is not correct."
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """A `next` that stays on this site: a path of ours, never another host."""
+    """A `next` inside the portal just signed into (`default` is its home): a path of ours under the same
+    portal prefix (/admin/, /store/<slug>/, /inbox/<slug>/), never another host, portal or a /t/ redirect."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     if any(ord(ch) < 32 for ch in target):
@@ -28,7 +29,15 @@ def safe_next(target: str | None, default: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return default
+    if not parts.path.startswith(_portal_prefix(default)) or "/../" in parts.path or parts.path.endswith("/.."):
+        return default
     return target
+
+
+def _portal_prefix(home: str) -> str:
+    """/admin/, /store/<slug>/ or /inbox/<slug>/ of a portal's home page."""
+    segments = urlsplit(home).path.strip("/").split("/")
+    return "/" + "/".join(segments[:1 if segments[0] == "admin" else 2]) + "/"
 
 
 def _login_rate_key() -> str:
@@ -36,15 +45,27 @@ def _login_rate_key() -> str:
     return f"login:{request.remote_addr}:{request.path}:{email}"
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+def _login_address_key() -> str:
+    # Across emails and portals: one address trying a password on many accounts (password spraying).
+    return f"login-address:{request.remote_addr}"
+
+
+def _failed_sign_in(response) -> bool:
+    return response.status_code == 401
 
 
 login_throttle = limiter.limit(
-    _login_limit,
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
     key_func=_login_rate_key,
     methods=["POST"],
-    deduct_when=lambda response: response.status_code == 401,
+    deduct_when=_failed_sign_in,
+)
+login_address_throttle = limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    key_func=_login_address_key,
+    methods=["POST"],
+    deduct_when=_failed_sign_in,
+    scope="login-address",
 )
 
 
@@ -73,6 +94,7 @@ def _sign_in(form: LoginForm, authenticate, to_actor, home: str, **page):
 
 @bp.route("/admin/login", methods=["GET", "POST"])
 @login_throttle
+@login_address_throttle
 def admin_login():
     return _sign_in(
         LoginForm(), accounts.authenticate_admin, Actor.for_user, url_for("admin.home"),
@@ -82,6 +104,7 @@ def admin_login():
 
 @bp.route("/store/<slug>/login", methods=["GET", "POST"])
 @login_throttle
+@login_address_throttle
 def store_login(slug: str):
     store = access.store_by_slug(slug)
     return _sign_in(
@@ -92,6 +115,7 @@ def store_login(slug: str):
 
 @bp.route("/inbox/<slug>/login", methods=["GET", "POST"])
 @login_throttle
+@login_address_throttle
 def customer_login(slug: str):
     store = access.store_by_slug(slug)
     return _sign_in(

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SearchField, SelectField
+from wtforms import SearchField, SelectField
 from wtforms.validators import Length, NumberRange, Optional
 
 from ..services import email_analytics
 from ..services.email_log import STATUS_FILTERS, EmailLogFilters
-from .forms import options
+from .forms import PageNumberField, options
 
 
 class PagedFilterForm(FlaskForm):
@@ -16,7 +16,7 @@ class PagedFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search form
 
-    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
+    page = PageNumberField("Page", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
 
     def page_number(self) -> int:
         return self.page.data if self.page.data and "page" not in self.errors else 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, request
+from werkzeug.routing import IntegerConverter
 
 from .. import access
 from ..auth import require_portal
@@ -42,6 +43,17 @@ def is_htmx() -> bool:
 
 # Ids are INTEGER columns: PostgreSQL refuses a larger parameter for them (SQLite, beyond 2**63).
 LARGEST_ROW_NUMBER = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: at most ten digits and within the INTEGER range, else the URL matches
+    nothing (404), instead of an OverflowError from the database or a ValueError from int() of 5,000 digits."""
+
+    regex = r"\d{1,10}"
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", LARGEST_ROW_NUMBER)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def int_arg(values, name: str, default: int | None = None) -> int | None:

@@ -178,3 +178,11 @@ def test_the_notification_command_survives_a_hostile_template(app, factory, monk
     with app.app_context():
         statuses = dict(db.session.execute(sa.select(EmailLog.store_id, EmailLog.status)).all())
         assert statuses[hostile.id] == "failed" and statuses[quiet.id] in ("pending", "sent")
+
+
+def test_deeply_nested_sample_values_are_a_message_in_the_preview(client, store_owner):
+    path = f"/store/{store_owner.slug}/templates/order_shipped/en"
+    data = {"subject": "Shipped", "body_html": "<p>x</p>", "sample": "[" * 100_000,
+            "csrf_token": csrf_token(client, path)}
+    response = client.post(path + "/preview", data=data, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "Sample values: the JSON is nested too deeply." in response.get_data(as_text=True)

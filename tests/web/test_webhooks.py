@@ -290,3 +290,31 @@ def test_a_spam_report_marks_the_email_and_tells_the_admins_once_while_unread(
     complaint_about_another_email()
     assert db.session.scalar(sa.select(sa.func.count(AdminNotification.id))) == 2
     db.session.rollback()
+
+
+NESTED = b"[" * 100_000  # the JSON decoder's recursion limit, not a JSON error
+
+
+def test_deeply_nested_json_is_a_400_before_and_after_the_signature_check(
+    ctx, app, client, factory, httpserver, manual_dispatch, sendgrid_keys
+):
+    private, public = sendgrid_keys
+    store, log_id = store_sending_through(factory, httpserver, app, "sendgrid", public)
+    url = f"/webhooks/sendgrid/{store.slug}"
+    assert post(client, url, NESTED).status_code == 403  # unsigned: refused before it is read as JSON
+    timestamp = str(int(time.time()))
+    signature = base64.b64encode(private.sign(timestamp.encode() + NESTED, ec.ECDSA(hashes.SHA256()))).decode()
+    response = post(client, url, NESTED, {"X-Twilio-Email-Event-Webhook-Signature": signature,
+                                          "X-Twilio-Email-Event-Webhook-Timestamp": timestamp})
+    assert response.status_code == 400 and response.json == {"error": "The body is not JSON."}
+    assert log_state(log_id)[0] == "sent"
+    assert post(client, url, *signed_sendgrid(private, [{"event": "delivered", "email_log_id": str(log_id)}])).json \
+        == {"applied": 1}
+
+
+def test_deeply_nested_json_to_mailgun_is_a_400(ctx, app, client, factory, httpserver, manual_dispatch):
+    store, log_id = store_sending_through(factory, httpserver, app, "mailgun")
+    # Mailgun's signature is inside the JSON: the body is read first.
+    response = post(client, f"/webhooks/mailgun/{store.slug}", NESTED)
+    assert response.status_code == 400 and response.json == {"error": "The body is not JSON."}
+    assert log_state(log_id)[0] == "sent"

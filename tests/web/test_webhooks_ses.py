@@ -190,3 +190,16 @@ def test_an_ses_complaint_marks_the_email_as_reported_spam(client, fake_sns, sen
     assert post(client, store, fake_sns.notification(complaint)).json == {"applied": 1}
     status, *_, error = state(log_id)
     assert status == "sent" and error == "The recipient reported this email as spam."
+
+
+def test_deeply_nested_json_is_a_400_outside_and_skipped_inside_a_signed_message(
+    client, fake_sns, sent_through_ses
+):
+    store, log_id, _message_id = sent_through_ses
+    response = post(client, store, b"[" * 100_000)
+    assert response.status_code == 400 and response.json == {"error": "The body is not JSON."}
+    nested = fake_sns.sign({"Type": "Notification", "MessageId": "sns-nested", "TopicArn": TOPIC,
+                            "Message": "[" * 100_000, "Timestamp": "2026-12-01T10:00:00.000Z"})
+    response = post(client, store, json.dumps(nested).encode())
+    assert response.status_code == 200 and response.json == {"applied": 0}
+    assert state(log_id)[0] == "sent"

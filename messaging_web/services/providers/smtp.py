@@ -51,12 +51,21 @@ class _TrackingSMTPSSL(_TrackingSMTP, smtplib.SMTP_SSL):
     pass
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _is_internal(address: str) -> bool:
+    """Not reachable from the internet (`is_global`: private, loopback, link-local, carrier-grade NAT
+    100.64.0.0/10 with some clouds' metadata address, reserved, ...) or multicast. An IPv6 address that
+    carries an IPv4 one (mapped, 6to4, NAT64) is judged by that IPv4 address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return (
-        ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast
-        or ip.is_unspecified or (ip.version == 6 and ip.ipv4_mapped is not None and _is_internal(str(ip.ipv4_mapped)))
-    )
+    if ip.version == 6:
+        embedded = ip.ipv4_mapped or ip.sixtofour or (
+            ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None
+        )
+        if embedded is not None:
+            return _is_internal(str(embedded))
+    return not ip.is_global or ip.is_multicast
 
 
 class SmtpProvider(Provider):

@@ -18,23 +18,13 @@ from jinja2 import Template, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
 
 try:
-    from .jinja_sandbox import (
-        HTML_SANDBOX,
-        TEXT_SANDBOX,
-        NoTextForm,
-        RenderLimitExceeded,
-        collect_output,
-        render_budget,
-    )
+    from . import jinja_sandbox
 except ImportError:  # in a worker, loaded beside jinja_sandbox as a top-level module (see child.py)
-    from jinja_sandbox import (
-        HTML_SANDBOX,
-        TEXT_SANDBOX,
-        NoTextForm,
-        RenderLimitExceeded,
-        collect_output,
-        render_budget,
-    )
+    import jinja_sandbox
+
+HTML_SANDBOX, TEXT_SANDBOX = jinja_sandbox.HTML_SANDBOX, jinja_sandbox.TEXT_SANDBOX
+collect_output, render_budget = jinja_sandbox.collect_output, jinja_sandbox.render_budget
+NoTextForm, RenderLimitExceeded = jinja_sandbox.NoTextForm, jinja_sandbox.RenderLimitExceeded
 
 MAX_SUBJECT_CHARS = 500
 MAX_HTML_DEPTH = 500
