@@ -43,7 +43,7 @@ def serve(instance: str, port: int) -> None:
     from werkzeug.serving import make_server
 
     from messaging_web import create_app
-    from messaging_web.auth import Actor
+    from messaging_web.actors import Actor
     from messaging_web.extensions import db
     from messaging_web.models import ConversationType, Store
     from messaging_web.services import accounts, conversations, template_catalog

@@ -30,6 +30,7 @@ import jinja2  # noqa: E402
 
 from messaging_web import create_app  # noqa: E402
 from messaging_web.extensions import db  # noqa: E402
+from messaging_web.models import EmailTemplate  # noqa: E402
 from messaging_web.services import template_catalog, templates  # noqa: E402
 from messaging_web.services.sandbox import rendering  # noqa: E402
 from messaging_web.services.sandbox.jinja_sandbox import format_date  # noqa: E402
@@ -110,8 +111,8 @@ def main() -> None:
         upgrade()
         template_catalog.load_default_templates()
         shipped = db.session.scalar(
-            db.select(templates.EmailTemplate).where(
-                templates.EmailTemplate.code == "order_confirmation", templates.EmailTemplate.language == "en"
+            db.select(EmailTemplate).where(
+                EmailTemplate.code == "order_confirmation", EmailTemplate.language == "en"
             )
         )
         shipped.body_text = TEXT_BODY

@@ -9,6 +9,7 @@ from flask import Flask, request
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .web.htmx import VARY_HEADERS
 from .web.portal import RowIdConverter
 from .web.request_text import NulFreeRequest
 
@@ -46,10 +47,13 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     limiter.init_app(app)
 
-    from . import auth, models  # noqa: F401  (registers the user loader and the mappers)
+    from . import actors, models, tasks  # noqa: F401  (registers the user loader and the mappers)
     from .cli import register_cli
+    from .services import dispatcher
     from .web import register_blueprints, time_format
 
+    # The composition root hands the task layer to the dispatcher: services never import tasks.
+    dispatcher.use_task_queue(app, tasks.CeleryTaskQueue())
     register_blueprints(app)
     register_cli(app)
     time_format.register(app)
@@ -132,7 +136,7 @@ def _security_headers(response):
     # Keeps the origin on same-site HTTPS posts, which Flask-WTF's referrer check needs.
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     if "HX-Request" in request.headers or response.mimetype == "text/html":
-        response.vary.add("HX-Request")
+        response.vary.update(VARY_HEADERS)
     return response
 
 

@@ -8,7 +8,7 @@ import functools
 
 import sqlalchemy as sa
 
-from .auth import Actor, PortalStore
+from .actors import Actor, PortalStore
 from .extensions import db
 from .models import AdminNotification, EmailLog, Store
 from .services.errors import NotFound
@@ -89,28 +89,16 @@ def visibility_params(actor: Actor) -> dict:
 
 
 def _visibility(kind: str | None, viewer_id, viewer_store_id) -> sa.ColumnElement[bool]:
-    from .models import Conversation, ConversationType
+    from .models import CONVERSATION_TYPES_SEEN, Conversation, ParticipantType
 
+    if kind not in ParticipantType.values():
+        return sa.false()
+    seen = Conversation.conversation_type.in_(_conversation_types(*CONVERSATION_TYPES_SEEN[ParticipantType(kind)]))
     if kind == "admin":
-        return Conversation.conversation_type.in_(
-            _conversation_types(ConversationType.ADMIN_STORE, ConversationType.ADMIN_CUSTOMER)
-        )
+        return seen
     if kind == "store":
-        return sa.and_(
-            Conversation.store_id == viewer_store_id,
-            Conversation.conversation_type.in_(
-                _conversation_types(ConversationType.ADMIN_STORE, ConversationType.STORE_CUSTOMER)
-            ),
-        )
-    if kind == "customer":
-        return sa.and_(
-            Conversation.customer_id == viewer_id,
-            Conversation.store_id == viewer_store_id,
-            Conversation.conversation_type.in_(
-                _conversation_types(ConversationType.STORE_CUSTOMER, ConversationType.ADMIN_CUSTOMER)
-            ),
-        )
-    return sa.false()
+        return sa.and_(Conversation.store_id == viewer_store_id, seen)
+    return sa.and_(Conversation.customer_id == viewer_id, Conversation.store_id == viewer_store_id, seen)
 
 
 def visible_conversations(actor: Actor) -> sa.Select:

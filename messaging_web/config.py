@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -25,18 +26,32 @@ def _development_secret_key(instance_dir: Path) -> str:
     """A random key made on first run and kept in the instance folder: a published constant would let
     anyone forge a session cookie for anyone's development server."""
     path = instance_dir / "dev-secret-key"
+    key = _read_secret_key(path)
+    if key:
+        return key
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    # Written whole into a file of its own (mkstemp: mode 0600), then linked into place: processes that
+    # start together (the web server, a worker) all keep the key that got there first, none reads half a file.
+    descriptor, written = tempfile.mkstemp(dir=instance_dir, prefix=".dev-secret-key-")
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(written, path)
+        except FileExistsError:
+            if not _read_secret_key(path):
+                os.replace(written, path)  # an empty or cut-short key file is not kept
+    finally:
+        Path(written).unlink(missing_ok=True)
+    return _read_secret_key(path)
+
+
+def _read_secret_key(path: Path) -> str | None:
     try:
         key = path.read_text().strip()
     except FileNotFoundError:
-        key = ""
-    if len(key) >= 32:
-        return key
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(key + "\n")
-    return key
+        return None
+    return key if len(key) >= 32 else None
 
 
 def load_config(overrides: dict | None = None) -> dict:

@@ -5,6 +5,8 @@ with the same environment as the web app (DATABASE_URL, CELERY_BROKER_URL, EMAIL
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import Celery
 from flask import Flask, current_app, has_app_context
 
@@ -44,6 +46,18 @@ def configure_from(app: Flask) -> None:
     if celery_app.conf.broker_url != app.config["CELERY_BROKER_URL"]:
         celery_app.conf.broker_url = app.config["CELERY_BROKER_URL"]
     celery_app.conf.task_default_queue = app.config.get("CELERY_QUEUE", "messaging_web")
+
+
+class CeleryTaskQueue:
+    """The dispatcher's task queue (services/dispatcher.TaskQueue) on this Celery app."""
+
+    def deliver(self, app: Flask, ids: list[int]) -> None:
+        configure_from(app)
+        deliver_emails.delay(ids)
+
+    def deliver_at(self, app: Flask, log_id: int, when: dt.datetime) -> None:
+        configure_from(app)
+        deliver_emails.apply_async(([log_id],), eta=when)
 
 
 def _flask_app() -> Flask:

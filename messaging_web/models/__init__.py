@@ -1,6 +1,8 @@
 """All models, importable from one place: `from messaging_web.models import Store, EmailLog, ...`."""
 from .email import EmailLog, EmailTemplate, StoreEmailSettings, StoreEmailTemplate
 from .enums import (
+    CONVERSATION_TYPES_SEEN,
+    CONVERSATION_TYPES_STARTED,
     ConversationType,
     EmailCategory,
     EmailProvider,
@@ -9,12 +11,16 @@ from .enums import (
     NotificationType,
     ParticipantType,
     StoreTier,
+    participants_of,
 )
 from .messaging import Conversation, ConversationParticipant, Message, MessageAttachment
 from .notifications import AdminNotification
 from .platform import Customer, Store, User
 
 __all__ = [
+    "CONVERSATION_TYPES_SEEN",
+    "CONVERSATION_TYPES_STARTED",
+    "participants_of",
     "AdminNotification",
     "Conversation",
     "ConversationParticipant",

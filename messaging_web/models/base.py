@@ -2,12 +2,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FlaskModel
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Model(DeclarativeBase, _FlaskModel):
+        """db.Model as the type checker sees it: a declarative base with Flask-SQLAlchemy's additions."""
+
+        __table__: ClassVar[sa.Table]  # every model here maps one table
+
+else:
+    # The base of every model. Spelt as a name because mypy takes no attribute of an object as a base class
+    # (python/mypy#8603).
+    Model = db.Model
+
+# Every id is an INTEGER column: PostgreSQL refuses a larger parameter for one, SQLite one beyond 2**63
+# (OverflowError). An id or id cursor from outside is kept within this before it reaches a query.
+LARGEST_ID = 2**31 - 1
 
 
 def utcnow() -> dt.datetime:
@@ -75,5 +94,5 @@ def _mark_loaded_datetimes_utc(target, *_args) -> None:
             state[key] = value.replace(tzinfo=dt.UTC)
 
 
-event.listen(db.Model, "load", _mark_loaded_datetimes_utc, propagate=True)
-event.listen(db.Model, "refresh", _mark_loaded_datetimes_utc, propagate=True)
+event.listen(Model, "load", _mark_loaded_datetimes_utc, propagate=True)
+event.listen(Model, "refresh", _mark_loaded_datetimes_utc, propagate=True)

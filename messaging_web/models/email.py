@@ -6,12 +6,11 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import TimestampMixin, in_list_check
+from .base import Model, TimestampMixin, in_list_check
 from .enums import EmailCategory, EmailProvider, EmailStatus
 
 
-class EmailTemplate(TimestampMixin, db.Model):
+class EmailTemplate(TimestampMixin, Model):
     __tablename__ = "email_templates"
     __table_args__ = (
         sa.UniqueConstraint("code", "language"),
@@ -38,7 +37,7 @@ class EmailTemplate(TimestampMixin, db.Model):
         return f"<EmailTemplate {self.code}/{self.language}>"
 
 
-class StoreEmailTemplate(TimestampMixin, db.Model):
+class StoreEmailTemplate(TimestampMixin, Model):
     __tablename__ = "store_email_templates"
     __table_args__ = (sa.UniqueConstraint("store_id", "template_code", "language"),)
 
@@ -58,7 +57,7 @@ class StoreEmailTemplate(TimestampMixin, db.Model):
         return f"<StoreEmailTemplate store={self.store_id} {self.template_code}/{self.language}>"
 
 
-class EmailLog(TimestampMixin, db.Model):
+class EmailLog(TimestampMixin, Model):
     """One email, from queueing to its last known state; also the outbox's queue (status pending)."""
 
     __tablename__ = "email_logs"
@@ -129,7 +128,7 @@ class EmailLog(TimestampMixin, db.Model):
         return f"<EmailLog {self.id} {self.status} to {self.recipient_email}>"
 
 
-class StoreEmailSettings(TimestampMixin, db.Model):
+class StoreEmailSettings(TimestampMixin, Model):
     __tablename__ = "store_email_settings"
     __table_args__ = (
         sa.Index("ix_store_email_settings_store_id_is_configured", "store_id", "is_configured"),

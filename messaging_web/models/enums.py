@@ -47,6 +47,25 @@ class ParticipantType(StrEnum):
     CUSTOMER = "customer"
 
 
+# Who takes part in which conversations, and which each may start: the one table that visibility (access.py),
+# the reader rows of a thread, the members who join later and the portals' inbox filters are derived from.
+CONVERSATION_TYPES_SEEN: dict[ParticipantType, tuple[ConversationType, ...]] = {
+    ParticipantType.ADMIN: (ConversationType.ADMIN_STORE, ConversationType.ADMIN_CUSTOMER),
+    ParticipantType.STORE: (ConversationType.STORE_CUSTOMER, ConversationType.ADMIN_STORE),
+    ParticipantType.CUSTOMER: (ConversationType.STORE_CUSTOMER, ConversationType.ADMIN_CUSTOMER),
+}
+CONVERSATION_TYPES_STARTED: dict[ParticipantType, tuple[ConversationType, ...]] = {
+    ParticipantType.ADMIN: (ConversationType.ADMIN_STORE, ConversationType.ADMIN_CUSTOMER),
+    ParticipantType.STORE: (ConversationType.STORE_CUSTOMER, ConversationType.ADMIN_STORE),
+    ParticipantType.CUSTOMER: (ConversationType.STORE_CUSTOMER,),
+}
+
+
+def participants_of(kind: ConversationType) -> frozenset[ParticipantType]:
+    """The kinds of people who see conversations of `kind`."""
+    return frozenset(person for person, seen in CONVERSATION_TYPES_SEEN.items() if kind in seen)
+
+
 class StoreTier(StrEnum):
     STARTER = "starter"
     PROFESSIONAL = "professional"

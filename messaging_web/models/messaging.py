@@ -6,12 +6,11 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import TimestampMixin, enum_column_type
+from .base import Model, TimestampMixin, enum_column_type
 from .enums import ConversationType, ParticipantType
 
 
-class Conversation(TimestampMixin, db.Model):
+class Conversation(TimestampMixin, Model):
     __tablename__ = "conversations"
     __table_args__ = (
         sa.Index("ix_conversations_conversation_type_store_id", "conversation_type", "store_id"),
@@ -56,7 +55,7 @@ class Conversation(TimestampMixin, db.Model):
         return f"<Conversation {self.id} {self.conversation_type}>"
 
 
-class ConversationParticipant(TimestampMixin, db.Model):
+class ConversationParticipant(TimestampMixin, Model):
     __tablename__ = "conversation_participants"
     __table_args__ = (
         sa.UniqueConstraint("conversation_id", "participant_type", "participant_id"),
@@ -92,7 +91,7 @@ class ConversationParticipant(TimestampMixin, db.Model):
     conversation = relationship("Conversation", back_populates="participants")
 
 
-class Message(TimestampMixin, db.Model):
+class Message(TimestampMixin, Model):
     __tablename__ = "messages"
     __table_args__ = (
         sa.Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
@@ -129,7 +128,7 @@ class Message(TimestampMixin, db.Model):
     )
 
 
-class MessageAttachment(TimestampMixin, db.Model):
+class MessageAttachment(TimestampMixin, Model):
     __tablename__ = "message_attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,12 +6,11 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import TimestampMixin, in_list_check
+from .base import Model, TimestampMixin, in_list_check
 from .enums import NotificationPriority, NotificationType
 
 
-class AdminNotification(TimestampMixin, db.Model):
+class AdminNotification(TimestampMixin, Model):
     __tablename__ = "admin_notifications"
     __table_args__ = (
         in_list_check("type", NotificationType.values(), "type_valid"),

@@ -4,12 +4,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import TimestampMixin, in_list_check
+from .base import Model, TimestampMixin, in_list_check
 from .enums import StoreTier
 
 
-class Store(TimestampMixin, db.Model):
+class Store(TimestampMixin, Model):
     __tablename__ = "stores"
     __table_args__ = (in_list_check("tier", StoreTier.values(), "tier_valid"),)
 
@@ -29,7 +28,7 @@ class Store(TimestampMixin, db.Model):
         return f"<Store {self.slug}>"
 
 
-class User(TimestampMixin, db.Model):
+class User(TimestampMixin, Model):
     """A platform admin (store_id is null) or a member of one store's team."""
 
     __tablename__ = "users"
@@ -52,7 +51,7 @@ class User(TimestampMixin, db.Model):
         return f"<User {self.email}>"
 
 
-class Customer(TimestampMixin, db.Model):
+class Customer(TimestampMixin, Model):
     """A shopper of one store; the same email may be a customer of several stores."""
 
     __tablename__ = "customers"

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from flask import current_app
+from flask import Config, Flask, current_app
 
 
 class StorageError(Exception):
@@ -169,12 +170,13 @@ def _s3_from_config(config) -> S3Storage:
     )
 
 
-BACKENDS = {"local": _local_from_config, "s3": _s3_from_config}
+BACKENDS: dict[str, Callable[[Config], AttachmentStorage]] = {"local": _local_from_config, "s3": _s3_from_config}
 
 
-def storage_for_app(app=None) -> AttachmentStorage:
+def storage_for_app(app: Flask | None = None) -> AttachmentStorage:
     """The backend named by ATTACHMENT_STORAGE, built once per application."""
-    app = app or current_app._get_current_object()
+    # current_app is typed as the Flask it stands for, not as the LocalProxy it is.
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     storage = app.extensions.get("attachment_storage")
     if storage is None:
         name = app.config.get("ATTACHMENT_STORAGE") or "local"

@@ -20,7 +20,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Message, MessageAttachment
-from . import sandbox
+from . import sandbox, transaction_hooks
 from .attachment_storage import AttachmentStorage, StorageError, storage_for_app
 from .errors import NotFound, ValidationError
 
@@ -346,10 +346,12 @@ def _text_type(data: bytes, filename: str) -> FileType:
     return CSV if extension in CSV.extensions else TEXT
 
 
-def inspect_images(files: Sequence[tuple[bytes, FileType]], limits: UploadLimits) -> list[tuple[int, int, bytes]]:
+def inspect_images(files: Sequence[tuple[bytes, FileType]],
+                   limits: UploadLimits) -> list[tuple[int, int, bytes] | FileRefused]:
     """Width, height (as displayed) and a WebP thumbnail of each image of one message, decoded in a sandbox
-    worker (a decoder crash or a bomb ends that process, not ours); raises UploadRefused naming each image
-    that was refused (too many pixels, alone or with the message's others; damaged)."""
+    worker (a decoder crash or a bomb ends that process, not ours), or a FileRefused in the place of each image
+    that was refused (too many pixels, alone or with the message's others; damaged); raises UploadRefused when
+    the images could not be processed at all."""
     if not files:
         return []
     payload = {
@@ -432,8 +434,6 @@ def check_uploads(uploads: Sequence[Upload], limits: UploadLimits) -> list[Check
     return checked
 
 
-# Keys written in the current transaction; deleted again if it ends without a commit.
-_PENDING_KEYS = "attachment_keys_pending_commit"
 
 
 @dataclass(frozen=True)
@@ -489,13 +489,16 @@ def stage_uploads(uploads: Sequence[Upload], *, storage: AttachmentStorage | Non
             ))
     except StorageError:
         log.exception("Storing attachments failed; removing the %d objects written", len(written))
-        if written:
+        if written and storage is not None:  # something was written, so the storage was built
             _delete_quietly(storage, written)
         raise ValidationError(
             "Your files could not be stored just now, so the message was not sent. Please try again.",
             field="attachments",
         ) from None
-    session.info.setdefault(_PENDING_KEYS, []).extend((storage, key) for key in written)
+    # Written for this transaction: removed again if it ends without a commit.
+    transaction_hooks.per_transaction(session, "attachments_written", on_rollback=_delete_written).extend(
+        (storage, key) for key in written
+    )
     return staged
 
 
@@ -521,10 +524,6 @@ def _delete_quietly(storage: AttachmentStorage, keys: Sequence[str]) -> None:
             log.exception("Could not remove stored attachment %s; it is orphaned", key)
 
 
-# Set once the current transaction has written something (a flush, or an INSERT/UPDATE/DELETE statement).
-_WROTE = "transaction_wrote"
-
-
 def _end_read_only_sqlite_transaction(session) -> None:
     """On SQLite, end the transaction before the slow checks if it has only read so far.
 
@@ -535,39 +534,13 @@ def _end_read_only_sqlite_transaction(session) -> None:
     """
     if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
         return
-    if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+    if transaction_hooks.has_written(session) or session.new or session.dirty or session.deleted:
         return
     session.rollback()
 
 
-@sa.event.listens_for(sa.orm.Session, "after_flush")
-def _flushed(session, _context) -> None:
-    session.info[_WROTE] = True
-
-
-@sa.event.listens_for(sa.orm.Session, "do_orm_execute")
-def _executed(state) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        state.session.info[_WROTE] = True
-
-
-@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
-def _transaction_ended(session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_WROTE, None)
-
-
-@sa.event.listens_for(sa.orm.Session, "after_commit")
-def _keys_committed(session) -> None:
-    session.info.pop(_PENDING_KEYS, None)
-
-
-@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
-def _keys_rolled_back(session, transaction) -> None:
-    if transaction.parent is not None:
-        return
-    pending = session.info.pop(_PENDING_KEYS, None)
-    for storage, key in pending or ():
+def _delete_written(written: list[tuple[AttachmentStorage, str]]) -> None:
+    for storage, key in written:
         _delete_quietly(storage, [key])
 
 

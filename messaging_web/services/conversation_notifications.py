@@ -84,7 +84,7 @@ def _notify(reader: ConversationParticipant, now: dt.datetime) -> bool:
     recipient = _recipient(reader)
     if recipient is None:
         return False
-    conversation = db.session.get(Conversation, reader.conversation_id)
+    conversation = db.session.get_one(Conversation, reader.conversation_id)
     store = db.session.get(Store, conversation.store_id) if conversation.store_id else None
     context = {
         "recipient_name": recipient.name,
@@ -148,8 +148,11 @@ def _new_messages(reader: ConversationParticipant) -> list[tuple[Message, str]]:
 
 
 def _recipient(reader: ConversationParticipant) -> User | Customer | None:
-    model = Customer if reader.participant_type is ParticipantType.CUSTOMER else User
-    account = db.session.get(model, reader.participant_id)
+    account: User | Customer | None
+    if reader.participant_type is ParticipantType.CUSTOMER:
+        account = db.session.get(Customer, reader.participant_id)
+    else:
+        account = db.session.get(User, reader.participant_id)
     if account is None or not account.is_active:
         return None
     return account
@@ -178,8 +181,9 @@ def conversation_url(kind: ParticipantType, conversation: Conversation, store: S
         ParticipantType.STORE: "store.conversation",
         ParticipantType.CUSTOMER: "customer.conversation",
     }[kind]
-    values = {"conversation_id": conversation.id}
+    values: dict[str, int | str] = {"conversation_id": conversation.id}
     if kind is not ParticipantType.ADMIN:
+        assert store is not None  # every thread a store's team or a customer reads belongs to a store
         values["slug"] = store.slug
     return adapter.build(endpoint, values, force_external=True)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from .. import access
-from ..auth import Actor
+from ..actors import Actor
 from ..extensions import db
 from ..models import Conversation, StoreEmailSettings, StoreEmailTemplate
 from ..models.base import utcnow

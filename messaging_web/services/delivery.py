@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..extensions import AnySession, db
 from ..models import EmailLog, EmailStatus, NotificationPriority, NotificationType, StoreEmailSettings
 from ..models.base import utcnow
 from . import providers, tracking
@@ -251,7 +251,7 @@ def _purpose(row: EmailLog) -> str | None:
         return None
 
 
-def _record(session: Session, row: EmailLog, outcome: DeliveryError | None, message_id: str | None,
+def _record(session: AnySession, row: EmailLog, outcome: DeliveryError | None, message_id: str | None,
             report: DeliveryReport, provider_name: str | None = None, now: dt.datetime | None = None) -> None:
     """Write one attempt's outcome on the row (caller holds the claim)."""
     now = now or utcnow()
@@ -286,7 +286,7 @@ def _record(session: Session, row: EmailLog, outcome: DeliveryError | None, mess
     report.failed.append(row.id)
 
 
-def mark_failed(session: Session, row: EmailLog, message: str, *, notify: bool = True,
+def mark_failed(session: AnySession, row: EmailLog, message: str, *, notify: bool = True,
                 now: dt.datetime | None = None) -> None:
     row.status = EmailStatus.FAILED.value
     row.error_message = message

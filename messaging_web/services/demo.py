@@ -69,18 +69,20 @@ def seed_demo() -> list[DemoLogin]:
 
 def _seed_conversations(store: Store) -> None:
     """A thread of each type per store, with some messages left unread on each side."""
-    from ..auth import Actor
+    from ..actors import Actor
     from ..models import Conversation, ConversationType
     from . import conversations
 
     if db.session.scalar(sa.select(Conversation.id).where(Conversation.store_id == store.id).limit(1)):
         return
-    admin = Actor.for_user(db.session.scalar(sa.select(User).where(User.email == "admin@platform.example")))
-    owner = Actor.for_user(db.session.scalar(sa.select(User).where(User.email == f"owner@{store.slug}.example")))
+    admin = Actor.for_user(db.session.scalars(sa.select(User).where(User.email == "admin@platform.example")).one())
+    owner = Actor.for_user(
+        db.session.scalars(sa.select(User).where(User.email == f"owner@{store.slug}.example")).one()
+    )
     alice, bob = (
-        Actor.for_customer(db.session.scalar(
+        Actor.for_customer(db.session.scalars(
             sa.select(Customer).where(Customer.store_id == store.id, Customer.email == f"{first}@customer.example")
-        ))
+        ).one())
         for first in ("alice", "bob")
     )
     order = conversations.start_conversation(
@@ -139,13 +141,13 @@ def _queue_demo_emails() -> None:
         return
     base_url = current_app.config["PUBLIC_BASE_URL"]
     for _name, slug, _tier, language in DEMO_STORES:
-        store = db.session.scalar(sa.select(Store).where(Store.slug == slug))
+        store = db.session.scalars(sa.select(Store).where(Store.slug == slug)).one()
         outbox.queue_email(
             "signup_welcome", "alice@customer.example",
             {"customer_name": "Alice", "store_name": store.name, "login_url": f"{base_url}/inbox/{slug}/login"},
             store_id=store.id, language=language, recipient_name="Alice", related_type="demo",
         )
-    alpine = db.session.scalar(sa.select(Store).where(Store.slug == "alpine"))
+    alpine = db.session.scalars(sa.select(Store).where(Store.slug == "alpine")).one()
     outbox.queue_email(
         "order_shipped", "bob@customer.example",
         {"customer_name": "Bob", "store_name": alpine.name, "order_number": "A-10045", "carrier": "DHL",

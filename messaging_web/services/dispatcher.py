@@ -6,33 +6,51 @@ A lost hand-off (a crash between commit and dispatch, a broker outage) is found 
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
+from typing import Protocol
 
-from flask import current_app, has_app_context
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from flask import Flask, current_app, has_app_context
+
+from ..extensions import AnySession
+from . import transaction_hooks
 
 log = logging.getLogger(__name__)
 
-_PENDING_KEY = "messaging_web.emails_to_dispatch"
 DISPATCHERS = ("inprocess", "celery", "manual")
 
 
-def dispatch_after_commit(session: Session, ids: Iterable[int]) -> None:
-    session.info.setdefault(_PENDING_KEY, []).extend(ids)
+class TaskQueue(Protocol):
+    """Where EMAIL_DISPATCHER=celery hands emails: tasks.py provides it, create_app registers it, so that
+    services never import the task layer (which imports services)."""
+
+    def deliver(self, app: Flask, ids: list[int]) -> None: ...
+
+    def deliver_at(self, app: Flask, log_id: int, when: dt.datetime) -> None: ...
 
 
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    ids = session.info.pop(_PENDING_KEY, None)
-    if ids and has_app_context():
+_TASK_QUEUE_KEY = "messaging_web.task_queue"
+
+
+def use_task_queue(app: Flask, task_queue: TaskQueue) -> None:
+    app.extensions[_TASK_QUEUE_KEY] = task_queue
+
+
+def _task_queue() -> TaskQueue:
+    task_queue = current_app.extensions.get(_TASK_QUEUE_KEY)
+    if task_queue is None:
+        raise RuntimeError("EMAIL_DISPATCHER=celery, but no task queue is registered (see create_app)")
+    return task_queue
+
+
+def dispatch_after_commit(session: AnySession, ids: Iterable[int]) -> None:
+    transaction_hooks.per_transaction(session, "emails_to_dispatch", on_commit=_dispatch_committed).extend(ids)
+
+
+def _dispatch_committed(ids: list[int]) -> None:
+    if has_app_context():
         dispatch(ids)
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
 
 
 def _chunks(ids: list[int], size: int):
@@ -47,11 +65,9 @@ def dispatch(ids: Iterable[int]) -> None:
     size = current_app.config.get("EMAIL_BATCH_SIZE", 50)
     try:
         if mode == "celery":
-            from .. import tasks
-
-            tasks.configure_from(current_app)
+            task_queue = _task_queue()
             for chunk in _chunks(ids, size):
-                tasks.deliver_emails.delay(chunk)
+                task_queue.deliver(current_app, chunk)
         elif mode == "inprocess":
             from . import delivery
 
@@ -63,15 +79,13 @@ def dispatch(ids: Iterable[int]) -> None:
         log.exception("Handing %d email(s) to the %s dispatcher failed; the sweep will pick them up", len(ids), mode)
 
 
-def schedule_retries(retrying: list[tuple[int, object]]) -> None:
+def schedule_retries(retrying: list[tuple[int, dt.datetime]]) -> None:
     """With Celery, ask for each retry at its time; in-process, the worker loop or sweep finds them."""
     if current_app.config.get("EMAIL_DISPATCHER") != "celery" or not retrying:
         return
-    from .. import tasks
-
-    tasks.configure_from(current_app)
     try:
+        task_queue = _task_queue()
         for log_id, when in retrying:
-            tasks.deliver_emails.apply_async(([log_id],), eta=when)
+            task_queue.deliver_at(current_app, log_id, when)
     except Exception:
         log.exception("Scheduling %d retries failed; the sweep will pick them up", len(retrying))

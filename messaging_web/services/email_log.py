@@ -27,8 +27,8 @@ class EmailLogFilters:
     template_code: str | None = None
 
 
-def _conditions(filters: EmailLogFilters, only_store_id: int | None) -> list:
-    conditions = []
+def _conditions(filters: EmailLogFilters, only_store_id: int | None) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
     if only_store_id is not None:
         conditions.append(EmailLog.store_id == only_store_id)
     elif filters.store_id is not None:
@@ -44,7 +44,9 @@ def _conditions(filters: EmailLogFilters, only_store_id: int | None) -> list:
     if filters.search:
         # Written into the SQL rather than bound: PostgreSQL then plans for this very term (the trigram
         # indexes for a rare one), where a generic plan for "some pattern" would walk the whole log.
-        term = sa.bindparam("email_log_search", like_pattern(filters.search), literal_execute=True)
+        term: sa.BindParameter[str] = sa.bindparam(
+            "email_log_search", like_pattern(filters.search), literal_execute=True
+        )
         conditions.append(sa.or_(
             EmailLog.recipient_email.ilike(term, escape="\\"), EmailLog.subject.ilike(term, escape="\\"),
         ))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import sqlalchemy as sa
 from flask import current_app
@@ -40,6 +41,10 @@ def allowed_providers(store: Store) -> list[str]:
     return [EmailProvider.SMTP.value]
 
 
+@overload
+def _address(value: str | None, field: str, what: str, required: Literal[True] = ...) -> str: ...
+@overload
+def _address(value: str | None, field: str, what: str, required: bool) -> str | None: ...
 def _address(value: str | None, field: str, what: str, required: bool = True) -> str | None:
     value = (value or "").strip()
     if not value and not required:
@@ -50,6 +55,10 @@ def _address(value: str | None, field: str, what: str, required: bool = True) ->
         raise ValidationError(str(exc), field=field) from None
 
 
+@overload
+def _text(value: str | None, field: str, what: str, max_length: int, required: Literal[True] = ...) -> str: ...
+@overload
+def _text(value: str | None, field: str, what: str, max_length: int, required: bool) -> str | None: ...
 def _text(value: str | None, field: str, what: str, max_length: int, required: bool = True) -> str | None:
     value = (value or "").strip()
     if not value:
@@ -242,7 +251,8 @@ def secret_hints(settings: StoreEmailSettings | None) -> dict[str, str | None]:
     return {field: secret_hint(getattr(settings, field)) for field in SECRET_FIELDS}
 
 
-def verify_settings(store: Store, settings: StoreEmailSettings, to_email: str, *, user_id: int | None = None):
+def verify_settings(store: Store, settings: StoreEmailSettings, to_email: str, *,
+                    user_id: int | None = None) -> providers.DeliveryError | None:
     """Step 5: send the settings_test_email through the store's provider now; record the outcome.
 
     Returns None on success or the DeliveryError (its message says what failed in plain words).
@@ -258,6 +268,7 @@ def verify_settings(store: Store, settings: StoreEmailSettings, to_email: str, *
         store_id=store.id, user_id=user_id, related_type="store_email_settings", related_id=settings.id,
         extra_data={"purpose": "verification"}, use_store_settings=True,
     )
+    outcome: providers.DeliveryError | None
     try:
         provider = providers.store_provider(settings, current_app.config)
     except SecretUnreadable as exc:

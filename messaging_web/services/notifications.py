@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..extensions import AnySession, db
 from ..models import AdminNotification, NotificationPriority, NotificationType
 from ..models.base import utcnow
 from .pagination import Page, like_pattern, paginate
@@ -15,7 +15,7 @@ from .pagination import Page, like_pattern, paginate
 def raise_admin_notification(type_: NotificationType | str, title: str, message: str, *,
                              priority: NotificationPriority | str = NotificationPriority.NORMAL,
                              action_url: str | None = None, action_required: bool = False,
-                             metadata: dict | None = None, session: Session | None = None) -> AdminNotification:
+                             metadata: dict | None = None, session: AnySession | None = None) -> AdminNotification:
     """Add a notification in the caller's transaction (add + flush)."""
     session = session or db.session
     notification = AdminNotification(
@@ -65,7 +65,7 @@ class NotificationFilters:
 
 def search_notifications(filters: NotificationFilters, *, page: int = 1, per_page: int = 25) -> Page:
     """Unread before read, most urgent first, newest first within a priority; two queries."""
-    conditions = []
+    conditions: list[sa.ColumnElement[bool]] = []
     if filters.state == "unread":
         conditions.append(AdminNotification.is_read.is_(False))
     elif filters.state == "read":
@@ -111,9 +111,9 @@ def mark_notification_unread(notification: AdminNotification) -> None:
 
 def mark_all_notifications_read(user_id: int) -> int:
     """One UPDATE for every unread notification; returns how many were marked."""
-    result = db.session.execute(
+    result = cast(sa.CursorResult[Any], db.session.execute(  # an UPDATE's result is a CursorResult
         sa.update(AdminNotification)
         .where(AdminNotification.is_read.is_(False))
         .values(is_read=True, read_at=utcnow(), read_by_user_id=user_id, updated_at=utcnow())
-    )
+    ))
     return result.rowcount or 0

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..extensions import AnySession, db
 from ..models import (
     EmailLog,
     EmailStatus,
@@ -24,7 +24,7 @@ from ..models import (
     StoreEmailSettings,
     StoreEmailTemplate,
 )
-from . import notifications, templates
+from . import notifications, templates, transaction_hooks
 from .dispatcher import dispatch_after_commit
 from .errors import NotFound, ValidationError
 from .providers.message import UnsafeHeader, check_header_text, normalise_address
@@ -153,6 +153,7 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
     via_store = bool(settings and settings.is_configured and (settings.is_verified or use_store_settings))
     config = current_app.config
     if via_store:
+        assert settings is not None  # via_store is only true with settings
         from_email, from_name, provider = settings.from_email, settings.from_name, settings.provider
     else:
         from_email = config["MAIL_DEFAULT_SENDER_EMAIL"]
@@ -229,7 +230,7 @@ def _fail_unrenderable(draft: _Draft, reason: str) -> None:
     )
 
 
-def _assign_ids(session: Session, rows: list[EmailLog]) -> None:
+def _assign_ids(session: AnySession, rows: list[EmailLog]) -> None:
     """On PostgreSQL, take the ids from the sequence up front: rows with ids are written with one
     executemany, whereas rows waiting for RETURNING become one huge multi-VALUES statement that the
     driver parses at length."""
@@ -249,13 +250,13 @@ def _assign_ids(session: Session, rows: list[EmailLog]) -> None:
 
 # Lookups repeated for every email of a batch are kept for the rest of the transaction; a flush that
 # changes a store, its settings or a template, a commit or a rollback forgets them.
-_CACHE_KEY = "messaging_web.outbox_cache"
+_CACHE_KEY = "outbox_lookups"
 _BATCH_KEY = "messaging_web.outbox_batch"
 _CACHED_TYPES = (Store, StoreEmailSettings, EmailTemplate, StoreEmailTemplate)
 
 
 def _cache() -> dict:
-    return db.session.info.setdefault(_CACHE_KEY, {"senders": {}, "templates": {}})
+    return transaction_hooks.per_transaction(db.session, _CACHE_KEY, factory=lambda: {"senders": {}, "templates": {}})
 
 
 def _sender(store_id: int | None) -> tuple[Store | None, StoreEmailSettings | None]:
@@ -281,16 +282,10 @@ def _resolve(code: str, store_id: int | None, language: str | None) -> templates
 
 @event.listens_for(Session, "before_flush")
 def _forget_changed(session: Session, _context, _instances) -> None:
-    if _CACHE_KEY in session.info and any(
+    if transaction_hooks.existing(session, _CACHE_KEY) is not None and any(
         isinstance(obj, _CACHED_TYPES) for obj in itertools.chain(session.new, session.dirty, session.deleted)
     ):
-        session.info.pop(_CACHE_KEY, None)
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_all(session: Session) -> None:
-    session.info.pop(_CACHE_KEY, None)
+        transaction_hooks.forget(session, _CACHE_KEY)
 
 
 def _extra(extra_data: dict | None, resolved) -> dict:

@@ -43,9 +43,9 @@ def paginate(query: sa.Select, *, page: int, per_page: int, scalars: bool = True
     if count_limit is not None:
         counted = counted.limit(count_limit + 1)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
-    capped = count_limit is not None and total > count_limit
-    if capped:
-        total = count_limit
+    capped = False
+    if count_limit is not None and total > count_limit:
+        total, capped = count_limit, True
     page = clamp_page(page, total, per_page)
     paged = query.limit(per_page).offset((page - 1) * per_page)
     items = list(db.session.scalars(paged)) if scalars else list(db.session.execute(paged))

@@ -41,7 +41,7 @@ from ..models import (
     Store,
     StoreEmailSettings,
 )
-from ..models.base import utcnow
+from ..models.base import LARGEST_ID, utcnow
 from . import notifications, sns, tracking
 from .secrets import SecretUnreadable, decrypt_secret
 from .untrusted_json import parse_untrusted_json
@@ -133,14 +133,25 @@ def _json(body: bytes):
         raise WebhookRefused("The body is not JSON.", 400) from None
 
 
+def _object(value: object) -> dict:
+    """`value` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _kind(kinds: dict[str, str], name: object) -> str | None:
+    """What the provider's event `name` means for the log, if anything; the name is whatever the JSON holds (a
+    list is no event name, and no dictionary key)."""
+    return kinds.get(name) if isinstance(name, str) else None
+
+
 def _log_id(value) -> int | None:
     if isinstance(value, bool):
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's 1e999 is float infinity
         return None
-    return number if 0 < number < 2**31 else None
+    return number if 0 < number <= LARGEST_ID else None
 
 
 def _moment(value) -> dt.datetime:
@@ -163,8 +174,11 @@ def sendgrid_events(body: bytes, signature: str | None, timestamp: str | None, p
     if not signature:
         raise WebhookRefused("The request is not signed.")
     _check_fresh(timestamp)
+    assert timestamp is not None  # _check_fresh refuses a missing one
     try:
         key = load_der_public_key(base64.b64decode(public_key.strip()))
+        if not isinstance(key, ec.EllipticCurvePublicKey):  # no other kind of key verifies an ECDSA signature
+            raise InvalidSignature
         key.verify(base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError, binascii.Error, TypeError, AttributeError):
         raise WebhookRefused("The signature does not match.") from None
@@ -175,7 +189,7 @@ def sendgrid_events(body: bytes, signature: str | None, timestamp: str | None, p
     for item in payload:
         if not isinstance(item, dict):
             continue
-        kind, log_id = SENDGRID_KINDS.get(item.get("event")), _log_id(item.get("email_log_id"))
+        kind, log_id = _kind(SENDGRID_KINDS, item.get("event")), _log_id(item.get("email_log_id"))
         if kind and log_id:
             reason = _text(item.get("reason")) or _text(item.get("response"))
             events.append(ProviderEvent(log_id, kind, _moment(item.get("timestamp")), reason))
@@ -199,14 +213,14 @@ def mailgun_events(body: bytes, signing_key: str | None):
     if not isinstance(data, dict):
         raise WebhookRefused("The event has no event-data.", 400)
     event = data.get("event")
-    kind = MAILGUN_KINDS.get(event)
+    kind = _kind(MAILGUN_KINDS, event)
     if event == "failed" and data.get("severity") == "permanent":
         kind = "bounced"
-    variables = data.get("user-variables") if isinstance(data.get("user-variables"), dict) else {}
+    variables = _object(data.get("user-variables"))
     log_id = _log_id(variables.get("email_log_id"))
     if not (kind and log_id):
         return []
-    status = data.get("delivery-status") if isinstance(data.get("delivery-status"), dict) else {}
+    status = _object(data.get("delivery-status"))
     reason = _text(status.get("description")) or _text(status.get("message")) or _text(data.get("reason"))
     return [ProviderEvent(log_id, kind, _moment(data.get("timestamp")), reason)]
 
@@ -231,8 +245,8 @@ def ses_events(body: bytes, topic_arn: str | None):
     if not isinstance(event, dict):
         return []
     name = event.get("eventType") or event.get("notificationType")
-    details = event.get(str(name).lower()) if isinstance(event.get(str(name).lower()), dict) else {}
-    kind = SES_KINDS.get(name)
+    details = _object(event.get(str(name).lower()))
+    kind = _kind(SES_KINDS, name)
     reason = None
     if name == "Bounce":
         if details.get("bounceType") != "Permanent":
@@ -243,7 +257,7 @@ def ses_events(body: bytes, topic_arn: str | None):
         reason = _text(first.get("diagnosticCode")) or _text(details.get("bounceSubType"))
     elif name == "Reject":
         reason = _text(details.get("reason"))
-    mail = event.get("mail") if isinstance(event.get("mail"), dict) else {}
+    mail = _object(event.get("mail"))
     message_id = mail.get("messageId")
     if not (kind and isinstance(message_id, str) and message_id):
         return []
@@ -254,9 +268,9 @@ def ses_events(body: bytes, topic_arn: str | None):
 def _iso_moment(value) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # OverflowError: outside years 1 to 9999 in UTC, which no database reads back
         return utcnow()
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def apply_events(events: list[ProviderEvent], *, provider: str, store_id: int) -> int:
@@ -305,7 +319,7 @@ def _record_complaint(row: EmailLog) -> None:
     if row.error_message == COMPLAINT:
         return  # a duplicate of a complaint already recorded
     row.error_message = COMPLAINT if not row.error_message else f"{row.error_message} {COMPLAINT}"[:1000]
-    title = f"{db.session.get(Store, row.store_id).name}: a recipient reported an email as spam"[:200]
+    title = f"{db.session.get_one(Store, row.store_id).name}: a recipient reported an email as spam"[:200]
     notifications.raise_admin_notification_once(
         NotificationType.STORE_ISSUE, title,
         f"{row.recipient_email} reported “{row.subject}” (#{row.id}) as spam. Later reports are marked in "

@@ -16,6 +16,7 @@ import base64
 import binascii
 import re
 import threading
+from typing import TypeGuard
 
 import urllib3
 from cryptography import x509
@@ -41,7 +42,7 @@ class SnsRefused(Exception):
         self.status = status
 
 
-def _allowed(url) -> bool:
+def _allowed(url: object) -> TypeGuard[str]:
     return isinstance(url, str) and re.match(current_app.config["SNS_URL_PATTERN"], url) is not None
 
 

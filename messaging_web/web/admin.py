@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from ..auth import ADMIN
+from ..actors import ADMIN
 from ..services import dashboard
 from .portal import guard_portal
 

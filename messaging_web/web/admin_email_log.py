@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from .. import access
-from ..auth import current_actor
+from ..actors import current_actor
 from ..extensions import db
 from ..services import delivery, email_analytics, email_log
 from .admin import bp
 from .email_log_forms import AnalyticsFilterForm, EmailLogFilterForm
-from .portal import is_htmx
+from .htmx import render_page
 
 
 @bp.get("/email-log")
@@ -20,9 +20,7 @@ def email_log_index():
     page = email_log.search_email_logs(form.filters(), page=form.page_number(),
                                        per_page=current_app.config["PAGE_SIZE"])
     context = dict(form=form, page=page, detail_endpoint="admin.email_log_detail", show_store=True)
-    if is_htmx():
-        return render_template("email_log/_results.html", **context)
-    return render_template("admin/email_log/index.html", **context)
+    return render_page("admin/email_log/index.html", "email_log/_results.html", **context)
 
 
 @bp.get("/email-log/analytics")
@@ -34,9 +32,7 @@ def email_log_analytics():
         page=email_analytics.by_store(days=days, search=search, page=form.page_number(),
                                       per_page=current_app.config["PAGE_SIZE"]),
     )
-    if is_htmx():
-        return render_template("admin/email_log/_analytics_results.html", **context)
-    return render_template("admin/email_log/analytics.html", **context)
+    return render_page("admin/email_log/analytics.html", "admin/email_log/_analytics_results.html", **context)
 
 
 @bp.get("/email-log/<int:log_id>")

@@ -7,13 +7,13 @@ from wtforms import BooleanField, SearchField, SelectField
 from wtforms.validators import NumberRange, Optional
 
 from .. import access
-from ..auth import current_actor
+from ..actors import current_actor
 from ..extensions import db
 from ..models import NotificationPriority, NotificationType
 from ..services import notifications
 from .admin import bp
 from .forms import PageNumberField, options
-from .portal import is_htmx
+from .htmx import is_htmx, render_page
 
 
 class NotificationFilterForm(FlaskForm):
@@ -54,9 +54,7 @@ def notifications_index():
     form = NotificationFilterForm(request.args)
     page = notifications.search_notifications(form.filters(), page=form.page_number(),
                                               per_page=current_app.config["PAGE_SIZE"])
-    if is_htmx():
-        return render_template("admin/notifications/_results.html", form=form, page=page)
-    return render_template("admin/notifications/index.html", form=form, page=page)
+    return render_page("admin/notifications/index.html", "admin/notifications/_results.html", form=form, page=page)
 
 
 def _after_change(notification):
@@ -69,8 +67,9 @@ def _after_change(notification):
 
 @bp.post("/notifications/<int:notification_id>/read")
 def notification_mark_read(notification_id: int):
-    notification = access.access_admin_notification(current_actor(), notification_id)
-    notifications.mark_notification_read(notification, current_actor().id)
+    actor = current_actor()
+    notification = access.access_admin_notification(actor, notification_id)
+    notifications.mark_notification_read(notification, actor.id)
     db.session.commit()
     return _after_change(notification)
 

@@ -1,9 +1,10 @@
 """Attachment downloads and thumbnails in each portal, authorised through the conversation and served safely."""
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, send_file
+from flask import Blueprint, redirect, send_file
 
 from .. import access
+from ..actors import current_actor
 from ..services import attachments
 
 # Belt and braces for files opened in a tab: nothing in them may run, whatever a browser makes of them.
@@ -11,7 +12,7 @@ DOWNLOAD_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inli
 
 
 def _serve(attachment_id: int, *, thumbnail: bool):
-    attachment = access.access_attachment(g.actor, attachment_id)
+    attachment = access.access_attachment(current_actor(), attachment_id)
     download = attachments.open_download(attachment, thumbnail=thumbnail)
     if download.url:
         response = redirect(download.url, code=302)
@@ -44,7 +45,7 @@ def _template_helpers():
 
 
 def register_attachment_views(bp: Blueprint) -> None:
-    """/<portal>/attachments/<id> and its thumbnail, on a portal blueprint whose guard sets g.actor."""
+    """/<portal>/attachments/<id> and its thumbnail, on a portal blueprint (its guard signs the actor in)."""
     bp.add_url_rule("/attachments/<int:attachment_id>", "attachment", download_attachment)
     bp.add_url_rule("/attachments/<int:attachment_id>/thumbnail", "attachment_thumbnail", attachment_thumbnail)
     bp.context_processor(_template_helpers)

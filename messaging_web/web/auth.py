@@ -1,18 +1,17 @@
 """Sign-in, sign-out and password change for the three portals."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import login_required, login_user, logout_user
 
 from .. import access
-from ..auth import ADMIN, CUSTOMER, STORE, Actor
+from ..actors import ADMIN, CUSTOMER, STORE, Actor, current_actor
 from ..extensions import db, limiter
 from ..models import Store
 from ..services import accounts
-from ..services.errors import ValidationError
-from .forms import ChangePasswordForm, LoginForm
+from .forms import ChangePasswordForm, LoginForm, save_form
 
 bp = Blueprint("auth", __name__)
 
@@ -29,7 +28,10 @@ def safe_next(target: str | None, default: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return default
-    if not parts.path.startswith(_portal_prefix(default)) or "/../" in parts.path or parts.path.endswith("/.."):
+    # A browser resolves "." and ".." segments, percent-encoded ones too (/admin/%2e%2e/t/...), before it
+    # follows the redirect: a path with any is not taken at its word.
+    dot_segment = any(segment in (".", "..") for segment in unquote(parts.path).split("/"))
+    if dot_segment or not parts.path.startswith(_portal_prefix(default)):
         return default
     return target
 
@@ -60,12 +62,13 @@ login_throttle = limiter.limit(
     methods=["POST"],
     deduct_when=_failed_sign_in,
 )
-login_address_throttle = limiter.limit(
+# Shared: one count for the three portals' sign-in pages (a limit() of its own would count per page).
+login_address_throttle = limiter.shared_limit(
     lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    scope="login-address",
     key_func=_login_address_key,
     methods=["POST"],
     deduct_when=_failed_sign_in,
-    scope="login-address",
 )
 
 
@@ -130,10 +133,11 @@ def _login_page_for(actor: Actor) -> str:
 
 @bp.post("/logout")
 def logout():
-    if not current_user.is_authenticated:
+    actor = current_actor()
+    if not actor.is_authenticated:
         return redirect(url_for("public.index"))
-    target = _login_page_for(current_user)
-    accounts.end_all_sessions(current_user.account)
+    target = _login_page_for(actor)
+    accounts.end_all_sessions(actor.account)
     db.session.commit()
     logout_user()
     session.clear()
@@ -144,22 +148,17 @@ def logout():
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password():
+    actor = current_actor()
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        account = current_user.account
-        try:
-            accounts.change_password(account, form.current_password.data, form.password.data)
-        except ValidationError as exc:
-            form.current_password.errors.append(exc.message)
-        else:
-            db.session.commit()
-            # This browser stays signed in with the new version; every other copy is out.
-            session.clear()
-            store = current_user.store
-            actor = Actor.for_customer(account, store) if current_user.is_customer else Actor.for_user(account, store)
-            login_user(actor)
-            flash("Your password is changed. Other sessions have been signed out.", "success")
-            return redirect(portal_home(actor))
-    return render_template("auth/change_password.html", form=form, portal=current_user.kind), (
-        422 if form.errors else 200
+    submission = save_form(
+        form, lambda: accounts.change_password(actor.account, form.current_password.data, form.password.data)
     )
+    if submission.saved:
+        # This browser stays signed in with the new version; every other copy is out.
+        session.clear()
+        account, store = actor.account, actor.store
+        signed_in = Actor.for_customer(account, store) if actor.is_customer else Actor.for_user(account, store)
+        login_user(signed_in)
+        flash("Your password is changed. Other sessions have been signed out.", "success")
+        return redirect(portal_home(signed_in))
+    return render_template("auth/change_password.html", form=form, portal=actor.kind), submission.status

@@ -9,26 +9,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from .. import access
+from ..actors import current_actor
 from ..extensions import db
-from ..models import ConversationType
+from ..models import CONVERSATION_TYPES_SEEN, ConversationType, ParticipantType
 from ..services import conversations
 from ..services.attachments import Refusal, Upload, UploadRefused
-from ..services.errors import ValidationError
+from ..services.errors import PermissionDenied, ValidationError
+from .forms import save_form
+from .htmx import is_htmx, render_page
 from .message_text import message_html
 from .nav import nav_url, remember_nav_badges
-from .portal import int_arg, is_htmx
+from .portal import int_arg
 from .rate_limits import message_post_limit, upload_limit
 from .read_only import read_only
 
 
 class MessageForm(FlaskForm):
     # Lengths and emptiness are the service's rules (one message for the user, whatever the entry point).
+    content = TextAreaField("Message", validators=[Optional()])
+
+
+class StartForm(FlaskForm):
+    """A new conversation's subject and first message; each portal's form adds whom it goes to."""
+
+    # Lengths and emptiness are the service's rules, as for a message.
+    subject = StringField("Subject", validators=[Optional()])
     content = TextAreaField("Message", validators=[Optional()])
 
 
@@ -48,12 +59,16 @@ SIDE_LABELS = {"admin": "Platform team", "store": "Store team", "customer": "Cus
 
 @dataclass(frozen=True)
 class Portal:
-    """What differs between the portals: blueprint, templates folder, the inbox endpoint, the types shown."""
+    """What differs between the portals: blueprint, templates folder, the inbox endpoint, who may close."""
 
-    name: str  # blueprint name and template folder: admin | store | customer
+    name: str  # blueprint name and template folder, and the kind of person it serves: admin | store | customer
     inbox_endpoint: str
-    types: tuple[ConversationType, ...]
     can_close: bool
+
+    @property
+    def types(self) -> tuple[ConversationType, ...]:
+        """The conversation types its inbox shows (and filters by): those its people take part in."""
+        return CONVERSATION_TYPES_SEEN[ParticipantType(self.name)]
 
     def endpoint(self, view: str) -> str:
         return f"{self.name}.{view}"
@@ -62,16 +77,12 @@ class Portal:
         return f"{self.name}/conversations/{page}"
 
 
-def actor():
-    return g.actor
-
-
 def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, inbox_rule: str | None = None):
     """Add the inbox, thread and their actions to `bp` under `prefix` (e.g. '/conversations')."""
 
     @bp.context_processor
     def _conversation_context():
-        viewer = getattr(g, "actor", None)
+        viewer = current_actor()
         return {
             "conv_portal": portal,
             # Read once per render: each message asks "is this mine?" and "may I see deleted text?".
@@ -86,12 +97,10 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
     def inbox():
         filters = _filters(portal)
         cursor = request.args.get("cursor") or None
-        page = conversations.inbox_page(actor(), filters, cursor, current_app.config["PAGE_SIZE"])
+        page = conversations.inbox_page(current_actor(), filters, cursor, current_app.config["PAGE_SIZE"])
         remember_nav_badges(page.badges)
         context = {"page": page, "filters": filters, "cursor": cursor, "links": _inbox_links(portal, cursor, page)}
-        if is_htmx():
-            return render_template("conversations/_inbox_poll.html", **context)
-        return render_template(portal.template("inbox.html"), **context)
+        return render_page(portal.template("inbox.html"), "conversations/_inbox_poll.html", **context)
 
     bp.add_url_rule(inbox_rule or f"{prefix}/", view_func=inbox, endpoint=portal.inbox_endpoint.split(".")[1])
 
@@ -102,11 +111,12 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
 
     @bp.get(f"{prefix}/<int:conversation_id>")
     def conversation(conversation_id: int):
-        thread = access.access_conversation(actor(), conversation_id)
-        reader = conversations.mark_read(actor(), thread)
+        actor = current_actor()
+        thread = access.access_conversation(actor, conversation_id)
+        reader = conversations.mark_read(actor, thread)
         messages = conversations.thread_messages(thread)
         counterpart = conversations.counterpart_name(
-            actor(), thread.conversation_type, thread.store.name if thread.store else None,
+            actor, thread.conversation_type, thread.store.name if thread.store else None,
             thread.customer.name if thread.customer else None,
         )
         # Rendered before the commit, which expires the loaded rows; the page shows what was read.
@@ -124,7 +134,8 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
     def conversation_messages(conversation_id: int):
         """Older messages (?before=id) for 'load older'; or, for polling, newer ones (?after=id) and the
         shown ones deleted since the previous poll (?deleted_since=, the value the previous poll returned)."""
-        thread = access.access_conversation(actor(), conversation_id)
+        actor = current_actor()
+        thread = access.access_conversation(actor, conversation_id)
         before = int_arg(request.args, "before")
         if before is not None:
             return render_template(
@@ -136,7 +147,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         updates = conversations.thread_updates(
             thread, after_id=after, deleted_since=deleted_since, oldest_shown_id=int_arg(request.args, "oldest")
         )
-        conversations.mark_read(actor(), thread)
+        conversations.mark_read(actor, thread)
         fragment = render_template(
             "conversations/_new_messages.html", conversation=thread, slice=updates.new, after=after,
             deleted=updates.deleted, deleted_since=updates.deleted_since,
@@ -148,38 +159,28 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
     @message_post_limit
     @upload_limit
     def post_conversation_message(conversation_id: int):
-        thread = access.access_conversation(actor(), conversation_id)
+        actor = current_actor()
+        thread = access.access_conversation(actor, conversation_id)
         form = MessageForm()
         after = int_arg(request.form, "after") or 0
         files = [Upload.from_file_storage(f) for f in request.files.getlist("attachments")]
-        attach_refusals = []
-        if form.validate_on_submit():
-            try:
-                conversations.post_message(actor(), thread, form.content.data, files)
-            except UploadRefused as exc:
-                attach_refusals = exc.refusals
-            except ValidationError as exc:
-                if exc.field == "attachments":
-                    attach_refusals = [Refusal("", exc.message)]
-                else:
-                    form.content.errors.append(exc.message)
-            else:
-                db.session.commit()
-                if not is_htmx():
-                    return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
-                new = conversations.thread_messages(thread, after_id=after)
-                return render_template(
-                    "conversations/_new_messages.html", conversation=thread, slice=new, after=after,
-                    fresh_composer=MessageForm(formdata=None),
-                    max_length=current_app.config["MESSAGE_MAX_LENGTH"],
-                )
-        db.session.rollback()
+        submission = save_form(form, lambda: conversations.post_message(actor, thread, form.content.data, files))
+        if submission.saved:
+            if not is_htmx():
+                return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+            new = conversations.thread_messages(thread, after_id=after)
+            return render_template(
+                "conversations/_new_messages.html", conversation=thread, slice=new, after=after,
+                fresh_composer=MessageForm(formdata=None),
+                max_length=current_app.config["MESSAGE_MAX_LENGTH"],
+            )
         response = make_response(
             render_template(
                 "conversations/_composer.html", conversation=thread, form=form,
-                max_length=current_app.config["MESSAGE_MAX_LENGTH"], attach_refusals=attach_refusals,
+                max_length=current_app.config["MESSAGE_MAX_LENGTH"],
+                attach_refusals=_attachment_refusals(submission.refusal),
             ),
-            422,
+            submission.status,
         )
         if is_htmx():
             response.headers["HX-Retarget"] = "#composer"
@@ -188,19 +189,21 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
 
     @bp.post(f"{prefix}/<int:conversation_id>/unread")
     def mark_conversation_unread(conversation_id: int):
-        thread = access.access_conversation(actor(), conversation_id)
-        conversations.mark_unread(actor(), thread)
+        actor = current_actor()
+        thread = access.access_conversation(actor, conversation_id)
+        conversations.mark_unread(actor, thread)
         db.session.commit()
         flash(f"“{thread.subject}” is marked as unread.", "success")
         return redirect(url_for(portal.inbox_endpoint))
 
     @bp.post(f"{prefix}/<int:conversation_id>/settings")
     def conversation_settings(conversation_id: int):
-        thread = access.access_conversation(actor(), conversation_id)
+        actor = current_actor()
+        thread = access.access_conversation(actor, conversation_id)
         form = ReaderSettingsForm()
         if form.validate_on_submit():
             conversations.update_reader_settings(
-                actor(), thread, muted=form.muted.data, email_notifications=form.email_notifications.data
+                actor, thread, muted=form.muted.data, email_notifications=form.email_notifications.data
             )
             db.session.commit()
             flash("Your settings for this conversation are saved.", "success")
@@ -208,31 +211,43 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
 
     @bp.post(f"{prefix}/<int:conversation_id>/close")
     def close_conversation(conversation_id: int):
-        thread = access.access_conversation(actor(), conversation_id)
+        actor = current_actor()
+        thread = access.access_conversation(actor, conversation_id)
         if FlaskForm().validate_on_submit():
-            conversations.close_conversation(actor(), thread)
+            conversations.close_conversation(actor, thread)
             db.session.commit()
         return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
 
     @bp.post(f"{prefix}/<int:conversation_id>/reopen")
     def reopen_conversation(conversation_id: int):
-        thread = access.access_conversation(actor(), conversation_id)
+        actor = current_actor()
+        thread = access.access_conversation(actor, conversation_id)
         if FlaskForm().validate_on_submit():
-            conversations.reopen_conversation(actor(), thread)
+            conversations.reopen_conversation(actor, thread)
             db.session.commit()
         return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
 
     @bp.post(f"{prefix}/<int:conversation_id>/messages/<int:message_id>/delete")
     def delete_conversation_message(conversation_id: int, message_id: int):
-        thread = access.access_conversation(actor(), conversation_id)
-        message = access.access_message(actor(), thread, message_id)
+        actor = current_actor()
+        thread = access.access_conversation(actor, conversation_id)
+        message = access.access_message(actor, thread, message_id)
         if FlaskForm().validate_on_submit():
-            conversations.delete_message(actor(), message)
+            conversations.delete_message(actor, message)
             db.session.commit()
         if is_htmx():
             shown = conversations.thread_message(thread, message.id)
             return render_template("conversations/_message.html", conversation=thread, m=shown)
         return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+
+
+def _attachment_refusals(refusal: ValidationError | PermissionDenied | None) -> list[Refusal]:
+    """The composer lists what was wrong with the files beside its file picker, one reason per file."""
+    if isinstance(refusal, UploadRefused):
+        return refusal.refusals
+    if isinstance(refusal, ValidationError) and refusal.field == "attachments":
+        return [Refusal("", refusal.message)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -275,6 +290,5 @@ def _filters(portal: Portal) -> conversations.InboxFilters:
     )
 
 
-def render_start_form(portal: Portal, form, **context):
-    status = 422 if (form.errors or getattr(form, "form_errors", None)) else 200
-    return render_template(portal.template("new.html"), form=form, **context), status
+def render_start_form(portal: Portal, form, submission, **context):
+    return render_template(portal.template("new.html"), form=form, **context), submission.status

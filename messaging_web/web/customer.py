@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..auth import CUSTOMER
+from ..actors import CUSTOMER
 from .portal import guard_store_portal
 
 bp = Blueprint("customer", __name__, url_prefix="/inbox/<slug>")

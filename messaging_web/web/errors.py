@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, make_response, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
 from ..services.errors import NotFound, PermissionDenied, ValidationError
-from .portal import is_htmx
+from .htmx import is_htmx, render_page
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -52,9 +52,7 @@ TOO_MANY_REQUESTS = {
 
 def render_error(status: int, message: str | None = None):
     message = message or MESSAGES.get(status, "Something went wrong.")
-    template = "errors/_message.html" if is_htmx() else "errors/error.html"
-    response = render_template(template, status=status, message=message)
-    return response, status
+    return render_page("errors/error.html", "errors/_message.html", status=status, message=message), status
 
 
 def register(app: Flask) -> None:

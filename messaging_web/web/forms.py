@@ -1,10 +1,67 @@
-"""WTForms shared by the portals (feature forms live beside their views as they grow)."""
+"""WTForms shared by the portals, and save_form, the one write path of a view with a form (feature forms live
+beside their views as they grow)."""
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
+
+from ..extensions import db
+from ..services.errors import PermissionDenied, ValidationError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Submission(Generic[T]):
+    """What save_form did with the request's form: saved (with what the service returned), or not."""
+
+    submitted: bool
+    saved: bool = False
+    result: T | None = None
+    refusal: ValidationError | PermissionDenied | None = None  # the service's, already shown on the form
+
+    @property
+    def status(self) -> int:
+        """The status of a response that shows the form again: 200 before any submit, 403 when the service
+        refused the actor, 422 when the input needs fixing."""
+        if not self.submitted:
+            return 200
+        return 403 if isinstance(self.refusal, PermissionDenied) else 422
+
+
+def save_form(form: FlaskForm, action: Callable[[], T]) -> Submission[T]:
+    """Validate the submitted form, call `action` (the view's one service call), commit.
+
+    When the service refuses (ValidationError, PermissionDenied) the session is rolled back and the message
+    shown on the form, on the field the error names or else above the form; nothing is committed then. For
+    views that show the form again; a refusal on any other view is the error handler's (errors.register).
+    """
+    if not form.validate_on_submit():
+        return Submission(submitted=form.is_submitted())
+    try:
+        result = action()
+    except (ValidationError, PermissionDenied) as exc:
+        db.session.rollback()
+        _show_refusal(form, exc)
+        return Submission(submitted=True, refusal=exc)
+    db.session.commit()
+    return Submission(submitted=True, saved=True, result=result)
+
+
+def _show_refusal(form: FlaskForm, exc: ValidationError | PermissionDenied) -> None:
+    """The service's message on the field it names, or above the form (PermissionDenied names none)."""
+    message = exc.message if isinstance(exc, ValidationError) else str(exc)
+    field = getattr(exc, "field", None)
+    if field and field in form:
+        form[field].errors = [*form[field].errors, message]
+    else:
+        form.form_errors.append(message)
 
 
 def options(pairs) -> list[SelectChoice]:

@@ -5,6 +5,7 @@ import functools
 
 from flask import Flask, g, request, url_for
 
+from ..actors import current_actor
 from ..services.nav_badges import NavBadges, read_nav_badges
 
 
@@ -12,7 +13,7 @@ def nav_badges() -> NavBadges:
     """The signed-in reader's badges; the page's own query may already have read them (see remember)."""
     badges = g.get("nav_badges")
     if badges is None:
-        badges = g.nav_badges = read_nav_badges(g.get("actor"))
+        badges = g.nav_badges = read_nav_badges(current_actor())
     return badges
 
 

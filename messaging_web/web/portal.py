@@ -1,11 +1,12 @@
 """Wiring shared by the portal blueprints: the sign-in guard and, for store-scoped portals, the store."""
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 from werkzeug.routing import IntegerConverter
 
 from .. import access
-from ..auth import require_portal
+from ..actors import current_actor, require_portal
+from ..models.base import LARGEST_ID
 
 
 def guard_portal(bp: Blueprint, kind: str, login_endpoint: str) -> None:
@@ -33,16 +34,8 @@ def guard_store_portal(bp: Blueprint, kind: str, login_endpoint: str) -> None:
         response = require_portal(kind, login_endpoint, slug=g.store_slug)
         if response is not None:
             return response
-        g.store = access.portal_store(g.actor, g.store_slug)
+        g.store = access.portal_store(current_actor(), g.store_slug)
         return None
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-# Ids are INTEGER columns: PostgreSQL refuses a larger parameter for them (SQLite, beyond 2**63).
-LARGEST_ROW_NUMBER = 2**31 - 1
 
 
 class RowIdConverter(IntegerConverter):
@@ -52,7 +45,7 @@ class RowIdConverter(IntegerConverter):
     regex = r"\d{1,10}"
 
     def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", LARGEST_ROW_NUMBER)
+        kwargs.setdefault("max", LARGEST_ID)
         super().__init__(url_map, *args, **kwargs)
 
 
@@ -62,4 +55,4 @@ def int_arg(values, name: str, default: int | None = None) -> int | None:
     number = values.get(name, type=int)
     if number is None:
         return default
-    return max(-LARGEST_ROW_NUMBER, min(number, LARGEST_ROW_NUMBER))
+    return max(-LARGEST_ID, min(number, LARGEST_ID))

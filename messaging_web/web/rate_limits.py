@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from flask import current_app, request
 
-from ..auth import current_actor
+from ..actors import current_actor
 from ..extensions import limiter
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template
 
-from ..auth import STORE, current_actor
+from ..actors import STORE, current_actor
 from ..services import dashboard
 from ..services.email_settings import PROVIDER_LABELS
 from .portal import guard_store_portal

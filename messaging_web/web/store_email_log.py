@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import current_app, g, render_template, request
 
 from .. import access
-from ..auth import current_actor
+from ..actors import current_actor
 from ..services import email_log
 from .email_log_forms import EmailLogFilterForm
-from .portal import is_htmx
+from .htmx import render_page
 from .store import bp
 
 
@@ -18,9 +18,7 @@ def email_log_index():
     page = email_log.search_email_logs(form.filters(), page=form.page_number(),
                                        per_page=current_app.config["PAGE_SIZE"], only_store_id=g.store.id)
     context = dict(form=form, page=page, detail_endpoint="store.email_log_detail", show_store=False)
-    if is_htmx():
-        return render_template("email_log/_results.html", **context)
-    return render_template("store/email_log/index.html", **context)
+    return render_page("store/email_log/index.html", "email_log/_results.html", **context)
 
 
 @bp.get("/email-log/<int:log_id>")

@@ -1,19 +1,17 @@
 """The store's email settings wizard (/store/<slug>/settings/email/<step>): five steps, each saved, with HTMX."""
 from __future__ import annotations
 
-from flask import g, make_response, redirect, render_template, request, url_for
+from flask import g, redirect, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from .. import access
-from ..auth import current_actor
-from ..extensions import db
+from ..actors import current_actor
 from ..services import email_settings as wizard
 from ..services import provider_events
-from ..services.errors import PermissionDenied, ValidationError
-from .forms import options
-from .portal import is_htmx
+from .forms import options, save_form
+from .htmx import is_htmx, render_page
 from .rate_limits import email_settings_verify_limit
 from .store import bp
 
@@ -62,6 +60,12 @@ class CredentialsForm(FlaskForm):
     ses_region = StringField("Region", validators=[Optional(), Length(max=50)])
     ses_sns_topic_arn = StringField("SNS topic ARN for events (optional)", validators=[Optional(), Length(max=300)])
 
+    def to_credentials(self) -> wizard.Credentials:
+        values = {name: self[name].data for name in wizard.Credentials.__annotations__}
+        values["smtp_security"] = values["smtp_security"] or "tls"
+        values["mailgun_region"] = values["mailgun_region"] or "us"
+        return wizard.Credentials(**values)
+
 
 class SignatureForm(FlaskForm):
     signature_text = TextAreaField("Text signature", validators=[Optional(), Length(max=5000)])
@@ -86,8 +90,8 @@ def _render(step: str, form, status: int = 200, push: bool = False, **context):
         hints=wizard.secret_hints(settings),
         webhook_urls={p: provider_events.webhook_url(p, g.store.slug) for p in provider_events.PROVIDERS},
     )
-    template = "store/settings/_wizard.html" if is_htmx() else "store/settings/email.html"
-    response = make_response(render_template(template, **context), status)
+    response = render_page("store/settings/email.html", "store/settings/_wizard.html", **context)
+    response.status_code = status
     if push and is_htmx():
         response.headers["HX-Push-Url"] = url_for("store.email_settings_step", step=step)
     return response
@@ -122,13 +126,6 @@ def _form_for(step: str):
     return VerifyForm(to_email=current_actor().email)
 
 
-def _form_error(form, exc: ValidationError) -> None:
-    if exc.field and exc.field in form:
-        form[exc.field].errors = list(form[exc.field].errors) + [exc.message]
-    else:
-        form.form_errors.append(exc.message)
-
-
 @bp.get("/settings/email")
 def email_settings():
     settings = wizard.settings_for(_store())
@@ -153,88 +150,45 @@ def email_settings_step(step: str):
 
 def _post_sender(settings):
     form = SenderForm()
-    if not form.validate():
-        return _render("sender", form, 422)
-    try:
-        wizard.save_sender(_store(), form.from_email.data, form.from_name.data, form.reply_to_email.data)
-    except ValidationError as exc:
-        db.session.rollback()
-        _form_error(form, exc)
-        return _render("sender", form, 422)
-    db.session.commit()
-    return _saved("sender")
+    submission = save_form(
+        form, lambda: wizard.save_sender(_store(), form.from_email.data, form.from_name.data, form.reply_to_email.data)
+    )
+    return _saved("sender") if submission.saved else _render("sender", form, submission.status)
 
 
 def _post_provider(settings):
     form = ProviderForm()
-    if not form.validate():
-        return _render("provider", form, 422)
-    try:
-        wizard.save_provider(_store(), settings, form.provider.data)
-    except PermissionDenied as exc:
-        db.session.rollback()
-        form.provider.errors = [str(exc)]
-        return _render("provider", form, 403)
-    db.session.commit()
-    return _saved("provider")
+    submission = save_form(form, lambda: wizard.save_provider(_store(), settings, form.provider.data))
+    return _saved("provider") if submission.saved else _render("provider", form, submission.status)
 
 
 def _post_credentials(settings):
     form = CredentialsForm()
-    if not form.validate():
-        return _render("credentials", form, 422)
-    values = {name: form[name].data for name in wizard.Credentials.__annotations__}
-    values["smtp_security"] = values["smtp_security"] or "tls"
-    values["mailgun_region"] = values["mailgun_region"] or "us"
-    data = wizard.Credentials(**values)
-    try:
-        wizard.save_credentials(_store(), settings, data)
-    except ValidationError as exc:
-        db.session.rollback()
-        _form_error(form, exc)
-        return _render("credentials", form, 422)
-    except PermissionDenied as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _render("credentials", form, 403)
-    db.session.commit()
-    return _saved("credentials")
+    submission = save_form(form, lambda: wizard.save_credentials(_store(), settings, form.to_credentials()))
+    return _saved("credentials") if submission.saved else _render("credentials", form, submission.status)
 
 
 def _post_signature(settings):
     form = SignatureForm()
     if request.form.get("go") == "preview":
         return _render("signature", form, preview=True)
-    if not form.validate():
-        return _render("signature", form, 422)
-    try:
-        wizard.save_signature(settings, form.signature_text.data, form.signature_html.data)
-    except ValidationError as exc:
-        db.session.rollback()
-        _form_error(form, exc)
-        return _render("signature", form, 422)
-    db.session.commit()
-    return _saved("signature")
+    submission = save_form(
+        form, lambda: wizard.save_signature(settings, form.signature_text.data, form.signature_html.data)
+    )
+    return _saved("signature") if submission.saved else _render("signature", form, submission.status)
 
 
 def _post_verify(settings):
     form = VerifyForm()
     if request.form.get("go") == "back":
         return _saved("verify")
-    if not form.validate():
-        return _render("verify", form, 422)
-    try:
-        outcome = wizard.verify_settings(_store(), settings, form.to_email.data, user_id=current_actor().id)
-    except ValidationError as exc:
-        db.session.rollback()
-        _form_error(form, exc)
-        return _render("verify", form, 422)
-    except PermissionDenied as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _render("verify", form, 403)
-    db.session.commit()
-    return _render("verify", form, just_verified=outcome is None, attempted=True)
+    submission = save_form(
+        form, lambda: wizard.verify_settings(_store(), settings, form.to_email.data, user_id=current_actor().id)
+    )
+    if not submission.saved:
+        return _render("verify", form, submission.status)
+    # verify_settings answers None when the test email went out, else what went wrong.
+    return _render("verify", form, just_verified=submission.result is None, attempted=True)
 
 
 STEP_HANDLERS = {

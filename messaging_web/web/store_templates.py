@@ -9,12 +9,20 @@ from wtforms.validators import Length, Optional
 
 from ..extensions import db
 from ..services import templates
-from ..services.errors import NotFound, ValidationError
-from .admin_templates import PreviewFields, page_size, render_preview, sample_json
-from .forms import options
-from .portal import int_arg, is_htmx
+from ..services.errors import NotFound
+from .forms import options, save_form
+from .htmx import render_page
+from .portal import int_arg
 from .rate_limits import template_preview_limit
 from .store import bp
+from .template_editor import (
+    PreviewFields,
+    language_filter,
+    list_page_size,
+    render_preview,
+    sample_json,
+    template_language,
+)
 
 STATUS_CHOICES = [("", "All"), ("customized", "Customized"), ("default", "Platform default")]
 
@@ -39,33 +47,24 @@ class OverrideForm(PreviewFields):
         )
 
 
-def _language(raw: str) -> str:
-    try:
-        return templates.normalize_language(raw)
-    except ValidationError as exc:
-        raise NotFound("No such template.") from exc
-
-
 @bp.get("/templates/")
 def templates_index():
     filters = StoreTemplateListFilter(request.args)
     filters.validate()
-    try:
-        language = templates.normalize_language(filters.language.data) if filters.language.data else ""
-    except ValidationError:
-        language = ""
     page = templates.list_store_templates(
-        g.store.id, search=filters.q.data or "", language=language, status=filters.status.data or "",
-        page=int_arg(request.args, "page", 1), per_page=page_size(), name_language=g.store.default_language,
+        g.store.id, search=filters.q.data or "", language=language_filter(filters.language.data),
+        status=filters.status.data or "", page=int_arg(request.args, "page", 1), per_page=list_page_size(),
+        name_language=g.store.default_language,
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    template = "store/templates/_list.html" if is_htmx() else "store/templates/index.html"
-    return render_template(template, page=page, filters=filters, args=args)
+    return render_page(
+        "store/templates/index.html", "store/templates/_list.html", page=page, filters=filters, args=args
+    )
 
 
 @bp.route("/templates/<code>/<language>", methods=["GET", "POST"])
 def templates_edit(code: str, language: str):
-    base = templates.customizable_platform_template(code, _language(language))
+    base = templates.customizable_platform_template(code, template_language(language))
     override = templates.store_override(g.store.id, base.code, base.language)
     form = OverrideForm()
     if request.method == "GET":
@@ -76,31 +75,20 @@ def templates_edit(code: str, language: str):
         form.sample.data = sample_json(
             base.code, templates.parse_variable_list(base.variables), {"store_name": g.store.name}
         )
-    elif form.validate_on_submit():
-        try:
-            templates.save_store_override(g.store.id, base, form.to_input())
-        except ValidationError as exc:
-            db.session.rollback()
-            target = getattr(form, exc.field, None) if exc.field else None
-            if target is not None:
-                target.errors = [*target.errors, exc.message]
-            else:
-                form.form_errors.append(exc.message)
-        else:
-            db.session.commit()
-            flash(f"Your version of “{base.name}” ({base.language}) is saved.", "success")
-            return redirect(url_for("store.templates_edit", code=base.code, language=base.language))
-    status = 422 if request.method == "POST" else 200
+    submission = save_form(form, lambda: templates.save_store_override(g.store.id, base, form.to_input()))
+    if submission.saved:
+        flash(f"Your version of “{base.name}” ({base.language}) is saved.", "success")
+        return redirect(url_for("store.templates_edit", code=base.code, language=base.language))
     return render_template(
         "store/templates/edit.html", form=form, base=base, override=override,
         variables=templates.parse_variable_list(base.variables),
         required=templates.parse_variable_list(base.required_variables),
-    ), status
+    ), submission.status
 
 
 @bp.post("/templates/<code>/<language>/revert")
 def templates_revert(code: str, language: str):
-    base = templates.customizable_platform_template(code, _language(language))
+    base = templates.customizable_platform_template(code, template_language(language))
     override = templates.store_override(g.store.id, base.code, base.language)
     if override is None:
         raise NotFound("No such template.")
@@ -113,11 +101,6 @@ def templates_revert(code: str, language: str):
 @bp.post("/templates/<code>/<language>/preview")
 @template_preview_limit
 def templates_preview(code: str, language: str):
-    base = templates.customizable_platform_template(code, _language(language))
+    base = templates.customizable_platform_template(code, template_language(language))
     form = OverrideForm()
-    source = templates.TemplateSource(
-        subject=form.subject.data or "", body_html=form.body_html.data or "", body_text=form.body_text.data or None,
-        variables=templates.parse_variable_list(base.variables),
-        required_variables=templates.parse_variable_list(base.required_variables),
-    )
-    return render_preview(source, form.sample.data)
+    return render_preview(form.draft(base.variables, base.required_variables), form.sample.data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, render_template, url_for
 
-from ..auth import current_actor
+from ..actors import current_actor
 from ..extensions import db
 from ..services import templates
 from ..services.errors import ValidationError
@@ -12,7 +12,8 @@ from ..services.template_tests import DraftRefused, send_template_test
 from . import admin, store
 from .admin_templates import PlatformTemplateForm
 from .rate_limits import template_test_limit
-from .store_templates import OverrideForm, _language
+from .store_templates import OverrideForm
+from .template_editor import template_language
 
 
 def _send(source: templates.TemplateSource, raw_sample: str | None, *, code: str, language: str,
@@ -31,30 +32,19 @@ def _send(source: templates.TemplateSource, raw_sample: str | None, *, code: str
                            log_url=url_for(log_endpoint, log_id=row.id))
 
 
-def _source(form, variables: str | list[str] | None, required: str | list[str] | None) -> templates.TemplateSource:
-    # Built exactly as the preview views build it, so preview and test render the same draft.
-    return templates.TemplateSource(
-        subject=form.subject.data or "", body_html=form.body_html.data or "", body_text=form.body_text.data or None,
-        variables=templates.parse_variable_list(variables),
-        required_variables=templates.parse_variable_list(required),
-    )
-
-
 @admin.bp.post("/templates/<int:template_id>/send-test")
 @template_test_limit
 def templates_send_test(template_id: int):
     template = templates.platform_template(template_id)
     form = PlatformTemplateForm()
-    source = _source(form, form.variables.data, form.required_variables.data)
-    return _send(source, form.sample.data, code=template.code, language=template.language, store_id=None,
-                 log_endpoint="admin.email_log_detail")
+    return _send(form.draft(form.variables.data, form.required_variables.data), form.sample.data,
+                 code=template.code, language=template.language, store_id=None, log_endpoint="admin.email_log_detail")
 
 
 @store.bp.post("/templates/<code>/<language>/send-test", endpoint="templates_send_test")
 @template_test_limit
 def store_templates_send_test(code: str, language: str):
-    base = templates.customizable_platform_template(code, _language(language))
+    base = templates.customizable_platform_template(code, template_language(language))
     form = OverrideForm()
-    source = _source(form, base.variables, base.required_variables)
-    return _send(source, form.sample.data, code=base.code, language=base.language, store_id=g.store.id,
-                 log_endpoint="store.email_log_detail")
+    return _send(form.draft(base.variables, base.required_variables), form.sample.data,
+                 code=base.code, language=base.language, store_id=g.store.id, log_endpoint="store.email_log_detail")

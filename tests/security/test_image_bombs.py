@@ -10,7 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from messaging_web.auth import Actor
+from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import ConversationType, Customer, Message, MessageAttachment, User
 from messaging_web.services import conversations
@@ -72,7 +72,9 @@ def test_one_large_image_is_still_accepted_with_its_thumbnail(app, client, threa
         assert (attachment.image_width, attachment.image_height) == (6300, 6300) and attachment.thumbnail_path
 
 
-def test_concurrent_posts_with_images_all_succeed_on_sqlite(app, factory, thread):
+def test_concurrent_posts_with_images_all_succeed_on_sqlite(app, factory, thread, monkeypatch):
+    # Posts wait for a free sandbox worker as long as it takes here: this is about the database.
+    monkeypatch.setitem(app.config, "SANDBOX_WAIT_SECONDS", 60)
     store, _customer, thread_id = thread
     posters = [factory.customer(store) for _ in range(4)]
     threads = []

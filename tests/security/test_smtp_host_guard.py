@@ -23,6 +23,11 @@ REFUSED = {
     "IPv4-mapped private": "::ffff:10.0.0.1",
     "6to4 of a private address": "2002:0a00:0001::1",
     "NAT64 of the metadata address": "64:ff9b::a9fe:a9fe",
+    # Other spellings of an address: the resolver reads them, and the guard judges what it resolved to.
+    "loopback as one decimal number": "2130706433",
+    "loopback in short form": "127.1",
+    "loopback in octal": "0177.0.0.1",
+    "the metadata address in hexadecimal": "0x64.0x64.0x64.0xc8",
 }
 
 

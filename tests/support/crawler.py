@@ -18,6 +18,15 @@ PAGES_PER_PORTAL = 60
 # Pages of one shape (conversation 3, conversation 4) are visited this many times: the rest are alike.
 PAGES_PER_SHAPE = 2
 SKIPPED = ("/logout", "/static/", "/t/")
+# Numbers no id column holds: PostgreSQL's INTEGER ends below 2**31, SQLite's below 2**63; and 400 digits.
+HUGE_NUMBERS = [str(2**31), str(2**63), str(2**64), "-" + str(2**63), "9" * 400]
+# The inbox's keyset cursor (<moment>_<thread id>) with such ids, and moments at the ends of what a datetime
+# holds (as the cursor's moment and as a thread poll's deleted_since).
+HUGE_CURSORS = [
+    *(f"2026-01-01T00:00:00+00:00_{number}" for number in HUGE_NUMBERS),
+    "9999-12-31T23:59:59-23:59_1", "0001-01-01T00:00:00+23:59_1", "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00+23:59",
+]
 
 
 def seed_demo_data(app) -> None:
@@ -114,6 +123,20 @@ def shape(app, url: str, method: str = "get") -> str:
     except Exception:
         endpoint = parts.path
     return endpoint + "?" + ",".join(sorted(n for n, _ in parse_qsl(parts.query)))
+
+
+def with_huge_ids(url: str) -> list[str]:
+    """The URL with each number in its path in turn replaced by each of HUGE_NUMBERS (unsigned: a path's
+    ids have no sign), the query kept."""
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    variants = []
+    for i, segment in enumerate(segments):
+        if segment.isdigit():
+            for number in HUGE_NUMBERS:
+                path = "/".join([*segments[:i], number.lstrip("-"), *segments[i + 1:]])
+                variants.append(path + (f"?{parts.query}" if parts.query else ""))
+    return variants
 
 
 def crawl(client, starts: list[str], prefix: str) -> tuple[list[str], list[Form]]:

@@ -7,12 +7,13 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from messaging_web.auth import Actor
+from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import (
     ConversationParticipant,
     ConversationType,
     EmailLog,
+    Message,
     ParticipantType,
     Store,
 )
@@ -166,8 +167,8 @@ def test_deleted_and_system_messages_are_not_listed(people):
     )
     conversations.post_message(people["customer"], conversation, "Pardon, ignorez le message précédent")
     first = db.session.scalars(
-        sa.select(conversations.Message).where(conversations.Message.conversation_id == conversation.id)
-        .order_by(conversations.Message.id)
+        sa.select(Message).where(Message.conversation_id == conversation.id)
+        .order_by(Message.id)
     ).first()
     conversations.delete_message(people["customer"], first)
     conversations.close_conversation(people["owner"], conversation)

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from messaging_web import access
-from messaging_web.auth import Actor
+from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import (
     Conversation,

@@ -6,7 +6,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from messaging_web.auth import Actor
+from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import Conversation, ConversationParticipant, ConversationType, Message, Store
 from messaging_web.services import accounts, conversations

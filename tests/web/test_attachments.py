@@ -10,7 +10,7 @@ import requests
 import sqlalchemy as sa
 from PIL import Image
 
-from messaging_web.auth import Actor
+from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import ConversationType, Customer, Message, MessageAttachment
 from messaging_web.services import conversations

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 
-from messaging_web.auth import Actor
+from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import Conversation, ConversationParticipant, ConversationType, Customer, Message, Store, User
 from messaging_web.services import conversations

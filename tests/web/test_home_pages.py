@@ -7,7 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from messaging_web.auth import Actor
+from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import ConversationType, Customer, EmailLog, StoreTier
 from messaging_web.services import conversations

@@ -13,7 +13,7 @@ import redis
 import sqlalchemy as sa
 from limits import parse_many
 
-from messaging_web.auth import Actor
+from messaging_web.actors import Actor
 from messaging_web.extensions import db, limiter
 from messaging_web.models import Conversation, ConversationType, Message
 from messaging_web.services import conversations, template_catalog

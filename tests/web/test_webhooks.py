@@ -312,9 +312,30 @@ def test_deeply_nested_json_is_a_400_before_and_after_the_signature_check(
         == {"applied": 1}
 
 
+def test_a_signed_sendgrid_event_with_an_infinite_or_huge_log_id_applies_to_nothing(
+    ctx, app, client, factory, httpserver, manual_dispatch, sendgrid_keys
+):
+    # The store enters its own verification key, so a hostile store can sign anything it likes.
+    private, public = sendgrid_keys
+    store, log_id = store_sending_through(factory, httpserver, app, "sendgrid", public)
+    url = f"/webhooks/sendgrid/{store.slug}"
+    body = b'[{"event": "delivered", "email_log_id": 1e999, "timestamp": 1e999}, ' \
+           b'{"event": "delivered", "email_log_id": "9223372036854775808"}, {"event": "open", "email_log_id": -1}]'
+    timestamp = str(int(time.time()))
+    signature = base64.b64encode(private.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    response = post(client, url, body, {"X-Twilio-Email-Event-Webhook-Signature": signature,
+                                        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp})
+    assert response.status_code == 200 and response.json == {"applied": 0}
+    assert post(client, url, *signed_sendgrid(private, [{"event": "delivered", "email_log_id": str(log_id)}])).json \
+        == {"applied": 1}
+
+
 def test_deeply_nested_json_to_mailgun_is_a_400(ctx, app, client, factory, httpserver, manual_dispatch):
     store, log_id = store_sending_through(factory, httpserver, app, "mailgun")
+    url = f"/webhooks/mailgun/{store.slug}"
     # Mailgun's signature is inside the JSON: the body is read first.
-    response = post(client, f"/webhooks/mailgun/{store.slug}", NESTED)
+    response = post(client, url, NESTED)
     assert response.status_code == 400 and response.json == {"error": "The body is not JSON."}
     assert log_state(log_id)[0] == "sent"
+    delivered = {"event": "delivered", "user-variables": {"email_log_id": str(log_id)}, "timestamp": time.time()}
+    assert post(client, url, signed_mailgun(delivered)).json == {"applied": 1}

@@ -203,3 +203,19 @@ def test_deeply_nested_json_is_a_400_outside_and_skipped_inside_a_signed_message
     response = post(client, store, json.dumps(nested).encode())
     assert response.status_code == 200 and response.json == {"applied": 0}
     assert state(log_id)[0] == "sent"
+    delivery_event = {"eventType": "Delivery", "mail": {"messageId": _message_id},
+                      "delivery": {"timestamp": "2026-12-01T10:00:00.000Z"}}
+    assert post(client, store, fake_sns.notification(delivery_event)).json == {"applied": 1}
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "not a time"])
+def test_an_ses_event_at_the_ends_of_time_is_applied_at_the_time_it_arrives(
+    client, fake_sns, sent_through_ses, moment
+):
+    # The store names its own SNS topic, and may publish to it whatever it likes.
+    store, log_id, message_id = sent_through_ses
+    event = {"eventType": "Delivery", "mail": {"messageId": message_id}, "delivery": {"timestamp": moment}}
+    response = post(client, store, fake_sns.notification(event))
+    assert response.status_code == 200 and response.json == {"applied": 1}
+    status, delivered_at, *_ = state(log_id)
+    assert status == "delivered" and delivered_at.year == dt.datetime.now(dt.UTC).year

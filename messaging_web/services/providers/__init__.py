@@ -19,14 +19,14 @@ PROVIDERS: dict[str, type[Provider]] = {
 }
 
 # Platform mail (and stores without verified settings) goes through the operator's sender.
-PLATFORM_PROVIDERS = ("file", "smtp")
+PLATFORM_PROVIDERS: dict[str, type[FileProvider] | type[SmtpProvider]] = {"file": FileProvider, "smtp": SmtpProvider}
 
 
 def platform_provider(config) -> Provider:
     name = config.get("MAIL_PROVIDER", "file")
     if name not in PLATFORM_PROVIDERS:
         raise ValueError(f"MAIL_PROVIDER must be one of {', '.join(PLATFORM_PROVIDERS)}, not {name!r}")
-    return PROVIDERS[name].from_app_config(config)
+    return PLATFORM_PROVIDERS[name].from_app_config(config)
 
 
 def store_provider(settings: StoreEmailSettings, config) -> Provider:

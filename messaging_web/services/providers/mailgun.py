@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import base64
-import json
 from urllib.parse import quote
 
+from ..untrusted_json import parse_untrusted_json
 from .base import OutgoingEmail, PermanentError, Provider
 from .http import raise_for_status, request
 from .message import UnsafeHeader, check_email, format_address
@@ -15,7 +15,7 @@ REGION_BASE_URLS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailg
 class MailgunProvider(Provider):
     name = "mailgun"
 
-    def __init__(self, api_key: str, domain: str, region: str = "us", base_urls: dict | None = None,
+    def __init__(self, api_key: str | None, domain: str | None, region: str = "us", base_urls: dict | None = None,
                  timeout: float = 10.0):
         self.api_key = api_key
         self.domain = (domain or "").strip()
@@ -57,6 +57,6 @@ class MailgunProvider(Provider):
         )
         raise_for_status(response, "Mailgun")
         try:
-            return json.loads(response.data).get("id") or email.message_id
+            return parse_untrusted_json(response.data).get("id") or email.message_id
         except (ValueError, AttributeError):
             return email.message_id

@@ -13,7 +13,7 @@ DEFAULT_BASE_URL = "https://api.sendgrid.com"
 class SendGridProvider(Provider):
     name = "sendgrid"
 
-    def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = 10.0):
+    def __init__(self, api_key: str | None, base_url: str = DEFAULT_BASE_URL, timeout: float = 10.0):
         self.api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout

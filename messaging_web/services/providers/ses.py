@@ -17,7 +17,7 @@ CREDENTIAL_CODES = {"InvalidClientTokenId", "SignatureDoesNotMatch", "Unrecogniz
 class SesProvider(Provider):
     name = "ses"
 
-    def __init__(self, access_key_id: str, secret_access_key: str, region: str = "eu-west-1",
+    def __init__(self, access_key_id: str | None, secret_access_key: str | None, region: str | None = "eu-west-1",
                  endpoint_url: str | None = None, timeout: float = 10.0):
         self.access_key_id = access_key_id
         self.secret_access_key = secret_access_key

@@ -21,6 +21,7 @@ class _TrackingSMTP(smtplib.SMTP):
     which is what separates "not delivered, retry" from "may have been delivered"."""
 
     payload_sent = False
+    _host: str  # smtplib's (not in typeshed): the name TLS checks the certificate against
 
     # Addresses reaching here were validated as one plain address each (providers/message.py), so
     # smtplib's quoteaddr (a full RFC 2822 parse per command) is not needed.
@@ -71,7 +72,7 @@ def _is_internal(address: str) -> bool:
 class SmtpProvider(Provider):
     name = "smtp"
 
-    def __init__(self, host: str, port: int = 587, username: str | None = None, password: str | None = None,
+    def __init__(self, host: str | None, port: int = 587, username: str | None = None, password: str | None = None,
                  use_tls: bool = True, use_ssl: bool = False, timeout: float = DEFAULT_TIMEOUT,
                  allow_internal_hosts: bool = False):
         self.host = (host or "").strip()
@@ -107,7 +108,7 @@ class SmtpProvider(Provider):
             infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):
             raise TransientError(f"the SMTP server name {self.host} could not be found") from None
-        addresses = [info[4][0] for info in infos]
+        addresses = [str(info[4][0]) for info in infos]  # already a str for the IPv4 and IPv6 families
         if not self.allow_internal_hosts and any(_is_internal(a) for a in addresses):
             raise PermanentError(
                 f"the SMTP server {self.host} points to a private or local network address, which is not allowed"
@@ -120,14 +121,14 @@ class SmtpProvider(Provider):
         if not self.host:
             raise PermanentError("no SMTP server is configured")
         address = self._resolve()
-        cls = _TrackingSMTPSSL if self.use_ssl else _TrackingSMTP
-        kwargs = {"context": ssl.create_default_context()} if self.use_ssl else {}
-        conn = cls(timeout=self.timeout, **kwargs)
+        conn = (_TrackingSMTPSSL(timeout=self.timeout, context=ssl.create_default_context()) if self.use_ssl
+                else _TrackingSMTP(timeout=self.timeout))
         try:
             # Connect to the address we checked (no second lookup), but speak TLS to the host name.
             conn._host = self.host
             if self.use_ssl:
-                conn.sock = conn._get_socket(address, self.port, self.timeout)
+                # SMTP_SSL's own way to open its TLS socket; typeshed does not declare it.
+                conn.sock = conn._get_socket(address, self.port, self.timeout)  # type: ignore[attr-defined]
                 conn.file = None
                 code, reply = conn.getreply()
                 if code != 220:
@@ -182,6 +183,7 @@ class SmtpProvider(Provider):
             raise PermanentError(str(exc)) from exc
         self.open()
         conn = self._conn
+        assert conn is not None  # open() connected or raised
         conn.payload_sent = False
         try:
             conn.sendmail(email.from_email, [email.to_email], data)
@@ -219,6 +221,7 @@ class SmtpProvider(Provider):
 
     def _reset_after_refusal(self) -> None:
         # A refused envelope leaves the session mid-transaction; RSET it, or start afresh next time.
+        assert self._conn is not None  # called from send(), connected
         try:
             self._conn.rset()
         except (smtplib.SMTPException, OSError):

@@ -12,11 +12,15 @@ import resource
 import signal
 import sys
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import images  # noqa: E402
-import rendering  # noqa: E402
+if TYPE_CHECKING:  # the same modules, as mypy finds them in the package
+    from . import images, rendering
+else:
+    import images  # noqa: E402
+    import rendering  # noqa: E402
 
 JOBS = {"render": rendering.render_payload, "images": images.inspect_message_images}
 

@@ -28,7 +28,7 @@ def inspect_message_images(payload: dict) -> dict:
     {"refused": reason}]}, in order. Images past the message's pixel budget are refused without decoding."""
     Image.MAX_IMAGE_PIXELS = payload["max_image_pixels"]  # this process opens nothing else
     budget = payload["max_message_pixels"]
-    results = []
+    results: list[dict[str, int | str]] = []
     for image in payload["images"]:
         try:
             width, height, thumbnail, decoded = _inspect(image, payload, budget)

@@ -22,6 +22,7 @@ import datetime as dt
 import decimal
 import re
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import islice
@@ -58,7 +59,8 @@ class ReportingUndefined(StrictUndefined):
 
     __slots__ = ()
 
-    def __bool__(self) -> bool:
+    # StrictUndefined refuses every test (its __bool__ always raises); this one allows them, on purpose.
+    def __bool__(self) -> bool:  # type: ignore[override]
         if self._undefined_exception is SecurityError:
             self._fail_with_undefined_error()
         return False
@@ -420,7 +422,7 @@ def _join_filter_check(value, separator="", *_args, **kwargs):
         _check_join(separator, value)
 
 
-_FILTER_CHECKS = {
+_FILTER_CHECKS: dict[str, Callable[..., None]] = {
     "center": _center_check,
     "indent": _indent_check,
     "wordwrap": _wordwrap_check,
@@ -459,7 +461,8 @@ def _guard_filter(name: str, original):
 
     guarded.__name__ = getattr(original, "__name__", name)
     if hasattr(original, "jinja_pass_arg"):
-        guarded.jinja_pass_arg = original.jinja_pass_arg
+        # The marker Jinja reads to pass the context first; mypy knows no attributes set on a function.
+        guarded.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
     return guarded
 
 
@@ -567,6 +570,7 @@ def _bound_names(binding: nodes.Node) -> list[str]:
         return [binding.target]
     if isinstance(binding, nodes.FromImport):
         return [name[1] if isinstance(name, tuple) else name for name in binding.names]
+    assert isinstance(binding, nodes.Assign | nodes.AssignBlock | nodes.For)  # the rest of _BINDING_NODES
     target = binding.target
     return [target.name] if isinstance(target, nodes.Name) else [n.name for n in target.find_all(nodes.Name)]
 

@@ -20,7 +20,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 try:
     from . import jinja_sandbox
 except ImportError:  # in a worker, loaded beside jinja_sandbox as a top-level module (see child.py)
-    import jinja_sandbox
+    import jinja_sandbox  # type: ignore[import-not-found, no-redef]  # mypy reads the import above
 
 HTML_SANDBOX, TEXT_SANDBOX = jinja_sandbox.HTML_SANDBOX, jinja_sandbox.TEXT_SANDBOX
 collect_output, render_budget = jinja_sandbox.collect_output, jinja_sandbox.render_budget
@@ -105,7 +105,7 @@ def compile_template(subject: str, body_html: str, body_text: str | None, cache_
     compiled = CompiledTemplate(
         subject=_compile_part(subject, "subject"),
         html=_compile_part(body_html, "body_html"),
-        text=_compile_part(body_text, "body_text") if (body_text or "").strip() else None,
+        text=_compile_part(body_text, "body_text") if body_text and body_text.strip() else None,
     )
     if cache_key:
         compiled_cache.put(cache_key, compiled)

@@ -5,11 +5,15 @@ import functools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import abort, g, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_login import AnonymousUserMixin, UserMixin, current_user
 
 from .extensions import db, login_manager
 from .models import Customer, ParticipantType, Store, StoreTier, User
+
+__all__ = [
+    "ADMIN", "CUSTOMER", "STORE", "Actor", "Anonymous", "PortalStore", "current_actor", "load_actor", "require_portal",
+]
 
 ADMIN = "admin"
 STORE = "store"
@@ -160,7 +164,10 @@ def _account_with_store(model) -> sa.Select:
 
 
 def current_actor() -> Actor:
-    return current_user  # type: ignore[return-value]
+    """Who is asking, the one way views read it: the Actor itself, not Flask-Login's proxy (views read it
+    several times per request). Behind a portal guard or login_required it is signed in; elsewhere it may be
+    the Anonymous visitor."""
+    return current_user._get_current_object()  # type: ignore[return-value]
 
 
 def require_portal(kind: str, login_endpoint: str, **login_args):
@@ -174,6 +181,4 @@ def require_portal(kind: str, login_endpoint: str, **login_args):
         return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?"), **login_args))
     if current_user.kind != kind:
         abort(403)
-    # The actor itself, not the proxy: views and templates read it dozens of times per request.
-    g.actor = current_user._get_current_object()
     return None

@@ -1,0 +1,368 @@
+"""What people do in conversations: start one, post, read, mute, close and reopen, delete a message."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ...actors import Actor
+from ...extensions import db
+from ...models import (
+    CONVERSATION_TYPES_SEEN,
+    CONVERSATION_TYPES_STARTED,
+    Conversation,
+    ConversationParticipant,
+    ConversationType,
+    Customer,
+    Message,
+    ParticipantType,
+    Store,
+    User,
+    participants_of,
+)
+from ...models.base import utcnow
+from .. import attachments
+from ..attachments import Upload
+from ..errors import PermissionDenied, ValidationError
+from ..providers.message import UnsafeHeader, check_header_text
+
+SUBJECT_MAX_LENGTH = 500
+
+P = ConversationParticipant
+
+
+# --- starting a conversation and who takes part -----------------------------------------------------
+
+
+def start_conversation(
+    actor: Actor,
+    conversation_type: ConversationType,
+    subject: str,
+    content: str,
+    *,
+    store: Store | None = None,
+    customer: Customer | None = None,
+) -> Conversation:
+    """Open a thread of `conversation_type` with its first message; the counterpart was loaded by access.
+
+    A customer writes to their store; a store team to one of its customers or to the platform; an
+    admin to a store or a customer.
+    """
+    subject = _clean_subject(subject)
+    content = clean_content(content)
+    store_id, customer_id = _parties(actor, conversation_type, store, customer)
+    conversation = Conversation(
+        conversation_type=conversation_type, subject=subject, store_id=store_id, customer_id=customer_id,
+        message_count=0, is_closed=False,
+    )
+    db.session.add(conversation)
+    db.session.flush()
+    _add_participants(conversation)
+    post_message(actor, conversation, content)
+    return conversation
+
+
+def _parties(actor: Actor, kind: ConversationType, store: Store | None, customer: Customer | None):
+    if kind not in CONVERSATION_TYPES_STARTED[actor.participant_type]:
+        raise PermissionDenied("You cannot start this kind of conversation.")
+    if kind is ConversationType.STORE_CUSTOMER:
+        if actor.is_customer:
+            return actor.store_id, actor.id
+        if customer is None or customer.store_id != actor.store_id:
+            raise ValidationError("Choose one of your store's customers.", field="customer")
+        return actor.store_id, customer.id
+    if kind is ConversationType.ADMIN_STORE:
+        store_id = actor.store_id if actor.is_store_user else (store.id if store is not None else None)
+        if store_id is None:
+            raise ValidationError("Choose a store.", field="store")
+        return store_id, None
+    if customer is None:
+        raise ValidationError("Choose a customer.", field="customer")
+    return customer.store_id, customer.id
+
+
+def _add_participants(conversation: Conversation) -> None:
+    """One row for each person who can see the thread: its customer, the store's team, the admins."""
+    now = utcnow()
+    rows: list[tuple[ParticipantType, int, int | None]] = []
+    readers = participants_of(conversation.conversation_type)
+    if ParticipantType.CUSTOMER in readers and conversation.customer_id is not None:
+        rows.append((ParticipantType.CUSTOMER, conversation.customer_id, conversation.store_id))
+    if ParticipantType.STORE in readers:
+        team = db.session.scalars(sa.select(User.id).where(User.store_id == conversation.store_id))
+        rows += [(ParticipantType.STORE, user_id, conversation.store_id) for user_id in team]
+    if ParticipantType.ADMIN in readers:
+        admins = db.session.scalars(sa.select(User.id).where(User.is_platform_admin.is_(True)))
+        rows += [(ParticipantType.ADMIN, user_id, None) for user_id in admins]
+    db.session.add_all(
+        P(conversation_id=conversation.id, participant_type=kind_, participant_id=id_, store_id=store_id,
+          unread_count=0, last_read_at=now)
+        for kind_, id_, store_id in rows
+    )
+    db.session.flush()
+
+
+def join_conversations_of_new_member(user: User) -> int:
+    """Give a team member or admin who joins later a reader row in every thread they can now see.
+
+    Set-based (one INSERT ... SELECT), starting with nothing unread. Returns the rows added.
+    """
+    scope: sa.ColumnElement[bool]
+    store_value: sa.ColumnExpressionArgument[int | None]
+    if user.is_platform_admin:
+        kind = ParticipantType.ADMIN
+        scope = Conversation.conversation_type.in_(CONVERSATION_TYPES_SEEN[kind])
+        store_value = sa.null()
+    elif user.store_id is not None:
+        kind = ParticipantType.STORE
+        scope = sa.and_(
+            Conversation.store_id == user.store_id, Conversation.conversation_type.in_(CONVERSATION_TYPES_SEEN[kind]),
+        )
+        store_value = Conversation.store_id
+    else:
+        return 0
+    now = utcnow()
+    already = sa.exists().where(
+        P.conversation_id == Conversation.id, P.participant_type == kind, P.participant_id == user.id
+    )
+    source = sa.select(
+        Conversation.id,
+        sa.literal(kind.value, sa.String(20)),
+        sa.literal(user.id, sa.Integer),
+        store_value,
+        sa.literal(0, sa.Integer),
+        sa.literal(now, sa.DateTime(timezone=True)),
+        sa.true(),
+        sa.false(),
+        sa.literal(now, sa.DateTime(timezone=True)),
+        sa.literal(now, sa.DateTime(timezone=True)),
+    ).where(scope, ~already)
+    result = cast(sa.CursorResult[Any], db.session.execute(  # an INSERT's result is a CursorResult
+        sa.insert(P).from_select(
+            ["conversation_id", "participant_type", "participant_id", "store_id", "unread_count", "last_read_at",
+             "email_notifications", "muted", "created_at", "updated_at"],
+            source,
+        )
+    ))
+    return result.rowcount or 0
+
+
+def participant_row(actor: Actor, conversation: Conversation) -> ConversationParticipant:
+    """The actor's reader row in a conversation they may see, created if they joined before rows existed."""
+    row = db.session.scalar(
+        sa.select(P).where(
+            P.conversation_id == conversation.id, P.participant_type == actor.participant_type,
+            P.participant_id == actor.id,
+        )
+    )
+    if row is None:
+        row = P(
+            conversation_id=conversation.id, participant_type=actor.participant_type, participant_id=actor.id,
+            store_id=conversation.store_id if not actor.is_admin else None, unread_count=0, last_read_at=utcnow(),
+        )
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+# --- posting ---------------------------------------------------------------------------------------------
+
+
+def clean_content(content: str | None) -> str:
+    text = (content or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise ValidationError("Write a message first: an empty message cannot be sent.", field="content")
+    limit = current_app.config["MESSAGE_MAX_LENGTH"]
+    if len(text) > limit:
+        raise ValidationError(
+            f"The message is too long: {len(text):,} characters, at most {limit:,} are allowed.", field="content"
+        )
+    return text
+
+
+def _clean_subject(subject: str | None) -> str:
+    """The subject on one line, as the notification emails' Subject header can carry it (the header rule,
+    providers/message.check_header_text, refuses a line break or NUL, also inside an encoded word)."""
+    text = " ".join((subject or "").replace("\0", " ").split())
+    try:
+        check_header_text(text, "subject")
+    except UnsafeHeader:
+        # An encoded word that decodes to a line break (=?utf-8?q?...=0A...?=), or does not decode: the
+        # notification emails' Subject header would be refused and the thread's emails never sent.
+        # Broken up, it is no encoded word any more and reads as the plain text it is.
+        text = text.replace("=?", "= ?")
+    if not text:
+        raise ValidationError("Give the conversation a subject.", field="subject")
+    if len(text) > SUBJECT_MAX_LENGTH:
+        raise ValidationError(f"The subject is too long: at most {SUBJECT_MAX_LENGTH} characters.", field="subject")
+    return text
+
+
+def post_message(actor: Actor, conversation: Conversation, content: str, files: Sequence[Upload] = ()) -> Message:
+    """Add the actor's message; a message to a closed thread reopens it (with a system message).
+
+    The caller loaded `conversation` through access.access_conversation, so the actor may see it.
+    `files` are checked and stored first, all or nothing (services/attachments.py): a refused file or a
+    storage failure raises ValidationError before anything is written. With files, the text may be empty.
+    """
+    files = [f for f in files if f.filename or f.size]
+    content = clean_content(content) if not files or (content or "").strip() else ""
+    staged = attachments.stage_uploads(files) if files else []
+    if conversation.is_closed:
+        _reopen(actor, conversation, reason="reopened by a new message from")
+    now = utcnow()
+    # The conversation row is locked first, so message ids follow commit order within a thread
+    # (pollers asking for "after id N" miss nothing) and concurrent posters queue here.
+    _bump_conversation(conversation.id, now)
+    message = Message(
+        conversation_id=conversation.id, sender_type=actor.participant_type, sender_id=actor.id, content=content,
+        is_system_message=False, is_deleted=False, created_at=now, updated_at=now,
+    )
+    db.session.add(message)
+    db.session.flush()
+    if staged:
+        attachments.attach_staged(message, staged)
+    is_sender = sa.and_(P.participant_type == actor.participant_type, P.participant_id == actor.id)
+    wants_email = sa.and_(P.email_notifications.is_(True), P.muted.is_(False))
+    db.session.execute(
+        sa.update(P)
+        .where(P.conversation_id == conversation.id, ~is_sender)
+        .values(
+            unread_count=P.unread_count + 1,
+            notify_pending_since=sa.case(
+                (sa.and_(wants_email, P.notify_pending_since.is_(None)), now), else_=P.notify_pending_since
+            ),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # The sender has seen everything up to their own message.
+    row = participant_row(actor, conversation)
+    row.unread_count = 0
+    row.last_read_at = now
+    row.notify_pending_since = None
+    db.session.flush()
+    return message
+
+
+def _bump_conversation(conversation_id: int, now: dt.datetime) -> None:
+    db.session.execute(
+        sa.update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(
+            message_count=Conversation.message_count + 1,
+            last_message_at=sa.case(
+                (sa.or_(Conversation.last_message_at.is_(None), Conversation.last_message_at < now), now),
+                else_=Conversation.last_message_at,
+            ),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _system_message(actor: Actor, conversation: Conversation, content: str) -> Message:
+    """A line such as 'Closed by ...': counted in the thread, but neither unread nor emailed."""
+    now = utcnow()
+    _bump_conversation(conversation.id, now)
+    message = Message(
+        conversation_id=conversation.id, sender_type=actor.participant_type, sender_id=actor.id, content=content,
+        is_system_message=True, is_deleted=False, created_at=now, updated_at=now,
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def _who(actor: Actor) -> str:
+    side = {"admin": "the platform team", "store": "the store team", "customer": "the customer"}[actor.kind]
+    return f"{actor.name} ({side})"
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+def mark_read(actor: Actor, conversation: Conversation) -> ConversationParticipant:
+    """Opening a thread: nothing unread for the reader, and no pending notification email."""
+    row = participant_row(actor, conversation)
+    if row.unread_count or row.notify_pending_since is not None or row.last_read_at is None:
+        db.session.execute(
+            sa.update(P).where(P.id == row.id)
+            .values(unread_count=0, last_read_at=utcnow(), notify_pending_since=None, updated_at=utcnow())
+            .execution_options(synchronize_session="fetch")
+        )
+    return row
+
+
+def mark_unread(actor: Actor, conversation: Conversation) -> ConversationParticipant:
+    """'Mark as unread': the badge shows again (at least one message), as if the last one was new."""
+    row = participant_row(actor, conversation)
+    db.session.execute(
+        sa.update(P).where(P.id == row.id, P.unread_count < 1).values(unread_count=1, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return row
+
+
+def update_reader_settings(
+    actor: Actor, conversation: Conversation, *, muted: bool, email_notifications: bool
+) -> ConversationParticipant:
+    row = participant_row(actor, conversation)
+    row.muted = bool(muted)
+    row.email_notifications = bool(email_notifications)
+    if row.muted or not row.email_notifications:
+        row.notify_pending_since = None
+    db.session.flush()
+    return row
+
+
+# --- close, reopen, delete -----------------------------------------------------------------------------
+
+
+def close_conversation(actor: Actor, conversation: Conversation) -> Conversation:
+    if actor.is_customer:
+        raise PermissionDenied("Only the store or the platform team can close a conversation.")
+    if conversation.is_closed:
+        return conversation
+    now = utcnow()
+    conversation.is_closed = True
+    conversation.closed_at = now
+    conversation.closed_by_type = actor.participant_type
+    conversation.closed_by_id = actor.id
+    _system_message(actor, conversation, f"Conversation closed by {_who(actor)}.")
+    db.session.flush()
+    return conversation
+
+
+def reopen_conversation(actor: Actor, conversation: Conversation) -> Conversation:
+    if actor.is_customer:
+        raise PermissionDenied("Only the store or the platform team can reopen a conversation.")
+    if conversation.is_closed:
+        _reopen(actor, conversation, reason="reopened by")
+    return conversation
+
+
+def _reopen(actor: Actor, conversation: Conversation, reason: str) -> None:
+    conversation.is_closed = False
+    conversation.closed_at = None
+    conversation.closed_by_type = None
+    conversation.closed_by_id = None
+    _system_message(actor, conversation, f"Conversation {reason} {_who(actor)}.")
+    db.session.flush()
+
+
+def delete_message(actor: Actor, message: Message) -> Message:
+    """Soft delete by its sender or an admin: others see 'message deleted', admins keep the original."""
+    is_sender = message.sender_type == actor.participant_type and message.sender_id == actor.id
+    if message.is_system_message or not (is_sender or actor.is_admin):
+        raise PermissionDenied("You can delete only your own messages.")
+    if not message.is_deleted:
+        message.is_deleted = True
+        message.deleted_at = utcnow()
+        message.deleted_by_type = actor.participant_type
+        message.deleted_by_id = actor.id
+        db.session.flush()
+    return message

@@ -1,0 +1,234 @@
+"""Rendering an email from a resolved template: checks made here, the render itself in a sandbox worker."""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from .. import sandbox
+from ..errors import ValidationError
+from ..sandbox.jinja_sandbox import MAX_SECONDS
+from .resolution import ResolvedTemplate
+
+
+class TemplateRenderError(ValidationError):
+    """A template that cannot be compiled or rendered; the message says why, for the person editing it."""
+
+    def __init__(self, message: str, field: str | None = None, line: int | None = None,
+                 missing_variables: list[str] | None = None):
+        super().__init__(message, field=field)
+        self.line = line
+        self.missing_variables = missing_variables or []
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str  # CSS inlined
+    text: str  # derived from html (html2text) when body_text is empty
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+_PLAIN_SCALARS = (str, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta, type(None))
+
+
+_EXACT_SCALARS = frozenset({str, int, float, bool, type(None)})
+_MAX_CONTEXT_DEPTH = 20
+
+
+def _is_plain(value, depth: int = 0) -> bool:
+    """The fast check (no paths); check_plain_context explains a failure."""
+    if type(value) in _EXACT_SCALARS:
+        return True
+    if depth > _MAX_CONTEXT_DEPTH:
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _EXACT_SCALARS and not _is_plain(item, depth + 1):
+                return False
+        return True
+    if isinstance(value, list | tuple):
+        for item in value:
+            kind = type(item)
+            if kind in _EXACT_SCALARS:
+                continue
+            if kind is dict and depth < _MAX_CONTEXT_DEPTH:
+                # The common shape (a list of records) is checked here, without a call per record.
+                for key, field_value in item.items():
+                    if type(key) is not str:
+                        return False
+                    if type(field_value) not in _EXACT_SCALARS and not _is_plain(field_value, depth + 2):
+                        return False
+                continue
+            if not _is_plain(item, depth + 1):
+                return False
+        return True
+    return isinstance(value, _PLAIN_SCALARS)
+
+
+def check_plain_context(value, path: str = "context", depth: int = 0) -> None:
+    """Templates receive plain data only: an ORM object in the sandbox could reach Model.query."""
+    if depth == 0 and _is_plain(value):
+        return
+    if isinstance(value, _PLAIN_SCALARS):
+        return
+    if depth > _MAX_CONTEXT_DEPTH:
+        raise TypeError(f"Template context is nested too deeply at {path}.")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"Template context keys must be strings ({path} has {key!r}).")
+            check_plain_context(item, f"{path}.{key}", depth + 1)
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_plain_context(item, f"{path}[{index}]", depth + 1)
+        return
+    raise TypeError(
+        f"Template context must be plain data (dicts, lists, strings, numbers, dates); "
+        f"{path} is a {type(value).__name__}."
+    )
+
+
+def missing_required(template: ResolvedTemplate, context: dict) -> list[str]:
+    return [name for name in template.required_variables if context.get(name) is None or context.get(name) == ""]
+
+
+class RenderRefused(TemplateRenderError):
+    """The template ran into a limit (time, memory, nesting, size) or crashed its worker process: it is
+    refused whatever the values, so queued emails of it fail and saving it is refused."""
+
+
+def _prepared_context(template: ResolvedTemplate, context: dict) -> dict:
+    """The checks made before a render is sent to a worker: required values given, plain data only."""
+    missing = missing_required(template, context)
+    if missing:
+        raise TemplateRenderError(
+            "Missing required variables: " + ", ".join(missing) + ".", missing_variables=missing
+        )
+    check_plain_context(context)
+    return context
+
+
+def _process_failure_message(failure: sandbox.JobFailed) -> str:
+    if failure.reason == "timeout":
+        return f"This template takes too long to render (limit {MAX_SECONDS:g} s)."
+    if failure.reason == "memory":
+        return f"This template uses too much memory (limit {sandbox.settings()['SANDBOX_MEMORY_MB']} MB)."
+    return "This template is nested too deeply or too complex to render; its renderer stopped."
+
+
+class _RefusedVersions:
+    """Saved template versions that a worker could not render (timeout, memory, crash), for a while: the
+    next email of the same version fails at once instead of costing another deadline. An edit changes the
+    version (updated_at), which gets a fresh chance."""
+
+    def __init__(self, seconds: float = 600.0, size: int = 256):
+        self._seconds, self._size = seconds, size
+        self._entries: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> str | None:
+        if not key:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] < time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            return entry[1]
+
+    def put(self, key: tuple, message: str) -> None:
+        if not key:
+            return
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self._seconds, message)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+refused_versions = _RefusedVersions()
+
+
+def render_emails(items: list[tuple[ResolvedTemplate, dict]], *, inline: bool = True,
+                  background: bool = False) -> list[RenderedEmail | TemplateRenderError]:
+    """Render many emails in a sandbox worker, in one round trip: each is the RenderedEmail or the
+    TemplateRenderError (RenderRefused when a limit stopped it) that says why not, in order.
+
+    `background` (workers, notification runs) waits longer for a free worker than a request does; a
+    request that finds every worker busy gets a RenderRefused asking to try again.
+    """
+    results: list[RenderedEmail | TemplateRenderError | None] = [None] * len(items)
+    pending: list[tuple[int, dict]] = []
+    for index, (template, context) in enumerate(items):
+        try:
+            context = _prepared_context(template, context)
+        except TemplateRenderError as exc:
+            results[index] = exc
+            continue
+        pending.append((index, {
+            "subject": template.subject, "body_html": template.body_html, "body_text": template.body_text,
+            "variables": template.variables, "cache_key": template.cache_key, "context": context, "inline": inline,
+        }))
+    while pending:
+        # A version refused meanwhile (by this batch's own failure, say) is not tried again.
+        waiting = []
+        for index, payload in pending:
+            refused = refused_versions.get(items[index][0].cache_key)
+            if refused is None:
+                waiting.append((index, payload))
+            else:
+                results[index] = RenderRefused(refused, field="body_html")
+        if not waiting:
+            break
+        answers: Sequence[dict | sandbox.JobFailed | RenderRefused]
+        try:
+            answers = sandbox.run_renders([payload for _, payload in waiting], seconds=MAX_SECONDS,
+                                          background=background)
+        except sandbox.PoolBusy:
+            busy = RenderRefused("Many templates are being rendered just now; please try again in a moment.")
+            answers = [busy] * len(waiting)
+        for (index, _), answer in zip(waiting, answers, strict=False):
+            results[index] = _rendered_or_error(items[index][0], answer)
+        pending = waiting[len(answers):]
+    # Every slot is filled by now: each item was refused, answered, or failed before the sandbox.
+    return cast(list[RenderedEmail | TemplateRenderError], results)
+
+
+def _rendered_or_error(template: ResolvedTemplate, answer) -> RenderedEmail | TemplateRenderError:
+    if isinstance(answer, TemplateRenderError):
+        return answer
+    if isinstance(answer, sandbox.JobFailed):
+        message = _process_failure_message(answer)
+        refused_versions.put(template.cache_key, message)
+        return RenderRefused(message, field="body_html")
+    if "error" in answer:
+        kind = RenderRefused if answer["refused"] else TemplateRenderError
+        return kind(answer["error"], field=answer["field"], line=answer["line"])
+    return RenderedEmail(subject=answer["subject"], html=answer["html"], text=answer["text"])
+
+
+def render_email(template: ResolvedTemplate, context: dict, *, inline: bool = True,
+                 background: bool = False) -> RenderedEmail:
+    """Subject, HTML (CSS inlined) and text of an email, rendered in a sandbox worker with plain-data `context`.
+
+    Raises TemplateRenderError (a ValidationError) naming missing required variables before rendering,
+    and with a readable message for syntax errors, sandbox refusals, undefined names and run-away templates
+    (RenderRefused for those stopped by a limit). `inline=False` skips CSS inlining (for the benchmark).
+    """
+    [result] = render_emails([(template, context)], inline=inline, background=background)
+    if isinstance(result, TemplateRenderError):
+        raise result
+    return result
