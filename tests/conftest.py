@@ -182,6 +182,16 @@ class Factory:
 
 
 @pytest.fixture
+def shipped(app):
+    """The default set of platform templates, loaded and committed."""
+    from messaging_web.services import template_catalog
+
+    with app.app_context():
+        template_catalog.load_default_templates()
+        db.session.commit()
+
+
+@pytest.fixture
 def factory(app):
     return Factory(app)
 

@@ -26,13 +26,6 @@ DEADLINE = MAX_SECONDS + 1  # the worker is killed then; the answer follows at o
 
 
 @pytest.fixture
-def shipped(app):
-    with app.app_context():
-        template_catalog.load_default_templates()
-        db.session.commit()
-
-
-@pytest.fixture
 def store_owner(client, factory, signed_in, shipped):
     store = factory.store()
     signed_in(factory.store_user(store))

@@ -3,24 +3,15 @@ editor, never a RecursionError, and the editor answers as before. (The provider 
 test_webhooks.py and test_webhooks_ses.py.)"""
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
 from messaging_web.extensions import db
 from messaging_web.models import EmailLog
-from messaging_web.services import template_catalog
 from tests.conftest import csrf_token
 
 NESTED = "[" * 100_000
 NESTED_MESSAGE = "Sample values: the JSON is nested too deeply."
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def shipped(app):
-    with app.app_context():
-        template_catalog.load_default_templates()
-        db.session.commit()
 
 
 def _admin_draft(token: str, **values) -> dict:

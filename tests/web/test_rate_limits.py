@@ -24,13 +24,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-def shipped(app):
-    with app.app_context():
-        template_catalog.load_default_templates()
-        db.session.commit()
-
-
-@pytest.fixture
 def as_account(app):
     """A test client of its own, signed in as `account` (several accounts at once, from one address)."""
     def _as(account):

@@ -17,13 +17,6 @@ from tests.conftest import csrf_token
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def shipped(app):
-    with app.app_context():
-        template_catalog.load_default_templates()
-        db.session.commit()
-
-
 def _logs(app) -> list[EmailLog]:
     with app.app_context():
         rows = db.session.scalars(sa.select(EmailLog).order_by(EmailLog.id)).all()

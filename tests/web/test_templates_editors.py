@@ -16,13 +16,6 @@ from tests.conftest import csrf_token
 from tests.support.query_counter import count_queries
 
 
-@pytest.fixture
-def shipped(app):
-    with app.app_context():
-        template_catalog.load_default_templates()
-        db.session.commit()
-
-
 def _template_id(app, code, language):
     with app.app_context():
         return db.session.scalar(
