@@ -97,7 +97,7 @@ def make_app(url: str, tmp: Path):
 
 
 def bench_queueing(app) -> tuple[float, float]:
-    from messaging_web.services.outbox import batch, queue_email
+    from messaging_web.services.email.outbox import batch, queue_email
 
     with app.app_context():
         store_id = db.session.scalar(sa.select(Store.id))
@@ -143,7 +143,7 @@ def stop_sink(sink: subprocess.Popen) -> int:
 
 
 def bench_delivery(app, config: dict, tmp: Path) -> tuple[float, float, int]:
-    from messaging_web.services import delivery
+    from messaging_web.services.email import delivery
 
     sink, port = start_sink()
     with app.app_context():
@@ -157,7 +157,7 @@ def bench_delivery(app, config: dict, tmp: Path) -> tuple[float, float, int]:
                                                       from_email="shop@bench.example"))
         db.session.commit()
         # Floor: the same messages, rendered beforehand, over one persistent smtplib connection.
-        from messaging_web.services.providers.message import build_message
+        from messaging_web.services.email.providers.message import build_message
 
         messages = [
             (row.from_email, row.recipient_email, build_message(delivery.outgoing_email(row)))

@@ -49,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import actors, models, tasks  # noqa: F401  (registers the user loader and the mappers)
     from .cli import register_cli
-    from .services import dispatcher
+    from .services.email import dispatcher
     from .web import register_blueprints, time_format
 
     # The composition root hands the task layer to the dispatcher: services never import tasks.

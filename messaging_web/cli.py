@@ -58,7 +58,7 @@ def worker_command(once: bool, batch: int | None, poll: float):
     """Deliver queued emails from the database (no Celery needed); several may run at once."""
     import signal
 
-    from .services import delivery
+    from .services.email import delivery
 
     stopping = []
 
@@ -125,7 +125,7 @@ def notify_conversations_command(every: float):
 @messaging_cli.command("sweep")
 def sweep_command():
     """Hand over pending emails whose hand-off was lost; mark abandoned sends as possibly delivered."""
-    from .services import delivery, dispatcher
+    from .services.email import delivery, dispatcher
 
     report = delivery.sweep()
     if report.redispatch:

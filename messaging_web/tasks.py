@@ -1,4 +1,4 @@
-"""Celery on Redis: the background worker's entry points, thin wrappers over services/delivery.py.
+"""Celery on Redis: the background worker's entry points, thin wrappers over services/email/delivery.py.
 
 Run `celery -A messaging_web.tasks worker` (and `celery -A messaging_web.tasks beat` for the sweep)
 with the same environment as the web app (DATABASE_URL, CELERY_BROKER_URL, EMAIL_DISPATCHER=celery, ...).
@@ -49,7 +49,7 @@ def configure_from(app: Flask) -> None:
 
 
 class CeleryTaskQueue:
-    """The dispatcher's task queue (services/dispatcher.TaskQueue) on this Celery app."""
+    """The dispatcher's task queue (services/email/dispatcher.TaskQueue) on this Celery app."""
 
     def deliver(self, app: Flask, ids: list[int]) -> None:
         configure_from(app)
@@ -74,7 +74,7 @@ def _flask_app() -> Flask:
 @celery_app.task(name="messaging_web.deliver_emails")
 def deliver_emails(ids: list[int]) -> int:
     """Deliver these EmailLog rows (those still due and unclaimed); schedule retries of transient failures."""
-    from .services import delivery, dispatcher
+    from .services.email import delivery, dispatcher
 
     with _flask_app().app_context():
         report = delivery.deliver(ids)
@@ -85,7 +85,7 @@ def deliver_emails(ids: list[int]) -> int:
 @celery_app.task(name="messaging_web.sweep_outbox")
 def sweep_outbox() -> int:
     """Re-dispatch pending rows whose hand-off was lost; mark abandoned claims ambiguous."""
-    from .services import delivery, dispatcher
+    from .services.email import delivery, dispatcher
 
     with _flask_app().app_context():
         report = delivery.sweep()

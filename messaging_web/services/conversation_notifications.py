@@ -31,7 +31,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from . import outbox
+from .email import outbox
 from .errors import DomainError
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from ..actors import Actor
 from ..extensions import db
 from ..models import Conversation, StoreEmailSettings, StoreEmailTemplate
 from ..models.base import utcnow
-from . import email_log
+from .email import email_log
 
 RECENT = dt.timedelta(days=30)
 

@@ -135,7 +135,7 @@ def _queue_demo_emails() -> None:
     """A few emails through the real pipeline, so a newcomer finds .eml files in instance/outbox/ and rows
     in the email log. Only on the first run (when the log is empty)."""
     from ..models import EmailLog
-    from . import outbox
+    from .email import outbox
 
     if db.session.scalar(sa.select(EmailLog.id).limit(1)) is not None:
         return

@@ -3,7 +3,8 @@ the editor's own address through the normal pipeline."""
 from __future__ import annotations
 
 from ..models import EmailLog
-from . import outbox, templates
+from . import templates
+from .email import outbox
 from .errors import ValidationError
 
 

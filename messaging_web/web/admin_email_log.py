@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from .. import access
 from ..actors import current_actor
 from ..extensions import db
-from ..services import delivery, email_analytics, email_log
+from ..services.email import delivery, email_analytics, email_log
 from .admin import bp
 from .email_log_forms import AnalyticsFilterForm, EmailLogFilterForm
 from .htmx import render_page

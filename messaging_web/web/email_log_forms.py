@@ -5,8 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import SearchField, SelectField
 from wtforms.validators import Length, NumberRange, Optional
 
-from ..services import email_analytics
-from ..services.email_log import STATUS_FILTERS, EmailLogFilters
+from ..services.email import email_analytics
+from ..services.email.email_log import STATUS_FILTERS, EmailLogFilters
 from .forms import PageNumberField, options
 
 

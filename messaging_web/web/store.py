@@ -5,7 +5,7 @@ from flask import Blueprint, g, render_template
 
 from ..actors import STORE, current_actor
 from ..services import dashboard
-from ..services.email_settings import PROVIDER_LABELS
+from ..services.email.email_settings import PROVIDER_LABELS
 from .portal import guard_store_portal
 
 bp = Blueprint("store", __name__, url_prefix="/store/<slug>")

@@ -5,7 +5,7 @@ from flask import current_app, g, render_template, request
 
 from .. import access
 from ..actors import current_actor
-from ..services import email_log
+from ..services.email import email_log
 from .email_log_forms import EmailLogFilterForm
 from .htmx import render_page
 from .store import bp

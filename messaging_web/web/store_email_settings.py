@@ -8,8 +8,8 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from .. import access
 from ..actors import current_actor
-from ..services import email_settings as wizard
-from ..services import provider_events
+from ..services.email import email_settings as wizard
+from ..services.email import provider_events
 from .forms import options, save_form
 from .htmx import is_htmx, render_page
 from .rate_limits import email_settings_verify_limit

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, make_response, redirect
 
 from ..extensions import db
-from ..services import tracking
+from ..services.email import tracking
 from ..services.errors import ValidationError
 
 bp = Blueprint("tracking", __name__, url_prefix="/t")

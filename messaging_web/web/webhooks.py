@@ -1,11 +1,11 @@
 """Event webhooks a store's SendGrid or Mailgun account calls: /webhooks/<provider>/<store slug>.
-Signed by the provider (services/provider_events.py), so no CSRF token."""
+Signed by the provider (services/email/provider_events.py), so no CSRF token."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from ..extensions import csrf, db
-from ..services import provider_events
+from ..services.email import provider_events
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)

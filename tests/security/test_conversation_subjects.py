@@ -13,7 +13,7 @@ from messaging_web.models import Conversation, EmailLog
 from messaging_web.models.base import utcnow
 from messaging_web.services import template_catalog
 from messaging_web.services.conversation_notifications import flush_due_notifications
-from messaging_web.services.providers.message import UnsafeHeader, check_header_text
+from messaging_web.services.email.providers.message import UnsafeHeader, check_header_text
 from tests.conftest import csrf_token
 
 SUBJECTS = {

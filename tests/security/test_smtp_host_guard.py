@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from messaging_web.services.providers.base import PermanentError
-from messaging_web.services.providers.smtp import SmtpProvider
+from messaging_web.services.email.providers.base import PermanentError
+from messaging_web.services.email.providers.smtp import SmtpProvider
 
 REFUSED = {
     "loopback": "127.0.0.1",

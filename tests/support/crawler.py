@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from messaging_web.extensions import db
 from messaging_web.models import Store
-from messaging_web.services import demo, email_settings
+from messaging_web.services import demo
+from messaging_web.services.email import email_settings
 
 PAGES_PER_PORTAL = 60
 # Pages of one shape (conversation 3, conversation 4) are visited this many times: the rest are alike.

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from messaging_web.extensions import db
 from messaging_web.models import AdminNotification, EmailLog
 from messaging_web.models.base import utcnow
-from messaging_web.services import delivery
-from messaging_web.services.outbox import queue_email
+from messaging_web.services.email import delivery
+from messaging_web.services.email.outbox import queue_email
 from tests.support.email_data import load_templates, smtp_settings
 
 pytest_plugins = ["tests.support.fixtures"]

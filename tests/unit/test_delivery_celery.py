@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from messaging_web.extensions import db
 from messaging_web.models import EmailLog
-from messaging_web.services import dispatcher
-from messaging_web.services.outbox import queue_email
+from messaging_web.services.email import dispatcher
+from messaging_web.services.email.outbox import queue_email
 from tests.support.email_data import load_templates, smtp_settings
 
 pytest_plugins = ["tests.support.fixtures"]

@@ -9,8 +9,9 @@ from werkzeug import Response
 
 from messaging_web.extensions import db
 from messaging_web.models import EmailLog, StoreTier
-from messaging_web.services import delivery, templates
-from messaging_web.services.outbox import queue_email, queue_template_test
+from messaging_web.services import templates
+from messaging_web.services.email import delivery
+from messaging_web.services.email.outbox import queue_email, queue_template_test
 from messaging_web.services.secrets import encrypt_secret
 from tests.support.email_data import NO_SMTP_SERVER, load_templates, smtp_settings
 

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from messaging_web.extensions import db
 from messaging_web.models import EmailLog, Store
+from messaging_web.services.email.outbox import queue_email
 from messaging_web.services.errors import ValidationError
-from messaging_web.services.outbox import queue_email
 from tests.support.email_data import load_templates, smtp_settings
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -129,7 +129,7 @@ def test_store_language_picks_the_translated_template(ctx, factory):
 
 
 def test_a_batch_writes_its_rows_at_the_end_and_delivers_them_after_commit(ctx, app):
-    from messaging_web.services.outbox import batch
+    from messaging_web.services.email.outbox import batch
 
     load_templates()
     before = len(outbox_files(app))
@@ -146,7 +146,7 @@ def test_a_batch_writes_its_rows_at_the_end_and_delivers_them_after_commit(ctx, 
 
 
 def test_a_failed_batch_queues_nothing(ctx, app):
-    from messaging_web.services.outbox import batch
+    from messaging_web.services.email.outbox import batch
 
     load_templates()
     with pytest.raises(ValidationError):

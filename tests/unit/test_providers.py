@@ -9,18 +9,23 @@ import boto3
 import pytest
 from werkzeug import Response
 
-from messaging_web.services.providers import (
+from messaging_web.services.email.providers import (
     AmbiguousDelivery,
     OutgoingEmail,
     PermanentError,
     TransientError,
 )
-from messaging_web.services.providers.file import FileProvider
-from messaging_web.services.providers.mailgun import MailgunProvider
-from messaging_web.services.providers.message import UnsafeHeader, build_message, check_header_text, normalise_address
-from messaging_web.services.providers.sendgrid import SendGridProvider
-from messaging_web.services.providers.ses import SesProvider
-from messaging_web.services.providers.smtp import SmtpProvider
+from messaging_web.services.email.providers.file import FileProvider
+from messaging_web.services.email.providers.mailgun import MailgunProvider
+from messaging_web.services.email.providers.message import (
+    UnsafeHeader,
+    build_message,
+    check_header_text,
+    normalise_address,
+)
+from messaging_web.services.email.providers.sendgrid import SendGridProvider
+from messaging_web.services.email.providers.ses import SesProvider
+from messaging_web.services.email.providers.smtp import SmtpProvider
 from tests.support.mail_servers import SMTP_PASSWORD, SMTP_USER, SSH_BANNER, BannerServer
 
 pytest_plugins = ["tests.support.fixtures"]

@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from messaging_web import create_app
 from messaging_web.extensions import db
 from messaging_web.models import StoreEmailSettings, StoreTier
-from messaging_web.services import email_settings
+from messaging_web.services.email import email_settings
 from messaging_web.services.secrets import SecretUnreadable, decrypt_secret, encrypt_secret
 
 OLD_KEY = Fernet.generate_key().decode()

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from messaging_web.extensions import db
 from messaging_web.models import EmailLog
-from messaging_web.services import delivery
-from messaging_web.services.outbox import queue_email
+from messaging_web.services.email import delivery
+from messaging_web.services.email.outbox import queue_email
 from tests.conftest import csrf_token
 from tests.support.email_data import load_templates, smtp_settings
 from tests.support.query_counter import count_queries
@@ -73,7 +73,7 @@ def test_admin_filters_by_status_store_and_search(factory, signed_in, logs):
 
 
 def test_a_long_log_is_counted_up_to_a_limit_and_says_there_are_more(app, factory, signed_in, logs, monkeypatch):
-    from messaging_web.services import email_log
+    from messaging_web.services.email import email_log
 
     monkeypatch.setattr(email_log, "COUNT_LIMIT", 26)  # of 31, at 25 a page
     client = signed_in(factory.admin())

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from messaging_web.extensions import db
 from messaging_web.models import EmailLog
-from messaging_web.services import delivery
-from messaging_web.services.outbox import queue_email
+from messaging_web.services.email import delivery
+from messaging_web.services.email.outbox import queue_email
 from tests.support.email_data import load_templates
 
 pytest_plugins = ["tests.support.fixtures"]

@@ -11,7 +11,7 @@ from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import ConversationType, Customer, EmailLog, StoreTier
 from messaging_web.services import conversations
-from messaging_web.services.outbox import queue_email
+from messaging_web.services.email.outbox import queue_email
 from tests.support.email_data import NO_SMTP_SERVER, load_templates, smtp_settings
 
 

@@ -16,8 +16,8 @@ from werkzeug import Response
 
 from messaging_web.extensions import db
 from messaging_web.models import EmailLog, StoreEmailSettings, StoreTier
-from messaging_web.services import delivery
-from messaging_web.services.outbox import queue_email
+from messaging_web.services.email import delivery
+from messaging_web.services.email.outbox import queue_email
 from messaging_web.services.secrets import encrypt_secret
 from tests.support.email_data import NO_SMTP_SERVER, load_templates, smtp_settings
 

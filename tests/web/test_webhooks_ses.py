@@ -19,8 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from messaging_web.extensions import db
 from messaging_web.models import EmailLog, StoreTier
-from messaging_web.services import delivery, sns
-from messaging_web.services.outbox import queue_email
+from messaging_web.services.email import delivery, sns
+from messaging_web.services.email.outbox import queue_email
 from messaging_web.services.secrets import encrypt_secret
 from tests.support.email_data import NO_SMTP_SERVER, load_templates, smtp_settings
 

@@ -26,8 +26,8 @@ from ...models import (
 from ...models.base import utcnow
 from .. import attachments
 from ..attachments import Upload
+from ..email.providers.message import UnsafeHeader, check_header_text
 from ..errors import PermissionDenied, ValidationError
-from ..providers.message import UnsafeHeader, check_header_text
 
 SUBJECT_MAX_LENGTH = 500
 

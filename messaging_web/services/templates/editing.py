@@ -11,8 +11,8 @@ from jinja2 import TemplateSyntaxError, meta
 
 from ...extensions import db
 from ...models import EmailCategory, EmailTemplate, StoreEmailTemplate
+from ..email.providers.message import UnsafeHeader, check_header_text
 from ..errors import NotFound, ValidationError
-from ..providers.message import UnsafeHeader, check_header_text
 from ..sandbox.jinja_sandbox import HTML_SANDBOX, TEXT_SANDBOX
 from ..sandbox.rendering import PART_LABELS, syntax_problem
 from ..untrusted_json import parse_untrusted_json

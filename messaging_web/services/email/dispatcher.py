@@ -13,8 +13,8 @@ from typing import Protocol
 
 from flask import Flask, current_app, has_app_context
 
-from ..extensions import AnySession
-from . import transaction_hooks
+from ...extensions import AnySession
+from .. import transaction_hooks
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ timestamp and a token with HMAC-SHA256 under the account's webhook signing key. 
 than WEBHOOK_MAX_AGE_SECONDS is refused, so a captured request cannot be replayed later; a replay
 within that window changes nothing, since every transition is monotone.
 
-Amazon SES reports through an SNS topic of the store's AWS account (services/sns.py verifies it).
+Amazon SES reports through an SNS topic of the store's AWS account (services/email/sns.py verifies it).
 
 Each store's account posts to its own URL, /webhooks/<provider>/<store slug>, verified with the key
 (or, for SES, the topic) the store entered in its settings; the platform's own sender is SMTP or the
@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from flask import current_app
 
-from ..extensions import db
-from ..models import (
+from ...extensions import db
+from ...models import (
     EmailLog,
     EmailProvider,
     NotificationPriority,
@@ -41,10 +41,11 @@ from ..models import (
     Store,
     StoreEmailSettings,
 )
-from ..models.base import LARGEST_ID, utcnow
-from . import notifications, sns, tracking
-from .secrets import SecretUnreadable, decrypt_secret
-from .untrusted_json import parse_untrusted_json
+from ...models.base import LARGEST_ID, utcnow
+from .. import notifications
+from ..secrets import SecretUnreadable, decrypt_secret
+from ..untrusted_json import parse_untrusted_json
+from . import sns, tracking
 
 PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
 # What each provider's event means for the log; events not named here (processed, deferred, a

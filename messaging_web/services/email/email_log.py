@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..extensions import db
-from ..models import EmailLog, EmailStatus, Store
-from .pagination import Page, like_pattern, paginate
+from ...extensions import db
+from ...models import EmailLog, EmailStatus, Store
+from ..pagination import Page, like_pattern, paginate
 from .providers import PROVIDERS
 
 AMBIGUOUS = "ambiguous"

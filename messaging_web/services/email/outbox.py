@@ -13,8 +13,8 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..extensions import AnySession, db
-from ..models import (
+from ...extensions import AnySession, db
+from ...models import (
     EmailLog,
     EmailStatus,
     EmailTemplate,
@@ -24,9 +24,9 @@ from ..models import (
     StoreEmailSettings,
     StoreEmailTemplate,
 )
-from . import notifications, templates, transaction_hooks
+from .. import notifications, templates, transaction_hooks
+from ..errors import NotFound, ValidationError
 from .dispatcher import dispatch_after_commit
-from .errors import NotFound, ValidationError
 from .providers.message import UnsafeHeader, check_header_text, normalise_address
 
 

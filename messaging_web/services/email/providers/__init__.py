@@ -1,8 +1,8 @@
 """Email providers behind one interface, chosen from a registry by configuration (store settings or env)."""
 from __future__ import annotations
 
-from ...models import StoreEmailSettings
-from ..secrets import decrypt_secret
+from ....models import StoreEmailSettings
+from ...secrets import decrypt_secret
 from .base import AmbiguousDelivery, DeliveryError, OutgoingEmail, PermanentError, Provider, TransientError
 from .file import FileProvider
 from .mailgun import MailgunProvider

@@ -8,13 +8,13 @@ from typing import Literal, overload
 import sqlalchemy as sa
 from flask import current_app
 
-from ..extensions import db
-from ..models import EmailProvider, Store, StoreEmailSettings
-from ..models.base import utcnow
+from ...extensions import db
+from ...models import EmailProvider, Store, StoreEmailSettings
+from ...models.base import utcnow
+from ..errors import PermissionDenied, ValidationError
+from ..secrets import SECRET_FIELDS, SecretUnreadable, encrypt_secret, secret_hint
 from . import delivery, outbox, provider_events, providers
-from .errors import PermissionDenied, ValidationError
 from .providers.message import UnsafeHeader, check_header_text, normalise_address
-from .secrets import SECRET_FIELDS, SecretUnreadable, encrypt_secret, secret_hint
 
 API_PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
 PROVIDER_LABELS = {"smtp": "SMTP", "sendgrid": "SendGrid", "mailgun": "Mailgun", "ses": "Amazon SES"}

@@ -9,10 +9,10 @@ import re
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from ..extensions import db
-from ..models import EmailLog, EmailStatus
-from ..models.base import utcnow
-from .errors import ValidationError
+from ...extensions import db
+from ...models import EmailLog, EmailStatus
+from ...models.base import utcnow
+from ..errors import ValidationError
 
 SALT = "messaging-web-tracking"
 # A status only moves forward; bounced and failed are terminal for delivery.

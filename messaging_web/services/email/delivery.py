@@ -20,15 +20,15 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from ..extensions import AnySession, db
-from ..models import EmailLog, EmailStatus, NotificationPriority, NotificationType, StoreEmailSettings
-from ..models.base import utcnow
+from ...extensions import AnySession, db
+from ...models import EmailLog, EmailStatus, NotificationPriority, NotificationType, StoreEmailSettings
+from ...models.base import utcnow
+from ..errors import ValidationError
+from ..notifications import raise_admin_notification
+from ..secrets import SecretUnreadable
 from . import providers, tracking
 from .dispatcher import dispatch_after_commit
-from .errors import ValidationError
-from .notifications import raise_admin_notification
 from .providers import AmbiguousDelivery, DeliveryError, OutgoingEmail, PermanentError, Provider, TransientError
-from .secrets import SecretUnreadable
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..extensions import db
-from ..models import EmailLog, EmailStatus, Store
-from ..models.base import utcnow
-from .pagination import Page, like_pattern, paginate
+from ...extensions import db
+from ...models import EmailLog, EmailStatus, Store
+from ...models.base import utcnow
+from ..pagination import Page, like_pattern, paginate
 
 PERIODS = (7, 30, 90)
 REACHED = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
-from ..untrusted_json import parse_untrusted_json
+from ...untrusted_json import parse_untrusted_json
 from .base import OutgoingEmail, PermanentError, Provider
 from .http import raise_for_status, request
 from .message import UnsafeHeader, check_email, format_address
