@@ -252,22 +252,19 @@ def _attachment_refusals(refusal: ValidationError | PermissionDenied | None) -> 
 
 @dataclass(frozen=True)
 class InboxLinks:
-    """The inbox page's links, built once per page rather than once per row."""
+    """The inbox page's pagination links, which keep the reader's filters."""
 
-    thread_head: str  # a thread's URL is thread_head + its id + thread_tail
-    thread_tail: str
     newest: str | None  # the first page with the same filters, when on a later page
     older: str | None  # the next page, when there is one
 
 
 def _inbox_links(portal: Portal, cursor: str | None, page: conversations.InboxPage) -> InboxLinks:
-    head, _, tail = url_for(portal.endpoint("conversation"), conversation_id=987654321).partition("987654321")
     inbox = nav_url(portal.inbox_endpoint)
     # The filters stay as the reader set them; only the cursor changes.
     kept = [(key, value) for key, value in request.args.items() if key != "cursor"]
     newest = f"{inbox}?{urlencode(kept)}".rstrip("?") if cursor else None
     older = f"{inbox}?{urlencode([*kept, ('cursor', page.next_cursor)])}" if page.next_cursor else None
-    return InboxLinks(thread_head=head, thread_tail=tail, newest=newest, older=older)
+    return InboxLinks(newest=newest, older=older)
 
 
 def _filters(portal: Portal) -> conversations.InboxFilters:

@@ -41,7 +41,7 @@ def time_tag(value: dt.datetime | None, css_class: str = "", zone: ZoneInfo | No
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     # Digits and separators only (ISO 8601): nothing to escape. Built as a plain string from isoformat
-    # (strftime costs twice as much, and a list page formats a moment per row).
+    # (strftime costs twice as much, and a list page formats a moment per row: bench/bench_inbox.py).
     stamp = value.isoformat()
     local = value.astimezone(zone or viewer_zone()).isoformat()
     attributes = f' class="{escape(css_class)}"' if css_class else ""
@@ -50,7 +50,7 @@ def time_tag(value: dt.datetime | None, css_class: str = "", zone: ZoneInfo | No
 
 # In templates the zone comes from the render's context, put there once per render: a list page
 # formats a moment per row, and each lookup through Flask's `g` and `current_user` proxies costs
-# more than the formatting itself.
+# more than the formatting itself (bench/bench_inbox.py, the thread pages).
 
 
 @pass_context
