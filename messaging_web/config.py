@@ -170,6 +170,17 @@ def load_config(overrides: dict | None = None) -> dict:
         "ATTACHMENT_S3_PREFIX": os.environ.get("ATTACHMENT_S3_PREFIX", ""),
         "ATTACHMENT_S3_PRESIGN_SECONDS": _int("ATTACHMENT_S3_PRESIGN_SECONDS", 60),
         "ATTACHMENT_S3_REDIRECT": _bool("ATTACHMENT_S3_REDIRECT", True),
+        # Reply by email (services/inbound/): the domain reply addresses live at (empty: the feature is off
+        # and notifications keep the sender's Reply-To), the largest email and most MIME parts accepted,
+        # and what each provider's inbound webhook is verified with.
+        "INBOUND_EMAIL_DOMAIN": os.environ.get("INBOUND_EMAIL_DOMAIN", ""),
+        "INBOUND_EMAIL_MAX_BYTES": _int("INBOUND_EMAIL_MAX_BYTES", 20 * 1024 * 1024),
+        "INBOUND_EMAIL_MAX_PARTS": _int("INBOUND_EMAIL_MAX_PARTS", 100),
+        "SENDGRID_INBOUND_SECRET": os.environ.get("SENDGRID_INBOUND_SECRET", ""),
+        "MAILGUN_INBOUND_SIGNING_KEY": os.environ.get("MAILGUN_INBOUND_SIGNING_KEY", ""),
+        "SES_INBOUND_TOPIC_ARN": os.environ.get("SES_INBOUND_TOPIC_ARN", ""),
+        "SES_INBOUND_S3_REGION": os.environ.get("SES_INBOUND_S3_REGION") or None,
+        "SES_INBOUND_S3_ENDPOINT_URL": os.environ.get("SES_INBOUND_S3_ENDPOINT_URL") or None,
     }
     config.update(overrides)
     return config

@@ -7,12 +7,15 @@ from .enums import (
     EmailCategory,
     EmailProvider,
     EmailStatus,
+    InboundSource,
+    InboundStatus,
     NotificationPriority,
     NotificationType,
     ParticipantType,
     StoreTier,
     participants_of,
 )
+from .inbound import InboundEmail
 from .messaging import Conversation, ConversationParticipant, Message, MessageAttachment
 from .notifications import AdminNotification
 from .platform import Customer, Store, User
@@ -31,6 +34,9 @@ __all__ = [
     "EmailProvider",
     "EmailStatus",
     "EmailTemplate",
+    "InboundEmail",
+    "InboundSource",
+    "InboundStatus",
     "Message",
     "MessageAttachment",
     "NotificationPriority",

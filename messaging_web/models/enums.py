@@ -89,3 +89,18 @@ class NotificationPriority(StrEnum):
     NORMAL = "normal"
     HIGH = "high"
     CRITICAL = "critical"
+
+
+class InboundStatus(StrEnum):
+    POSTED = "posted"  # placed in its thread as a message
+    HELD = "held"  # could not be placed: waits in the undelivered replies list
+    ACCEPTED = "accepted"  # held, then accepted into its thread by a person
+    DISCARDED = "discarded"  # held, then discarded by a person
+    IGNORED = "ignored"  # an auto-reply, a delivery report, list traffic or our own mail: never posted
+
+
+class InboundSource(StrEnum):
+    SMTP = "smtp"
+    SENDGRID = "sendgrid"
+    MAILGUN = "mailgun"
+    SES = "ses"

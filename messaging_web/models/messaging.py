@@ -122,6 +122,12 @@ class Message(TimestampMixin, Model):
         enum_column_type(ParticipantType, "deleted_by_type"), nullable=True
     )
     deleted_by_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # Reply by email: the email this message came from (its full text is kept there, for admins), and the
+    # files of it that the attachment rules refused ("1 file not accepted: invoice.exe").
+    inbound_email_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("inbound_emails.id", ondelete="SET NULL"), nullable=True
+    )
+    attachment_note: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
 
     attachments = relationship(
         "MessageAttachment", back_populates="message", lazy="raise_on_sql", cascade="all, delete-orphan"

@@ -33,6 +33,7 @@ from ..models import (
 from ..models.base import utcnow
 from .email import outbox
 from .errors import DomainError
+from .inbound.addresses import reply_address, thread_reference
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,9 @@ def _notify(reader: ConversationParticipant, now: dt.datetime) -> bool:
         return False
     conversation = db.session.get_one(Conversation, reader.conversation_id)
     store = db.session.get(Store, conversation.store_id) if conversation.store_id else None
+    answer_at = reply_address(reader.id)
     context = {
+        "reply_by_email": answer_at is not None,
         "recipient_name": recipient.name,
         "store_name": _counterpart(reader.participant_type, conversation, store),
         "conversation_subject": conversation.subject,
@@ -107,6 +110,7 @@ def _notify(reader: ConversationParticipant, now: dt.datetime) -> bool:
             recipient_name=recipient.name, user_id=None if isinstance(recipient, Customer) else recipient.id,
             related_type="conversation", related_id=conversation.id,
             extra_data={"participant_id": reader.id, "message_ids": [m.id for m, _ in messages]},
+            reply_to=answer_at, headers=_thread_headers(conversation),
         )
     except DomainError as exc:
         # An address problem (or a required variable the template gained) must not block the other
@@ -117,6 +121,17 @@ def _notify(reader: ConversationParticipant, now: dt.datetime) -> bool:
     reader.last_notified_at = now
     reader.last_notified_message_id = messages[-1][0].id
     return True
+
+
+def _thread_headers(conversation: Conversation) -> dict[str, str]:
+    """Every notification of a thread refers to the same thread name, so mail clients group them; a
+    compliant auto-responder (RFC 3834) does not answer an auto-generated email, which keeps
+    out-of-office replies out of the thread."""
+    reference = thread_reference(conversation.id)
+    return {
+        "In-Reply-To": reference, "References": reference, "Auto-Submitted": "auto-generated",
+        "X-Messaging-Web": "conversation-notification",
+    }
 
 
 def _new_messages(reader: ConversationParticipant) -> list[tuple[Message, str]]:

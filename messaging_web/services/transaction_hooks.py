@@ -69,6 +69,9 @@ def _end(session: Session, committed: bool) -> None:
 
 @sa.event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too: only the outermost commit ends the work.
+    if session.in_nested_transaction():
+        return
     _end(session, committed=True)
 
 

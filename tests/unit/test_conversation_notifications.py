@@ -83,7 +83,8 @@ def test_several_messages_in_the_window_make_one_email_listing_them_all(people):
     assert len(to_customer) == 1
     body = to_customer[0].body_html
     assert body.index("Elle est partie.") < body.index("Numéro de suivi : 42") < body.index("Livraison jeudi")
-    assert to_customer[0].subject.startswith("Nouveaux messages")  # the customer's language
+    assert "3 nouveaux messages" in body  # the customer's language
+    assert to_customer[0].subject == "[Maison Claire] Votre commande"  # one subject per thread
     assert json.loads(to_customer[0].extra_data)["language"] == "fr"
     assert "/inbox/claire/conversations/" in body
     # Olivier gets only Sam's message; Sam wrote last, so he has seen everything and gets nothing.

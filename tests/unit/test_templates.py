@@ -348,18 +348,19 @@ EXPECTED_CODES = {
     "signup_welcome": "auth", "email_verification": "auth", "password_reset": "auth",
     "order_confirmation": "orders", "order_shipped": "orders", "invoice_available": "billing",
     "payment_failed": "billing", "team_invite": "system", "new_message_notification": "system",
-    "settings_test_email": "system",
+    "settings_test_email": "system", "inbound_reply_not_delivered": "system",
 }
 
 
-def test_default_set_ships_ten_codes_in_three_languages(ctx):
+def test_default_set_ships_eleven_codes_in_three_languages(ctx):
     report = template_catalog.load_default_templates()
-    assert len(report.created) == 30 and report.kept == []
+    assert len(report.created) == 33 and report.kept == []
     rows = db.session.scalars(sa.select(EmailTemplate)).all()
     assert {(r.code, r.language) for r in rows} == {(c, lang) for c in EXPECTED_CODES for lang in ("en", "fr", "de")}
     for row in rows:
         assert row.category == EXPECTED_CODES[row.code]
-        assert row.is_platform_only == (row.category == "auth")
+        # Stores may not change the sign-in emails, nor the answer the platform itself sends to replies.
+        assert row.is_platform_only == (row.category == "auth" or row.code == "inbound_reply_not_delivered")
 
 
 def test_every_shipped_template_renders_with_its_sample(ctx):
@@ -373,7 +374,8 @@ def test_every_shipped_template_renders_with_its_sample(ctx):
 def test_notification_and_settings_test_templates_take_the_agreed_variables(ctx):
     template_catalog.load_default_templates()
     notification = resolve_template("new_message_notification", language="fr")
-    assert set(notification.variables) == {"recipient_name", "store_name", "conversation_subject", "messages", "conversation_url"}
+    assert set(notification.variables) == {"recipient_name", "store_name", "conversation_subject", "messages", "conversation_url",
+                                          "reply_by_email"}
     email = render_email(notification, {
         "recipient_name": "Alice", "store_name": "Boutique", "conversation_subject": "Retour",
         "conversation_url": "https://x.example/c/1",
@@ -392,15 +394,15 @@ def test_reloading_never_overwrites_an_edited_template(ctx):
     db.session.delete(db.session.scalar(sa.select(EmailTemplate).where(EmailTemplate.code == "team_invite", EmailTemplate.language == "de")))
     db.session.flush()
     report = template_catalog.load_default_templates()
-    assert report.created == ["team_invite/de"] and len(report.kept) == 29
+    assert report.created == ["team_invite/de"] and len(report.kept) == 32
     assert db.session.get(EmailTemplate, edited.id).subject == "Édité par l'admin {{ order_number }}"
 
 
 def test_load_templates_command(app):
     result = app.test_cli_runner().invoke(args=["messaging", "load-templates"])
-    assert result.exit_code == 0 and "Created 30 templates, kept 0" in result.output
+    assert result.exit_code == 0 and "Created 33 templates, kept 0" in result.output
     result = app.test_cli_runner().invoke(args=["messaging", "load-templates"])
-    assert "Created 0 templates, kept 30" in result.output
+    assert "Created 0 templates, kept 33" in result.output
 
 
 def test_regional_language_falls_back_to_its_base_language_before_the_store_default(ctx):

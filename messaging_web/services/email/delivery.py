@@ -230,8 +230,19 @@ def outgoing_email(row: EmailLog) -> OutgoingEmail:
     return OutgoingEmail(
         log_id=row.id, message_id=row.message_id_header, from_email=row.from_email, from_name=row.from_name,
         to_email=row.recipient_email, to_name=row.recipient_name, subject=row.subject, html=body_html,
-        text=row.body_text, reply_to=row.reply_to,
+        text=row.body_text, reply_to=row.reply_to, headers=_extra_headers(row),
     )
+
+
+def _extra_headers(row: EmailLog) -> dict[str, str]:
+    """Headers queued with the email (outbox.queue_email's `headers`): threading, Auto-Submitted."""
+    if not row.extra_data or '"headers"' not in row.extra_data:
+        return {}
+    try:
+        headers = (json.loads(row.extra_data) or {}).get("headers") or {}
+    except (ValueError, AttributeError):
+        return {}
+    return {str(name): str(value) for name, value in headers.items()} if isinstance(headers, dict) else {}
 
 
 def attempt(provider: Provider, row: EmailLog) -> tuple[DeliveryError | None, str | None]:

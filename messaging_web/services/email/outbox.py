@@ -33,9 +33,13 @@ from .providers.message import UnsafeHeader, check_header_text, normalise_addres
 def queue_email(template_code: str, to_email: str, context: dict, *, store_id: int | None = None,
                 language: str | None = None, recipient_name: str | None = None, user_id: int | None = None,
                 related_type: str | None = None, related_id: int | None = None,
-                extra_data: dict | None = None) -> EmailLog:
+                extra_data: dict | None = None, reply_to: str | None = None,
+                headers: dict[str, str] | None = None) -> EmailLog:
     """Resolve and render the template, add the store signature and write the row `pending` (add +
     flush, no commit); after the caller's commit the dispatcher hands the id to the worker.
+
+    `reply_to` replaces the sender's Reply-To (a conversation's reply address); `headers` are sent with
+    the email (threading, Auto-Submitted), kept in the row's extra data.
 
     A missing required variable, or a recipient that is not exactly one address, raises
     ValidationError and queues nothing. A template that does not render (a limit stopped it, or it fails
@@ -46,6 +50,7 @@ def queue_email(template_code: str, to_email: str, context: dict, *, store_id: i
     draft = _draft(
         template_code, to_email, context, store_id=store_id, language=language, recipient_name=recipient_name,
         user_id=user_id, related_type=related_type, related_id=related_id, extra_data=extra_data,
+        reply_to=reply_to, headers=headers,
     )
     if batch is not None:
         # Rendered with the rest of the batch when the block ends: one round trip to the sandbox.
@@ -131,7 +136,8 @@ class _Draft:
 def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | None, language: str | None,
            recipient_name: str | None, user_id: int | None, related_type: str | None, related_id: int | None,
            extra_data: dict | None, use_store_settings: bool = False,
-           resolved: templates.ResolvedTemplate | None = None) -> _Draft:
+           resolved: templates.ResolvedTemplate | None = None, reply_to: str | None = None,
+           headers: dict[str, str] | None = None) -> _Draft:
     """Everything but the render: the sender, the checked recipient, the template; the row is not added to
     the session yet (a query meanwhile would write it half done).
     Raises ValidationError for the caller's mistakes (a bad recipient, a missing required variable)."""
@@ -139,6 +145,9 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
     try:
         to_email = normalise_address(to_email, "recipient address")
         check_header_text(recipient_name, "recipient name")
+        for name, value in (headers or {}).items():
+            check_header_text(name, "header name")
+            check_header_text(value, f"{name} header")
     except UnsafeHeader as exc:
         raise ValidationError(str(exc), field="to_email") from None
     if resolved is None:
@@ -159,7 +168,10 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
         from_email = config["MAIL_DEFAULT_SENDER_EMAIL"]
         from_name = store.name if store is not None else config["MAIL_DEFAULT_SENDER_NAME"]
         provider = config.get("MAIL_PROVIDER", "file")
-    reply_to = (settings.reply_to_email or settings.from_email) if settings is not None else None
+    if reply_to is None and settings is not None:
+        reply_to = settings.reply_to_email or settings.from_email
+    if headers:
+        extra_data = {**(extra_data or {}), "headers": dict(headers)}
     row = EmailLog(
         template_code=resolved.code,
         template_id=resolved.template_id,

@@ -1,0 +1,218 @@
+"""Reading a received email: headers, the text (plain, or HTML turned to text), the files, whether it was
+sent by a machine, and the reply itself without the quoted thread, the attribution line and the signature.
+
+Everything here treats the message as hostile: a malformed message raises MalformedEmail (never anything
+else), the number of parts is capped, and the reply parser (mail-parser-reply, whose regexes are not
+linear on every input) only ever sees a bounded amount of text.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import logging
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+
+import html2text
+from mailparser_reply import EmailReplyParser
+
+log = logging.getLogger(__name__)
+
+# The languages whose mail clients' attribution lines and "Sent from my" lines are recognised. English is
+# always included by the library.
+REPLY_LANGUAGES = ("en", "fr", "de")
+# The reply parser sees at most this many characters of the body: a reply is near the top, and the parser's
+# regexes cost more than linear time on some inputs (bench/bench_inbound.py times the worst we know).
+PARSER_TEXT_LIMIT = 64 * 1024
+OWN_MESSAGE_ID_SUFFIX = "@messaging-web>"
+OWN_HEADER = "X-Messaging-Web"
+_MACHINE_SENDERS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply")
+
+
+class MalformedEmail(ValueError):
+    """The bytes are not an email we can read; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class InboundFile:
+    filename: str
+    data: bytes
+
+
+@dataclass
+class ParsedEmail:
+    message_id: str | None
+    from_email: str | None
+    from_name: str | None
+    subject: str
+    recipients: list[str]  # To, Cc, Delivered-To, X-Original-To and the envelope's, lower case, in that order
+    text: str  # the whole body as text, quotes and all
+    files: list[InboundFile] = field(default_factory=list)
+    automatic: str | None = None  # why it was sent by a machine (then it is never posted nor answered)
+    own: bool = False  # one of our own emails, come back
+
+
+def parse_email(raw: bytes, *, max_parts: int, envelope_sender: str | None = None,
+                envelope_recipients: tuple[str, ...] = ()) -> ParsedEmail:
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        parts = _parts(message, max_parts)
+        parsed = ParsedEmail(
+            message_id=_header(message, "Message-ID"),
+            from_email=None, from_name=None,
+            subject=" ".join((_header(message, "Subject") or "").split())[:500],
+            recipients=_recipients(message, envelope_recipients),
+            text=_body_text(parts),
+            files=_files(parts),
+        )
+        parsed.from_name, parsed.from_email = _sender(message)
+        parsed.automatic = machine_sent(message, envelope_sender, parsed.from_email)
+        parsed.own = bool(
+            (parsed.message_id or "").lower().endswith(OWN_MESSAGE_ID_SUFFIX) or message.get(OWN_HEADER) is not None
+        )
+    except MalformedEmail:
+        raise
+    except (RecursionError, MemoryError):
+        raise MalformedEmail("The email is nested too deeply to be read.") from None
+    except Exception as exc:  # the email package raises many kinds on hostile input; all mean "unreadable"
+        log.info("Unreadable inbound email: %r", exc)
+        raise MalformedEmail("The email could not be read (it is not well-formed MIME).") from None
+    return parsed
+
+
+def _header(message: Message, name: str) -> str | None:
+    value = message.get(name)
+    if value is None:
+        return None
+    text = str(value).replace("\r", " ").replace("\n", " ").replace("\0", " ").strip()
+    return text or None
+
+
+def _parts(message: Message, max_parts: int) -> list[Message]:
+    parts: list[Message] = []
+    for part in message.walk():
+        parts.append(part)
+        if len(parts) > max_parts:
+            raise MalformedEmail(f"The email has more than {max_parts} parts.")
+    return parts
+
+
+def _sender(message: Message) -> tuple[str | None, str | None]:
+    value = _header(message, "From")
+    if not value:
+        return None, None
+    name, address = email.utils.parseaddr(value)
+    address = address.strip().lower()
+    return (name.strip()[:255] or None), (address[:320] if "@" in address else None)
+
+
+def _recipients(message: Message, envelope_recipients: tuple[str, ...]) -> list[str]:
+    found: list[str] = []
+    for name in ("To", "Cc", "Delivered-To", "X-Original-To"):
+        for value in message.get_all(name) or []:
+            for _, address in email.utils.getaddresses([str(value)]):
+                found.append(address.strip().lower())
+    found.extend(address.strip().strip("<>").lower() for address in envelope_recipients)
+    return [address for address in dict.fromkeys(found) if address]
+
+
+def machine_sent(message: Message, envelope_sender: str | None, from_email: str | None) -> str | None:
+    """Why this email was sent by a machine (RFC 3834 and what mail systems do in practice), or None."""
+    auto_submitted = (_header(message, "Auto-Submitted") or "").lower()
+    if auto_submitted and not auto_submitted.startswith("no"):
+        return f"an automatic email (Auto-Submitted: {auto_submitted[:40]})"
+    precedence = (_header(message, "Precedence") or "").lower()
+    if precedence in ("bulk", "list", "junk", "auto_reply"):
+        return f"bulk or list mail (Precedence: {precedence})"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response", "X-Autoresponder"):
+        if message.get(name) is not None:
+            return f"an auto-reply ({name})"
+    if message.get("List-Id") is not None or message.get("List-Unsubscribe") is not None:
+        return "mailing-list traffic"
+    if message.get_content_type() == "multipart/report":
+        return "a delivery report"
+    return_path = _header(message, "Return-Path")
+    if envelope_sender is not None and envelope_sender.strip().strip("<>") == "":
+        return "an email with an empty return path (a bounce)"
+    if return_path is not None and return_path.strip().strip("<>") == "":
+        return "an email with an empty return path (a bounce)"
+    local = (from_email or "").partition("@")[0]
+    if local in _MACHINE_SENDERS:
+        return f"an email from {local}"
+    return None
+
+
+def _is_attachment(part: Message) -> bool:
+    if part.is_multipart():
+        return False
+    disposition = (part.get_content_disposition() or "").lower()
+    return disposition == "attachment" or (part.get_filename() is not None and part.get_content_maintype() != "text")
+
+
+def _text_of(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:  # an unknown charset name
+        return payload.decode("latin-1", errors="replace")
+
+
+def _body_text(parts: list[Message]) -> str:
+    plain = [p for p in parts if p.get_content_type() == "text/plain" and not _is_attachment(p)]
+    if plain:
+        return _text_of(plain[0]).replace("\r\n", "\n").strip()
+    html_parts = [p for p in parts if p.get_content_type() == "text/html" and not _is_attachment(p)]
+    if html_parts:
+        return html_to_text(_text_of(html_parts[0]))
+    return ""
+
+
+def html_to_text(html: str) -> str:
+    converter = html2text.HTML2Text(bodywidth=0)
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    converter.ignore_links = True
+    converter.ignore_tables = True
+    return converter.handle(html).replace("\r\n", "\n").strip()
+
+
+def _files(parts: list[Message]) -> list[InboundFile]:
+    files = []
+    for part in parts:
+        if not _is_attachment(part):
+            continue
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            continue
+        files.append(InboundFile(filename=(part.get_filename() or "attachment")[:255], data=data))
+    return files
+
+
+_parser = EmailReplyParser(languages=list(REPLY_LANGUAGES))
+
+
+def reply_text(text: str) -> str:
+    """The newest reply of a body: without the quoted earlier messages, the "On ... wrote:" line, "Sent
+    from my iPhone" and the signature."""
+    text = text[:PARSER_TEXT_LIMIT]
+    if not text.strip():
+        return ""
+    message = _parser.read(text)
+    newest = message.replies[0].body if message.replies else text
+    lines = newest.split("\n")
+    # A reply that quotes the earlier message with "> " and no attribution line keeps the quote as part
+    # of its own fragment: the trailing quoted lines are not the reply.
+    while lines and (lines[-1].startswith(">") or not lines[-1].strip()):
+        lines.pop()
+    return "\n".join(lines).strip()
+
+
+def as_message(raw: bytes) -> EmailMessage:
+    """The raw email as an EmailMessage (for showing its headers to admins)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
