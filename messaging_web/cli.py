@@ -151,28 +151,19 @@ def rotate_keys_command():
 @messaging_cli.command("inbound-smtp")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=2525, show_default=True, type=int)
-def inbound_smtp_command(host: str, port: int):
+@click.option("--processes", default=1, show_default=True, type=int, help="Processes sharing the port.")
+def inbound_smtp_command(host: str, port: int, processes: int):
     """Receive replies to conversation notifications by SMTP (for INBOUND_EMAIL_DOMAIN) until stopped."""
-    import signal
-    import threading
-
     from flask import current_app
 
-    from .services.inbound.smtp_receiver import start_receiver
+    from .services.inbound.smtp_receiver import run_receivers
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # the app itself, for the threads
     if not app.config.get("INBOUND_EMAIL_DOMAIN"):
         raise click.ClickException("Set INBOUND_EMAIL_DOMAIN first: the receiver takes mail only for that domain.")
-    controller = start_receiver(app, host, port)
-    click.echo(f"Receiving replies for @{app.config['INBOUND_EMAIL_DOMAIN']} on {host}:{port} (Ctrl-C to stop).")
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        controller.stop()
+    domain = app.config["INBOUND_EMAIL_DOMAIN"]
+    run_receivers(app, host, port, processes=max(1, processes), ready=lambda: click.echo(
+        f"Receiving replies for @{domain} on {host}:{port} in {processes} process(es) (Ctrl-C to stop)."))
 
 
 def register_cli(app: Flask) -> None:

@@ -201,8 +201,11 @@ def _clean_subject(subject: str | None) -> str:
     return text
 
 
-def post_message(actor: Actor, conversation: Conversation, content: str, files: Sequence[Upload] = ()) -> Message:
+def post_message(actor: Actor, conversation: Conversation, content: str, files: Sequence[Upload] = (), *,
+                 inbound_email_id: int | None = None, attachment_note: str | None = None) -> Message:
     """Add the actor's message; a message to a closed thread reopens it (with a system message).
+
+    A reply by email names the InboundEmail it came from and the files of it that were not accepted.
 
     The caller loaded `conversation` through access.access_conversation, so the actor may see it.
     `files` are checked and stored first, all or nothing (services/attachments.py): a refused file or a
@@ -220,6 +223,7 @@ def post_message(actor: Actor, conversation: Conversation, content: str, files: 
     message = Message(
         conversation_id=conversation.id, sender_type=actor.participant_type, sender_id=actor.id, content=content,
         is_system_message=False, is_deleted=False, created_at=now, updated_at=now,
+        inbound_email_id=inbound_email_id, attachment_note=attachment_note,
     )
     db.session.add(message)
     db.session.flush()

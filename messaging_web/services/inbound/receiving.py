@@ -89,12 +89,27 @@ def receive(raw: bytes, *, source: InboundSource | str, envelope_sender: str | N
         return _record_unreadable(raw, source, envelope_sender, envelope_recipients, "malformed", str(exc))
     reply = _reply_address(parsed)
     row = _new_row(raw, source, envelope_sender, parsed, reply)
-    existing = _insert_once(row)
+    existing = _recorded(row.dedupe_key)
     if existing is not None:
         return existing
-    _place(row, parsed, reply)
-    db.session.flush()
+    try:
+        # The row joins the session once its outcome is known, so it is written with one INSERT.
+        _place(row, parsed, reply)
+        db.session.add(row)
+        db.session.flush()
+    except IntegrityError:
+        # The same email, delivered concurrently, was recorded first: this delivery is the duplicate. This
+        # rolls back the caller's transaction, which holds nothing but this email's work.
+        db.session.rollback()
+        existing = _recorded(row.dedupe_key)
+        if existing is None:
+            raise
+        return existing
     return row
+
+
+def _recorded(dedupe_key: str) -> InboundEmail | None:
+    return db.session.scalar(sa.select(InboundEmail).where(InboundEmail.dedupe_key == dedupe_key))
 
 
 def _reply_address(parsed: ParsedEmail) -> ReplyAddress | None:
@@ -124,7 +139,7 @@ def _new_row(raw: bytes, source: InboundSource, envelope_sender: str | None, par
 def _insert_once(row: InboundEmail) -> InboundEmail | None:
     """Add the row; if an email with the same key was recorded before (or meanwhile, by a concurrent
     delivery), return that one instead."""
-    existing = db.session.scalar(sa.select(InboundEmail).where(InboundEmail.dedupe_key == row.dedupe_key))
+    existing = _recorded(row.dedupe_key)
     if existing is not None:
         return existing
     try:
@@ -172,9 +187,14 @@ def _machine_sent_headers(head, envelope_sender: str | None) -> str | None:
 
 
 def _hold(row: InboundEmail, reason: str, detail: str | None = None, *, answer: bool = True) -> None:
+    if row.conversation_id is not None and row.store_id is None:
+        # The store whose list shows it (NULL: the platform's list).
+        row.store_id = db.session.scalar(sa.select(Conversation.store_id).where(Conversation.id == row.conversation_id))
     row.status = InboundStatus.HELD.value
     row.reason = reason
     row.reason_detail = detail or REASONS[reason]
+    db.session.add(row)
+    db.session.flush()  # the answer names the row
     if answer:
         _bounce(row, row.reason_detail)
 
@@ -196,10 +216,9 @@ def _place(row: InboundEmail, parsed: ParsedEmail, reply: ReplyAddress | None) -
     if participant is None:
         _hold(row, "unknown_participant")
         return
-    conversation = db.session.get(Conversation, participant.conversation_id)
     row.participant_id = participant.id
     row.conversation_id = participant.conversation_id
-    row.store_id = conversation.store_id if conversation is not None else None
+    row.store_id = participant.store_id  # a store team's or customer's reader row names the store
     actor = participant_actor(participant)
     if actor is None:
         _hold(row, "no_access")
@@ -207,6 +226,9 @@ def _place(row: InboundEmail, parsed: ParsedEmail, reply: ReplyAddress | None) -
     if (parsed.from_email or "") != actor.email.strip().lower():
         _hold(row, "wrong_sender", f"{REASONS['wrong_sender']} ({parsed.from_email or 'no sender'})")
         return
+    row.status = InboundStatus.POSTED.value
+    db.session.add(row)
+    db.session.flush()  # the message names the row
     try:
         post_reply(actor, row, parsed.files)
     except NotFound:
@@ -234,12 +256,15 @@ def post_reply(actor: Actor, row: InboundEmail, files: list, *, text: str | None
     content = row.reply_text if text is None else text
     uploads = [Upload.from_bytes(f.filename, f.data) for f in files]
     refused: list[str] = []
-    with db.session.begin_nested():
-        try:
-            message = conversations.post_message(actor, conversation, content or "", uploads)
-        except UploadRefused as exc:
-            refused = [r.filename or f"{len(uploads)} files" for r in exc.refusals]
-            message = None
+    # post_message refuses files and text before it writes anything, so a refusal needs no savepoint.
+    if row.id is None:
+        db.session.add(row)
+        db.session.flush()  # the message names the row
+    try:
+        message = conversations.post_message(actor, conversation, content or "", uploads, inbound_email_id=row.id)
+    except UploadRefused as exc:
+        refused = [r.filename or f"{len(uploads)} files" for r in exc.refusals]
+        message = None
     if message is None:
         # Post again with the files that passed on their own; a refusal of the batch as a whole (too many,
         # too large together) leaves all of them out.
@@ -250,14 +275,12 @@ def post_reply(actor: Actor, row: InboundEmail, files: list, *, text: str | None
             upload.stream.seek(0)
         if not kept:
             refused = [u.filename or "attachment" for u in uploads]
-        with db.session.begin_nested():
-            message = conversations.post_message(actor, conversation, content or "", kept)
-    message.inbound_email_id = row.id
-    if refused:
         count = len(refused)
-        message.attachment_note = (
-            f"{count} file{'s' if count != 1 else ''} not accepted: {', '.join(refused)}"
-        )[:500]
+        note = f"{count} file{'s' if count != 1 else ''} not accepted: {', '.join(refused)}"[:500]
+        message = conversations.post_message(
+            actor, conversation, content or "", kept, inbound_email_id=row.id, attachment_note=note,
+        )
+    row.store_id = conversation.store_id
     row.status = InboundStatus.POSTED.value if row.decided_at is None else InboundStatus.ACCEPTED.value
     row.reason = None
     row.reason_detail = None

@@ -25,6 +25,15 @@ from .receiving import receive
 log = logging.getLogger(__name__)
 
 
+class SharedPortController(Controller):
+    """aiosmtpd's Controller, listening with SO_REUSEPORT so that several processes share one port."""
+
+    def _create_server(self):
+        return self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context, reuse_port=True,
+        )
+
+
 class InboundHandler:
     def __init__(self, app: Flask, executor: ThreadPoolExecutor):
         self.app = app
@@ -64,10 +73,13 @@ class InboundHandler:
                 db.session.remove()
 
 
-def start_receiver(app: Flask, host: str, port: int, *, threads: int = 4) -> Controller:
-    """Start the receiver in a thread of its own (aiosmtpd's Controller); call .stop() to end it."""
+def start_receiver(app: Flask, host: str, port: int, *, threads: int = 4, shared_port: bool = False) -> Controller:
+    """Start the receiver in a thread of its own (aiosmtpd's Controller); call .stop() to end it.
+    `shared_port`: several processes listen on the same port (SO_REUSEPORT) and the kernel spreads the
+    connections between them."""
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="inbound-smtp")
-    controller = Controller(
+    controller_class = SharedPortController if shared_port else Controller
+    controller = controller_class(
         InboundHandler(app, executor), hostname=host, port=port,
         data_size_limit=2 * int(app.config["INBOUND_EMAIL_MAX_BYTES"]), decode_data=False,
         server_hostname=app.config.get("INBOUND_EMAIL_DOMAIN") or None,
@@ -81,3 +93,37 @@ def start_receiver(app: Flask, host: str, port: int, *, threads: int = 4) -> Con
 
     controller.stop = stop  # type: ignore[method-assign]  # the pool ends with the server
     return controller
+
+
+def run_receivers(app: Flask, host: str, port: int, *, processes: int = 1, threads: int = 4,
+                  ready=None) -> None:
+    """Serve until SIGTERM or Ctrl-C, in `processes` processes sharing the port: parsing and the ORM are
+    CPU work that one process does on one core at a time (bench/bench_inbound.py)."""
+    import os
+    import signal
+    import threading
+
+    children: list[int] = []
+    if processes > 1:
+        db.engine.dispose()  # no connection may be shared across the fork
+        for _ in range(processes - 1):
+            pid = os.fork()
+            if pid == 0:
+                children.clear()
+                break
+            children.append(pid)
+    controller = start_receiver(app, host, port, threads=threads, shared_port=processes > 1)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    if ready is not None and (processes == 1 or children):
+        ready()
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            os.waitpid(pid, 0)
