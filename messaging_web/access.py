@@ -188,3 +188,28 @@ def access_admin_notification(actor: Actor, notification_id: int) -> AdminNotifi
     if notification is None:
         raise NotFound("No such notification.")
     return notification
+
+
+def visible_inbound_emails(actor: Actor) -> sa.Select:
+    """SELECT of the received emails (reply by email) the actor may see: an admin all of them; a store's
+    team those of the threads it may see; customers none. A row no thread was found for is the platform's."""
+    from .models import Conversation, InboundEmail
+
+    stmt = sa.select(InboundEmail)
+    if actor.is_admin:
+        return stmt
+    if not actor.is_store_user:
+        return stmt.where(sa.false())
+    return stmt.join(Conversation, Conversation.id == InboundEmail.conversation_id).where(
+        conversation_visibility(actor), InboundEmail.store_id == actor.store_id,
+    )
+
+
+def access_inbound_email(actor: Actor, inbound_id: int):
+    """A received email the actor may see; else NotFound (another store's, like a missing one)."""
+    from .models import InboundEmail
+
+    row = db.session.scalar(visible_inbound_emails(actor).where(InboundEmail.id == inbound_id))
+    if row is None:
+        raise NotFound("No such email.")
+    return row

@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
         customer,
         customer_conversations,
         errors,
+        inbound_replies,
         nav,
         public,
         read_only,

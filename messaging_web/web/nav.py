@@ -37,6 +37,21 @@ def _nav_url(_script_root: str, _store_slug: str | None, endpoint: str) -> str:
     return url_for(endpoint)
 
 
+def held_replies() -> int | None:
+    """How many emailed replies wait in the reader's "undelivered replies" list; None when reply by email
+    is off (the link is not shown). One COUNT, read once per request."""
+    from flask import current_app
+
+    from ..services.inbound import decisions
+
+    if not current_app.config.get("INBOUND_EMAIL_DOMAIN"):
+        return None
+    if "held_replies" not in g:
+        g.held_replies = decisions.held_count(current_actor())
+    return g.held_replies
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals["nav_badges"] = nav_badges
+    app.jinja_env.globals["held_replies"] = held_replies
     app.jinja_env.globals["nav_url"] = nav_url

@@ -12,6 +12,7 @@ from tests.support.crawler import (
     crawl,
     csrf_from,
     csrf_of,
+    reply_by_email_off,
     seed_demo_data,
     send,
     shape,
@@ -32,6 +33,8 @@ CURSOR_ARGS = ["cursor", "deleted_since"]
 @pytest.fixture
 def demo(app):
     seed_demo_data(app)
+    yield
+    reply_by_email_off(app)
 
 
 def _id_routes(app, prefix: str) -> list[tuple[str, str]]:

@@ -30,13 +30,42 @@ HUGE_CURSORS = [
 ]
 
 
+INBOUND_DOMAIN = "reply.crawl.test"
+
+
 def seed_demo_data(app) -> None:
-    """The demo data, with a sender saved for Café Bergmann so that every step of its wizard opens."""
+    """The demo data, with a sender saved for Café Bergmann so that every step of its wizard opens, and reply
+    by email on (until the test ends) with an emailed reply of Bergmann's held, so its list has a row."""
+    app.config["INBOUND_EMAIL_DOMAIN"] = INBOUND_DOMAIN
     with app.app_context():
         demo.seed_demo()
         bergmann = db.session.scalar(sa.select(Store).where(Store.slug == "bergmann"))
         email_settings.save_sender(bergmann, "shop@bergmann.example", "Café Bergmann", None)
         db.session.commit()
+        _hold_a_reply(bergmann)
+        db.session.commit()
+
+
+def reply_by_email_off(app) -> None:
+    app.config["INBOUND_EMAIL_DOMAIN"] = ""
+
+
+def _hold_a_reply(store: Store) -> None:
+    from email.message import EmailMessage
+
+    from messaging_web.models import Conversation, ConversationParticipant, ParticipantType
+    from messaging_web.services.inbound.addresses import reply_address
+    from messaging_web.services.inbound.receiving import receive
+
+    reader = db.session.scalars(
+        sa.select(ConversationParticipant).join(Conversation, Conversation.id == ConversationParticipant.conversation_id)
+        .where(Conversation.store_id == store.id, ConversationParticipant.participant_type == ParticipantType.CUSTOMER)
+        .limit(1)
+    ).one()
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "someone@elsewhere.test", reply_address(reader.id), "Re: hi"
+    message.set_content("A reply from an address the thread does not know.")
+    receive(message.as_bytes(), source="smtp")
 
 
 def signed_in_client(app, login_path: str, email: str):

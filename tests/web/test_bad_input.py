@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from messaging_web.web.store_email_settings import STEP_NAMES
-from tests.support.crawler import crawl, csrf_from, csrf_of, seed_demo_data, send, signed_in_client
+from tests.support.crawler import crawl, csrf_from, csrf_of, reply_by_email_off, seed_demo_data, send, signed_in_client
 
 BAD_VALUES = ["nul\x00in the middle", "9" * 30, "-1", "x" * 20_000, '<div hx-get="/" hx-trigger="load">', "", "[]"]
 # Not UTF-8: sent pre-encoded, since the test client would encode a str.
@@ -45,6 +45,8 @@ PORTALS = {
 @pytest.fixture
 def demo_data(app):
     seed_demo_data(app)
+    yield
+    reply_by_email_off(app)
 
 
 @pytest.mark.parametrize("portal", PORTALS)

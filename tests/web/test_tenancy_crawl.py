@@ -17,7 +17,7 @@ from messaging_web.models import Conversation, ConversationParticipant, Customer
 from messaging_web.services import conversations
 from messaging_web.services.attachments import Upload
 from tests import sample_files
-from tests.support.crawler import crawl, csrf_from, seed_demo_data, send, signed_in_client
+from tests.support.crawler import crawl, csrf_from, reply_by_email_off, seed_demo_data, send, signed_in_client
 
 NAMES_A_ROW = re.compile(r"/\d+(/|$)")
 
@@ -52,6 +52,8 @@ def demo_data_with_a_photo(app):
             [Upload.from_bytes("parcel.png", sample_files.image("PNG"))],
         )
         db.session.commit()
+    yield
+    reply_by_email_off(app)
 
 
 def snapshot(app) -> dict:

@@ -38,6 +38,8 @@ class ThreadMessage:
     deleted_by_type: ParticipantType | None
     created_at: dt.datetime
     attachments: tuple = ()  # MessageAttachment rows, in upload order
+    inbound_email_id: int | None = None  # came by email (reply by email): the InboundEmail it came from
+    attachment_note: str | None = None  # files of that email the attachment rules refused
 
 
 @dataclass(frozen=True)
@@ -194,5 +196,5 @@ def _thread_message(row, files=()) -> ThreadMessage:
         id=m.id, sender_type=m.sender_type, sender_id=m.sender_id, sender_name=name or "Former member",
         content=m.content, is_system_message=m.is_system_message, is_deleted=m.is_deleted,
         deleted_at=m.deleted_at, deleted_by_type=m.deleted_by_type, created_at=m.created_at,
-        attachments=tuple(files),
+        attachments=tuple(files), inbound_email_id=m.inbound_email_id, attachment_note=m.attachment_note,
     )
