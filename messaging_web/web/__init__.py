@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
         customer_conversations,
         errors,
         inbound_replies,
+        inbound_webhooks,
         nav,
         public,
         read_only,
@@ -40,6 +41,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(customer.bp)
     app.register_blueprint(tracking.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(inbound_webhooks.bp)
     errors.register(app)
     read_only.register(app)
     nav.register(app)

@@ -116,7 +116,7 @@ def store_keys(slug: str) -> tuple[int, WebhookKeys] | None:
     return row.id, WebhookKeys(row.sendgrid_webhook_public_key, mailgun_key, row.ses_sns_topic_arn)
 
 
-def _check_fresh(timestamp: str | None) -> None:
+def check_fresh(timestamp: str | None) -> None:
     try:
         signed_at = float(timestamp or "")
     except ValueError:
@@ -174,8 +174,8 @@ def sendgrid_events(body: bytes, signature: str | None, timestamp: str | None, p
         raise WebhookRefused("No SendGrid verification key is configured for this webhook.")
     if not signature:
         raise WebhookRefused("The request is not signed.")
-    _check_fresh(timestamp)
-    assert timestamp is not None  # _check_fresh refuses a missing one
+    check_fresh(timestamp)
+    assert timestamp is not None  # check_fresh refuses a missing one
     try:
         key = load_der_public_key(base64.b64decode(public_key.strip()))
         if not isinstance(key, ec.EllipticCurvePublicKey):  # no other kind of key verifies an ECDSA signature
@@ -206,7 +206,7 @@ def mailgun_events(body: bytes, signing_key: str | None):
     if not isinstance(signed, dict):
         raise WebhookRefused("The request is not signed.")
     timestamp, token, signature = (str(signed.get(k) or "") for k in ("timestamp", "token", "signature"))
-    _check_fresh(timestamp)
+    check_fresh(timestamp)
     expected = hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     if not token or not hmac.compare_digest(expected, signature):
         raise WebhookRefused("The signature does not match.")
