@@ -54,7 +54,8 @@ def sendgrid_post(secret: str, form) -> ReceivedPost:
     raw = form.get("email")
     if not isinstance(raw, str) or not raw:
         raise InboundRefused("No raw email: turn on \"POST the raw, full MIME message\".", 400)
-    sender, recipients = None, ()
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
     try:
         envelope = parse_untrusted_json(_text_field(form, "envelope") or "{}")
     except ValueError:
@@ -108,13 +109,16 @@ def ses_post(body: bytes) -> ReceivedPost:
         raise InboundRefused("The notification is not JSON.", 400) from None
     if not isinstance(notification, dict) or notification.get("notificationType") != "Received":
         return ReceivedPost(None)
-    mail = notification.get("mail") if isinstance(notification.get("mail"), dict) else {}
-    receipt = notification.get("receipt") if isinstance(notification.get("receipt"), dict) else {}
-    action = receipt.get("action") if isinstance(receipt.get("action"), dict) else {}
+    mail = _object(notification.get("mail"))
+    action = _object(_object(notification.get("receipt")).get("action"))
     sender = mail.get("source") if isinstance(mail.get("source"), str) else None
     destination = mail.get("destination")
     recipients = tuple(a for a in destination if isinstance(a, str))[:50] if isinstance(destination, list) else ()
     return ReceivedPost(_ses_content(notification, action), sender, recipients)
+
+
+def _object(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _ses_content(notification: dict, action: dict) -> bytes:
