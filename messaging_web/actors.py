@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, redirect, request, url_for
@@ -54,7 +55,7 @@ class Actor(UserMixin):
     store: PortalStore | None = None  # set by the login loader for store team members and customers
 
     @classmethod
-    def for_user(cls, user: User, store: PortalStore | None = None) -> Actor:
+    def for_user(cls, user: User | sa.Row[Any], store: PortalStore | None = None) -> Actor:
         """From a User row (or a result row with the same column names)."""
         return cls(
             kind=ADMIN if user.is_platform_admin else STORE,
@@ -69,7 +70,7 @@ class Actor(UserMixin):
         )
 
     @classmethod
-    def for_customer(cls, customer: Customer, store: PortalStore | None = None) -> Actor:
+    def for_customer(cls, customer: Customer | sa.Row[Any], store: PortalStore | None = None) -> Actor:
         return cls(
             kind=CUSTOMER,
             id=customer.id,
@@ -105,8 +106,9 @@ class Actor(UserMixin):
     @functools.cached_property
     def account(self) -> User | Customer:
         """The row behind the actor, for services that change it (password, session version)."""
-        model = Customer if self.is_customer else User
-        return db.session.get(model, self.id)
+        if self.is_customer:
+            return db.session.get_one(Customer, self.id)
+        return db.session.get_one(User, self.id)
 
 
 class Anonymous(AnonymousUserMixin):
@@ -167,7 +169,7 @@ def current_actor() -> Actor:
     """Who is asking, the one way views read it: the Actor itself, not Flask-Login's proxy (views read it
     several times per request). Behind a portal guard or login_required it is signed in; elsewhere it may be
     the Anonymous visitor."""
-    return current_user._get_current_object()  # type: ignore[return-value]
+    return current_user._get_current_object()
 
 
 def require_portal(kind: str, login_endpoint: str, **login_args):

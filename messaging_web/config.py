@@ -19,7 +19,7 @@ def _bool(name: str, default: bool) -> bool:
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return int(value) if value else default
 
 
 def _development_secret_key(instance_dir: Path) -> str:
@@ -43,7 +43,10 @@ def _development_secret_key(instance_dir: Path) -> str:
                 os.replace(written, path)  # an empty or cut-short key file is not kept
     finally:
         Path(written).unlink(missing_ok=True)
-    return _read_secret_key(path)
+    key = _read_secret_key(path)
+    if not key:
+        raise RuntimeError(f"could not write a development secret key to {path}")
+    return key
 
 
 def _read_secret_key(path: Path) -> str | None:

@@ -63,7 +63,7 @@ class CeleryTaskQueue:
 def _flask_app() -> Flask:
     global _worker_app
     if has_app_context():
-        return current_app._get_current_object()
+        return current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's own method
     if _worker_app is None:
         from . import create_app
 

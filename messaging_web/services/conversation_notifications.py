@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import (
@@ -31,6 +30,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from .conversations.thread import join_senders, sender_aliases
 from .email import outbox
 from .errors import DomainError
 from .inbound.addresses import reply_address, thread_reference
@@ -136,19 +136,10 @@ def _thread_headers(conversation: Conversation) -> dict[str, str]:
 
 def _new_messages(reader: ConversationParticipant) -> list[tuple[Message, str]]:
     """Messages from others since the reader last read the thread and since the last email, oldest first."""
-    sender_user = aliased(User)
-    sender_customer = aliased(Customer)
+    sender_user, sender_customer = sender_aliases()
     is_own = sa.and_(Message.sender_type == reader.participant_type, Message.sender_id == reader.participant_id)
     stmt = (
-        sa.select(Message, sa.func.coalesce(sender_customer.name, sender_user.name, "Former member"))
-        .outerjoin(
-            sender_user,
-            sa.and_(Message.sender_type != ParticipantType.CUSTOMER, sender_user.id == Message.sender_id),
-        )
-        .outerjoin(
-            sender_customer,
-            sa.and_(Message.sender_type == ParticipantType.CUSTOMER, sender_customer.id == Message.sender_id),
-        )
+        join_senders(sa.select(Message, sa.func.coalesce(sender_customer.name, sender_user.name, "Former member")))
         .where(
             Message.conversation_id == reader.conversation_id, ~is_own,
             Message.is_system_message.is_(False), Message.is_deleted.is_(False),
@@ -159,7 +150,7 @@ def _new_messages(reader: ConversationParticipant) -> list[tuple[Message, str]]:
     if reader.last_read_at is not None:
         stmt = stmt.where(Message.created_at > reader.last_read_at)
     rows = db.session.execute(stmt.order_by(Message.id.desc()).limit(MAX_MESSAGES_LISTED)).all()
-    return [(m, name) for m, name in reversed(rows)]
+    return [(message, name) for message, name in reversed(rows)]  # type: ignore[misc]  # sender name: str
 
 
 def _recipient(reader: ConversationParticipant) -> User | Customer | None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import redirect, url_for
 from wtforms import RadioField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from .. import access
@@ -13,7 +12,7 @@ from ..services import conversations
 from ..services.errors import NotFound, ValidationError
 from .admin import bp
 from .conversation_views import Portal, StartForm, register_conversation_views, render_start_form
-from .forms import save_form
+from .forms import options, save_form
 from .rate_limits import message_post_limit
 
 PORTAL = Portal(name="admin", inbox_endpoint="admin.conversations", can_close=True)
@@ -23,7 +22,7 @@ register_conversation_views(bp, PORTAL, prefix="/conversations")
 class AdminStartForm(StartForm):
     recipient = RadioField(
         "To", default="store",
-        choices=[SelectChoice("store", "A store's team"), SelectChoice("customer", "A customer of a store")],
+        choices=options([("store", "A store's team"), ("customer", "A customer of a store")]),
     )
     store_id = SelectField("Store", coerce=int, validators=[Optional()])
     customer_email = StringField("Customer's email (when writing to a customer)", validators=[Optional()])
@@ -34,7 +33,7 @@ class AdminStartForm(StartForm):
 def new_conversation():
     actor = current_actor()
     form = AdminStartForm()
-    form.store_id.choices = [SelectChoice(store_id, name) for store_id, name in access.admin_store_choices(actor)]
+    form.store_id.choices = options(access.admin_store_choices(actor))
     submission = save_form(form, lambda: _start(actor, form))
     if submission.saved:
         return redirect(url_for("admin.conversation", conversation_id=submission.result.id))
@@ -46,14 +45,14 @@ def _start(actor, form: AdminStartForm):
         store = access.access_conversation_partner_store(actor, form.store_id.data or 0)
         customer = None
         if form.recipient.data == "customer":
-            customer = access.access_conversation_partner_customer(actor, store.id, form.customer_email.data)
+            customer = access.access_conversation_partner_customer(actor, store.id, form.customer_email.data or "")
     except NotFound:
         # A customer the store does not have is a mistake in the form, not a missing page.
         raise ValidationError("That store has no customer with this email.", field="customer_email") from None
     if customer is not None:
         return conversations.start_conversation(
-            actor, ConversationType.ADMIN_CUSTOMER, form.subject.data, form.content.data, customer=customer
+            actor, ConversationType.ADMIN_CUSTOMER, form.subject.data or "", form.content.data or "", customer=customer
         )
     return conversations.start_conversation(
-        actor, ConversationType.ADMIN_STORE, form.subject.data, form.content.data, store=store
+        actor, ConversationType.ADMIN_STORE, form.subject.data or "", form.content.data or "", store=store
     )

@@ -112,7 +112,7 @@ def templates_edit(template_id: int):
         flash(f"Template {saved.code} ({saved.language}) saved.", "success")
         return redirect(url_for("admin.templates_edit", template_id=saved.id))
     translations = templates.list_platform_templates(search=template.code, per_page=100).items
-    siblings = next((g.rows for g in translations if g.code == template.code), [])
+    siblings: list = next((g.rows for g in translations if g.code == template.code), [])
     return render_template(
         "admin/templates/edit.html", form=form, template=template, siblings=siblings
     ), submission.status

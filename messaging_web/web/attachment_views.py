@@ -17,6 +17,7 @@ def _serve(attachment_id: int, *, thumbnail: bool):
     if download.url:
         response = redirect(download.url, code=302)
     else:
+        assert download.stream is not None, "open_download gives a url or a stream"
         response = send_file(download.stream, mimetype=download.content_type, max_age=300)
         response.headers["Content-Disposition"] = download.disposition
         if download.size is not None:

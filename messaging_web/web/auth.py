@@ -9,7 +9,7 @@ from flask_login import login_required, login_user, logout_user
 from .. import access
 from ..actors import ADMIN, CUSTOMER, STORE, Actor, current_actor
 from ..extensions import db, limiter
-from ..models import Store
+from ..models import Customer, Store
 from ..services import accounts
 from .forms import ChangePasswordForm, LoginForm, save_form
 
@@ -75,7 +75,7 @@ login_address_throttle = limiter.shared_limit(
 def _portal_url(actor: Actor, admin_endpoint: str, store_endpoint: str, customer_endpoint: str) -> str:
     if actor.kind == ADMIN:
         return url_for(admin_endpoint)
-    slug = db.session.get(Store, actor.store_id).slug
+    slug = db.session.get_one(Store, actor.store_id).slug
     return url_for(store_endpoint if actor.kind == STORE else customer_endpoint, slug=slug)
 
 
@@ -85,7 +85,7 @@ def portal_home(actor: Actor) -> str:
 
 def _sign_in(form: LoginForm, authenticate, to_actor, home: str, **page):
     if form.validate_on_submit():
-        account = authenticate(form.email.data, form.password.data)
+        account = authenticate(form.email.data, form.password.data or "")
         if account is not None:
             session.clear()  # a fresh session: nothing from before sign-in carries over
             login_user(to_actor(account))
@@ -151,13 +151,16 @@ def change_password():
     actor = current_actor()
     form = ChangePasswordForm()
     submission = save_form(
-        form, lambda: accounts.change_password(actor.account, form.current_password.data, form.password.data)
+        form,
+        lambda: accounts.change_password(actor.account, form.current_password.data or "", form.password.data or ""),
     )
     if submission.saved:
         # This browser stays signed in with the new version; every other copy is out.
         session.clear()
         account, store = actor.account, actor.store
-        signed_in = Actor.for_customer(account, store) if actor.is_customer else Actor.for_user(account, store)
+        signed_in = (
+            Actor.for_customer(account, store) if isinstance(account, Customer) else Actor.for_user(account, store)
+        )
         login_user(signed_in)
         flash("Your password is changed. Other sessions have been signed out.", "success")
         return redirect(portal_home(signed_in))

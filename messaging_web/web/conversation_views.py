@@ -164,7 +164,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         form = MessageForm()
         after = int_arg(request.form, "after") or 0
         files = [Upload.from_file_storage(f) for f in request.files.getlist("attachments")]
-        submission = save_form(form, lambda: conversations.post_message(actor, thread, form.content.data, files))
+        submission = save_form(form, lambda: conversations.post_message(actor, thread, form.content.data or "", files))
         if submission.saved:
             if not is_htmx():
                 return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))

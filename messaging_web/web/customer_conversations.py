@@ -20,7 +20,7 @@ register_conversation_views(bp, PORTAL, prefix="/conversations", inbox_rule="/")
 def new_conversation():
     form = StartForm()
     submission = save_form(form, lambda: conversations.start_conversation(
-        current_actor(), ConversationType.STORE_CUSTOMER, form.subject.data, form.content.data
+        current_actor(), ConversationType.STORE_CUSTOMER, form.subject.data or "", form.content.data or ""
     ))
     if submission.saved:
         return redirect(url_for("customer.conversation", conversation_id=submission.result.id))

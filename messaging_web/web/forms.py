@@ -3,12 +3,12 @@ beside their views as they grow)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than types-WTForms 3.2
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..extensions import db
@@ -23,7 +23,8 @@ class Submission(Generic[T]):
 
     submitted: bool
     saved: bool = False
-    result: T | None = None
+    # What the service returned; None unless saved (views read it only when saved).
+    result: T = field(default=None)  # type: ignore[assignment]
     refusal: ValidationError | PermissionDenied | None = None  # the service's, already shown on the form
 
     @property

@@ -1,6 +1,8 @@
 """Wiring shared by the portal blueprints: the sign-in guard and, for store-scoped portals, the store."""
 from __future__ import annotations
 
+from typing import overload
+
 from flask import Blueprint, g
 from werkzeug.routing import IntegerConverter
 
@@ -49,6 +51,10 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+@overload
+def int_arg(values, name: str, default: int) -> int: ...
+@overload
+def int_arg(values, name: str, default: None = None) -> int | None: ...
 def int_arg(values, name: str, default: int | None = None) -> int | None:
     """An integer argument (an id cursor, a page number) from request.args or request.form, brought into
     the range the database can compare with; `default` when absent or not a number."""

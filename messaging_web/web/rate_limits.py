@@ -35,7 +35,7 @@ def _carries_no_files() -> bool:
 
 def _sends_no_test_email() -> bool:
     # The wizard's steps share one view; only its verification step connects to the store's provider.
-    return request.view_args.get("step") != "verify" or request.form.get("go") == "back"
+    return (request.view_args or {}).get("step") != "verify" or request.form.get("go") == "back"
 
 
 template_preview_limit = per_account("TEMPLATE_PREVIEW_RATE_LIMIT", "template-preview")

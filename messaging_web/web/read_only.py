@@ -25,6 +25,6 @@ def register(app: Flask) -> None:
 
 
 def _read_outside_a_transaction() -> None:
-    view = current_app.view_functions.get(request.endpoint)
+    view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "reads_only", False) and db.engine.dialect.name == "postgresql":
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import g, redirect, request, url_for
 from wtforms import RadioField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from .. import access
@@ -12,7 +11,7 @@ from ..models import ConversationType
 from ..services import conversations
 from ..services.errors import NotFound, ValidationError
 from .conversation_views import Portal, StartForm, register_conversation_views, render_start_form
-from .forms import save_form
+from .forms import options, save_form
 from .rate_limits import message_post_limit
 from .store import bp
 
@@ -23,7 +22,7 @@ register_conversation_views(bp, PORTAL, prefix="/conversations")
 class StoreStartForm(StartForm):
     recipient = RadioField(
         "To", default="customer",
-        choices=[SelectChoice("customer", "A customer of this store"), SelectChoice("platform", "The platform team")],
+        choices=options([("customer", "A customer of this store"), ("platform", "The platform team")]),
     )
     customer_email = StringField("Customer's email", validators=[Optional()])
 
@@ -41,13 +40,13 @@ def new_conversation():
 def _start(actor, form: StoreStartForm):
     if form.recipient.data == "platform":
         return conversations.start_conversation(
-            actor, ConversationType.ADMIN_STORE, form.subject.data, form.content.data
+            actor, ConversationType.ADMIN_STORE, form.subject.data or "", form.content.data or ""
         )
     try:
-        customer = access.access_conversation_partner_customer(actor, None, form.customer_email.data)
+        customer = access.access_conversation_partner_customer(actor, None, form.customer_email.data or "")
     except NotFound:
         # A customer the store does not have is a mistake in the form, not a missing page.
         raise ValidationError(f"{g.store.name} has no customer with this email.", field="customer_email") from None
     return conversations.start_conversation(
-        actor, ConversationType.STORE_CUSTOMER, form.subject.data, form.content.data, customer=customer
+        actor, ConversationType.STORE_CUSTOMER, form.subject.data or "", form.content.data or "", customer=customer
     )

@@ -151,7 +151,10 @@ def email_settings_step(step: str):
 def _post_sender(settings):
     form = SenderForm()
     submission = save_form(
-        form, lambda: wizard.save_sender(_store(), form.from_email.data, form.from_name.data, form.reply_to_email.data)
+        form,
+        lambda: wizard.save_sender(
+            _store(), form.from_email.data or "", form.from_name.data or "", form.reply_to_email.data
+        ),
     )
     return _saved("sender") if submission.saved else _render("sender", form, submission.status)
 
@@ -183,7 +186,7 @@ def _post_verify(settings):
     if request.form.get("go") == "back":
         return _saved("verify")
     submission = save_form(
-        form, lambda: wizard.verify_settings(_store(), settings, form.to_email.data, user_id=current_actor().id)
+        form, lambda: wizard.verify_settings(_store(), settings, form.to_email.data or "", user_id=current_actor().id)
     )
     if not submission.saved:
         return _render("verify", form, submission.status)

@@ -31,7 +31,7 @@ class PreviewFields(FlaskForm):
         except ValidationError:
             return None
 
-    def draft(self, variables: str | list[str] | None, required: str | list[str] | None) -> templates.TemplateSource:
+    def draft(self, variables: str | None, required: str | None) -> templates.TemplateSource:
         """The unsaved text as the renderer takes it; the preview and the test send both render this."""
         return templates.TemplateSource(
             subject=self.subject.data or "", body_html=self.body_html.data or "", body_text=self.body_text.data or None,

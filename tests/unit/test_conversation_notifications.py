@@ -138,7 +138,7 @@ def test_after_an_email_the_next_one_waits_a_new_window_and_lists_only_new_messa
     second = emails("owner@claire.test")
     assert len(second) == 2
     assert "taille" in second[1].body_html and "retourner un article" not in second[1].body_html
-    assert second[1].subject == "New message: Retour"  # Olivier reads English; one new message
+    assert second[1].subject == "[Chloé] Retour"  # one subject per thread, so that mail clients group them
 
 
 def test_the_window_is_configurable(people, app):

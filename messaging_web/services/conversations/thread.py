@@ -5,7 +5,7 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -57,28 +57,35 @@ def thread_messages(
     return ThreadSlice(messages=_thread_messages_of(rows), has_older=has_older)
 
 
+SelectFromMessage = TypeVar("SelectFromMessage", bound=sa.Select)
+
+
 @functools.cache
-def _sender_aliases():
+def sender_aliases():
+    """The sender's account as (user, customer) aliases, for a select from Message joined by join_senders."""
     # Made once: an alias builds (and memoizes) its columns' expressions on first use, every time anew
     # for a fresh alias; that was a third of the thread query's Python time.
     return aliased(User, name="sender_user"), aliased(Customer, name="sender_customer")
 
 
+def join_senders(stmt: SelectFromMessage) -> SelectFromMessage:
+    """A select from Message joined to the account that sent each message (the sender_aliases)."""
+    sender_user, sender_customer = sender_aliases()
+    return stmt.outerjoin(
+        sender_user,
+        sa.and_(Message.sender_type != ParticipantType.CUSTOMER, sender_user.id == Message.sender_id),
+    ).outerjoin(
+        sender_customer,
+        sa.and_(Message.sender_type == ParticipantType.CUSTOMER, sender_customer.id == Message.sender_id),
+    )
+
+
 def _thread_select(conversation: Conversation):
     """The thread's messages with their senders' names: the one SELECT every view of a thread starts from."""
-    sender_user, sender_customer = _sender_aliases()
-    return (
+    sender_user, sender_customer = sender_aliases()
+    return join_senders(
         sa.select(Message, sender_user.name.label("user_name"), sender_customer.name.label("customer_name"))
-        .outerjoin(
-            sender_user,
-            sa.and_(Message.sender_type != ParticipantType.CUSTOMER, sender_user.id == Message.sender_id),
-        )
-        .outerjoin(
-            sender_customer,
-            sa.and_(Message.sender_type == ParticipantType.CUSTOMER, sender_customer.id == Message.sender_id),
-        )
-        .where(Message.conversation_id == conversation.id)
-    )
+    ).where(Message.conversation_id == conversation.id)
 
 
 def _thread_rows(

@@ -25,12 +25,8 @@ from ..email import provider_events, sns
 from ..untrusted_json import parse_untrusted_json
 
 
-class InboundRefused(Exception):
+class InboundRefused(provider_events.WebhookRefused):
     """Not a post of the configured provider (403), the endpoint is off (404), or malformed (400)."""
-
-    def __init__(self, message: str, status: int = 403):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
