@@ -45,3 +45,25 @@ def test_attachments_of_the_corpus_are_found_and_not_in_the_text():
     files = {case.stem: [f.filename for f in parse_email(case.read_bytes(), max_parts=100).files] for case in CASES}
     assert files["25-png-attachment"] == ["box.png"] and files["26-pdf-attachment"] == ["facture.pdf"]
     assert sum(1 for names in files.values() if names) == 2
+
+
+def test_encoded_and_eight_bit_headers_and_file_names_are_read_decoded():
+    raw = (
+        "From: =?utf-8?q?Chlo=C3=A9_Martin?= <chloe@shop.test>\r\n"
+        "To: reply+1-abc@reply.platform.test\r\n"
+        "Subject: Re: Robe bleue — taille 38\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMerci, c'est parfait.\r\n"
+        "--b\r\nContent-Type: application/pdf\r\n"
+        'Content-Disposition: attachment; filename="=?utf-8?q?facture_no=C3=ABl.pdf?="\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+        "--b\r\nContent-Type: application/pdf\r\n"
+        "Content-Disposition: attachment; filename*=utf-8''re%C3%A7u.pdf\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+    ).encode()
+    parsed = parse_email(raw, max_parts=10)
+    assert (parsed.from_name, parsed.from_email) == ("Chloé Martin", "chloe@shop.test")
+    assert parsed.subject == "Re: Robe bleue — taille 38"
+    assert [f.filename for f in parsed.files] == ["facture noël.pdf", "reçu.pdf"]
+    assert parsed.recipients == ["reply+1-abc@reply.platform.test"]

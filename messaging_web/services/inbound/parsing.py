@@ -8,6 +8,8 @@ linear on every input) only ever sees a bounded amount of text.
 from __future__ import annotations
 
 import email
+import email.errors
+import email.header
 import email.policy
 import email.utils
 import logging
@@ -59,7 +61,9 @@ class ParsedEmail:
 def parse_email(raw: bytes, *, max_parts: int, envelope_sender: str | None = None,
                 envelope_recipients: tuple[str, ...] = ()) -> ParsedEmail:
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        # The structure read with compat32, the few headers we show decoded as the default policy decodes
+        # them (_header): the default policy parses a header anew on every read, half the parsing time.
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
         parts = _parts(message, max_parts)
         parsed = ParsedEmail(
             message_id=_header(message, "Message-ID"),
@@ -85,11 +89,21 @@ def parse_email(raw: bytes, *, max_parts: int, envelope_sender: str | None = Non
 
 
 def _header(message: Message, name: str) -> str | None:
-    value = message.get(name)
-    if value is None:
-        return None
-    text = str(value).replace("\r", " ").replace("\n", " ").replace("\0", " ").strip()
-    return text or None
+    """The first `name` header, decoded (encoded words, 8-bit UTF-8), on one line; None when absent."""
+    return next(_header_values(message, name), None)
+
+
+def _header_values(message: Message, name: str):
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() != wanted:
+            continue
+        decoded = value if isinstance(value, str) and value.isascii() and "=?" not in value else (
+            email.policy.default.header_fetch_parse(key, value) if isinstance(value, str) else value
+        )
+        text = str(decoded).replace("\r", " ").replace("\n", " ").replace("\0", " ").strip()
+        if text:
+            yield text
 
 
 def _parts(message: Message, max_parts: int) -> list[Message]:
@@ -113,8 +127,8 @@ def _sender(message: Message) -> tuple[str | None, str | None]:
 def _recipients(message: Message, envelope_recipients: tuple[str, ...]) -> list[str]:
     found: list[str] = []
     for name in ("To", "Cc", "Delivered-To", "X-Original-To"):
-        for value in message.get_all(name) or []:
-            for _, address in email.utils.getaddresses([str(value)]):
+        for value in _header_values(message, name):
+            for _, address in email.utils.getaddresses([value]):
                 found.append(address.strip().lower())
     found.extend(address.strip().strip("<>").lower() for address in envelope_recipients)
     return [address for address in dict.fromkeys(found) if address]
@@ -159,9 +173,10 @@ def _text_of(part: Message) -> str:
         return ""
     charset = part.get_content_charset() or "utf-8"
     try:
-        return payload.decode(charset, errors="replace")
+        text = payload.decode(charset, errors="replace")
     except LookupError:  # an unknown charset name
-        return payload.decode("latin-1", errors="replace")
+        text = payload.decode("latin-1", errors="replace")
+    return text.replace("\0", "")  # no text a person wrote holds NUL, and PostgreSQL's text cannot
 
 
 def _body_text(parts: list[Message]) -> str:
@@ -186,6 +201,18 @@ def html_to_text(html: str) -> str:
     return re.sub(r"(?m)^\* \* \*$", "_" * 32, text).strip()
 
 
+def _filename(part: Message) -> str:
+    """The part's file name: RFC 2231 decoded by the email package, and the encoded words (RFC 2047) that
+    many clients write there anyway."""
+    name = part.get_filename() or ""
+    if "=?" in name:
+        try:
+            name = str(email.header.make_header(email.header.decode_header(name)))
+        except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError):
+            pass
+    return name
+
+
 def _files(parts: list[Message]) -> list[InboundFile]:
     files = []
     for part in parts:
@@ -194,7 +221,8 @@ def _files(parts: list[Message]) -> list[InboundFile]:
         data = part.get_payload(decode=True)
         if not isinstance(data, bytes):
             continue
-        files.append(InboundFile(filename=(part.get_filename() or "attachment")[:255], data=data))
+        filename = _filename(part).replace("\0", "").strip() or "attachment"
+        files.append(InboundFile(filename=filename[:255], data=data))
     return files
 
 
