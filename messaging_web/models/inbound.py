@@ -44,7 +44,6 @@ class InboundEmail(TimestampMixin, Model):
     )
     store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stores.id", ondelete="CASCADE"), nullable=True)
     reply_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)  # what is (or would be) posted
-    full_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)  # the whole body, quotes and all
     raw: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
     raw_size: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     attachment_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)

@@ -55,7 +55,9 @@ def _register(bp: Blueprint, portal: str) -> None:
                 headers = list(as_message(row.raw).items())[:60]
             except Exception:  # an unreadable email: its text is all there is
                 headers = None
-        return render_template("inbound/detail.html", **_context(row=row, headers=headers))
+        return render_template(
+            "inbound/detail.html", **_context(row=row, headers=headers, full_text=decisions.full_text(row))
+        )
 
     def _decide(inbound_id: int, action, done: str):
         actor = current_actor()

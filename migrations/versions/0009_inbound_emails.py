@@ -36,7 +36,6 @@ def upgrade():
     sa.Column('participant_id', sa.Integer(), nullable=True),
     sa.Column('store_id', sa.Integer(), nullable=True),
     sa.Column('reply_text', sa.Text(), nullable=True),
-    sa.Column('full_text', sa.Text(), nullable=True),
     sa.Column('raw', sa.LargeBinary(), nullable=True),
     sa.Column('raw_size', sa.Integer(), nullable=False),
     sa.Column('attachment_count', sa.Integer(), nullable=False),

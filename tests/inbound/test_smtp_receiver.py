@@ -90,3 +90,18 @@ def test_a_database_failure_is_a_temporary_refusal(app, receiver, thread, monkey
         with pytest.raises(smtplib.SMTPDataError) as refused:
             smtp.sendmail("chloe@shop.test", [thread["to"]], reply_email(thread["to"], "chloe@shop.test", "Hi"))
     assert refused.value.smtp_code == 451
+
+
+def test_receivers_sharing_a_port_all_start(app, inbound_domain):
+    # aiosmtpd checks that a server is up by connecting to its port; with the port shared (SO_REUSEPORT,
+    # `inbound-smtp --processes N`) the kernel may hand that connection to another receiver, and the
+    # check then failed with "SMTP server started, but not responding".
+    for _ in range(6):
+        port = _free_port()
+        receivers = [start_receiver(app, "127.0.0.1", port, shared_port=True) for _ in range(3)]
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+                assert smtp.noop()[0] == 250
+        finally:
+            for receiver in receivers:
+                receiver.stop()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -238,11 +239,29 @@ def _count_unread(actor: Actor, conversation: Conversation, now: dt.datetime) ->
     """One more unread message (and a notification email due) for every reader but the sender, who has
     seen everything up to their own message. One UPDATE for both: the sender's row was a query and an
     UPDATE of its own, a quarter of a reply by email's round trips (bench/bench_inbound.py)."""
-    is_sender = sa.and_(P.participant_type == actor.participant_type, P.participant_id == actor.id)
+    updated = db.session.execute(_count_unread_statement(), {
+        "of_conversation": conversation.id, "sender_type": actor.participant_type, "sender_id": actor.id, "now": now,
+    }).all()
+    for row_id, _, _ in updated:
+        loaded = db.session.identity_map.get(identity_key(P, row_id))
+        if loaded is not None:  # what this request loaded before the UPDATE is no longer what is stored
+            db.session.expire(loaded, ["unread_count", "last_read_at", "notify_pending_since", "updated_at"])
+    if not any(kind == actor.participant_type and reader_id == actor.id for _, kind, reader_id in updated):
+        participant_row(actor, conversation)  # a reader who joined before reader rows existed: read up to now
+
+
+@functools.cache
+def _count_unread_statement() -> sa.Update:
+    # Built once (every message posts it): building it cost about as much as running it.
+    now = sa.bindparam("now", type_=sa.DateTime(timezone=True))
+    is_sender = sa.and_(
+        P.participant_type == sa.bindparam("sender_type", type_=P.participant_type.type),
+        P.participant_id == sa.bindparam("sender_id", type_=sa.Integer),
+    )
     wants_email = sa.and_(P.email_notifications.is_(True), P.muted.is_(False))
-    updated = db.session.execute(
+    return (
         sa.update(P)
-        .where(P.conversation_id == conversation.id)
+        .where(P.conversation_id == sa.bindparam("of_conversation", type_=sa.Integer))
         .values(
             unread_count=sa.case((is_sender, 0), else_=P.unread_count + 1),
             last_read_at=sa.case((is_sender, now), else_=P.last_read_at),
@@ -255,19 +274,20 @@ def _count_unread(actor: Actor, conversation: Conversation, now: dt.datetime) ->
         )
         .returning(P.id, P.participant_type, P.participant_id)
         .execution_options(synchronize_session=False)
-    ).all()
-    for row_id, _, _ in updated:
-        loaded = db.session.identity_map.get(identity_key(P, row_id))
-        if loaded is not None:  # what this request loaded before the UPDATE is no longer what is stored
-            db.session.expire(loaded, ["unread_count", "last_read_at", "notify_pending_since", "updated_at"])
-    if not any(kind == actor.participant_type and reader_id == actor.id for _, kind, reader_id in updated):
-        participant_row(actor, conversation)  # a reader who joined before reader rows existed: read up to now
+    )
 
 
 def _bump_conversation(conversation_id: int, now: dt.datetime) -> None:
-    db.session.execute(
+    db.session.execute(_bump_statement(), {"of_conversation": conversation_id, "now": now})
+
+
+@functools.cache
+def _bump_statement() -> sa.Update:
+    # Built once, as _count_unread_statement.
+    now = sa.bindparam("now", type_=sa.DateTime(timezone=True))
+    return (
         sa.update(Conversation)
-        .where(Conversation.id == conversation_id)
+        .where(Conversation.id == sa.bindparam("of_conversation", type_=sa.Integer))
         .values(
             message_count=Conversation.message_count + 1,
             last_message_at=sa.case(

@@ -18,7 +18,7 @@ from ...models import ConversationParticipant, InboundEmail, InboundStatus
 from ...models.base import utcnow
 from ..errors import NotFound, ValidationError
 from ..pagination import Page, like_pattern, paginate
-from .parsing import MalformedEmail, parse_email
+from .parsing import MalformedEmail, ParsedEmail, parse_email
 from .receiving import REASONS, participant_actor, post_reply
 
 LIST_FILTERS = {
@@ -80,19 +80,32 @@ def accept(actor: Actor, row: InboundEmail) -> None:
     participant = db.session.get_one(ConversationParticipant, row.participant_id)
     poster = participant_actor(participant)
     assert poster is not None
-    try:
-        parsed = parse_email(row.raw, max_parts=int(current_app.config["INBOUND_EMAIL_MAX_PARTS"]))
-        files = parsed.files
-    except MalformedEmail:
-        files = []  # only its text can be accepted
+    parsed = _parsed(row)
+    files = parsed.files if parsed is not None else []  # unreadable: only its text can be accepted
     row.decided_by_type = actor.kind
     row.decided_by_id = actor.id
     row.decided_at = utcnow()
     try:
-        post_reply(poster, row, files, text=row.reply_text or row.full_text or "")
+        post_reply(poster, row, files, text=row.reply_text or (parsed.text if parsed is not None else ""))
     except NotFound:
         raise ValidationError("This reply cannot be accepted: the person it would be posted as can no longer "
                               "see the conversation.") from None
+
+
+def full_text(row: InboundEmail) -> str | None:
+    """The whole body as text, quotes and all, for "show full email"; None when it cannot be read. Read from
+    the raw email kept on the row, rather than stored twice: it is read rarely, and written with every reply."""
+    parsed = _parsed(row)
+    return parsed.text if parsed is not None else None
+
+
+def _parsed(row: InboundEmail) -> ParsedEmail | None:
+    if row.raw is None:  # too large: not kept
+        return None
+    try:
+        return parse_email(row.raw, max_parts=int(current_app.config["INBOUND_EMAIL_MAX_PARTS"]))
+    except MalformedEmail:
+        return None
 
 
 def discard(actor: Actor, row: InboundEmail) -> None:

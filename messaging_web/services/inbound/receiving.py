@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import email.parser
 import email.policy
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ def _new_row(raw: bytes, source: InboundSource, envelope_sender: str | None, par
         recipient=reply.address[:320] if reply else (parsed.recipients[0][:320] if parsed.recipients else None),
         subject=parsed.subject or None, status=InboundStatus.HELD.value, reason=None, reason_detail=None,
         raw=raw, raw_size=len(raw),
-        full_text=parsed.text, attachment_count=len(parsed.files), bounce_sent=False,
+        attachment_count=len(parsed.files), bounce_sent=False,
     )
 
 
@@ -239,19 +240,24 @@ def _place(row: InboundEmail, parsed: ParsedEmail, reply: ReplyAddress | None) -
 def _participant_and_actor(participant_id: int) -> tuple[ConversationParticipant | None, Actor | None]:
     """The reader row and its account as an Actor (None when the account is gone or deactivated), in one
     query: participant_actor's two lookups were a fifth of a reply's round trips."""
-    P = ConversationParticipant
-    found = db.session.execute(
-        sa.select(P, Customer, User)
-        .outerjoin(Customer, sa.and_(P.participant_type == ParticipantType.CUSTOMER, Customer.id == P.participant_id))
-        .outerjoin(User, sa.and_(P.participant_type != ParticipantType.CUSTOMER, User.id == P.participant_id))
-        .where(P.id == participant_id)
-    ).first()
+    found = db.session.execute(_participant_with_account(), {"participant_id": participant_id}).first()
     if found is None:
         return None, None
     participant, customer, user = found
     if participant.participant_type is ParticipantType.CUSTOMER:
         return participant, Actor.for_customer(customer) if customer is not None and customer.is_active else None
     return participant, Actor.for_user(user) if user is not None and user.is_active else None
+
+
+@functools.cache
+def _participant_with_account() -> sa.Select[ConversationParticipant, Customer, User]:
+    P = ConversationParticipant
+    return (
+        sa.select(P, Customer, User)
+        .outerjoin(Customer, sa.and_(P.participant_type == ParticipantType.CUSTOMER, Customer.id == P.participant_id))
+        .outerjoin(User, sa.and_(P.participant_type != ParticipantType.CUSTOMER, User.id == P.participant_id))
+        .where(P.id == sa.bindparam("participant_id", type_=sa.Integer))
+    )
 
 
 def participant_actor(participant: ConversationParticipant) -> Actor | None:

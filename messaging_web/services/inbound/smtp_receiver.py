@@ -33,6 +33,13 @@ class SharedPortController(Controller):
             self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context, reuse_port=True,
         )
 
+    def _trigger_server(self):
+        # aiosmtpd checks that its server is up by connecting to the port and waiting for its own factory to
+        # run; on a shared port the kernel may give that connection to another process's server, and this
+        # one then stopped with "SMTP server started, but not responding". The factory (what the check is
+        # for: its errors surface only on a connection) runs here directly instead.
+        self._factory_invoker()
+
 
 class InboundHandler:
     def __init__(self, app: Flask, executor: ThreadPoolExecutor):
