@@ -79,7 +79,7 @@ def _notify(reader: ConversationParticipant, now: dt.datetime) -> bool:
     """Queue the reader's email (True), or find there is nothing to send (False)."""
     if reader.muted or not reader.email_notifications or reader.unread_count == 0:
         return False
-    messages = _new_messages(reader)
+    messages, total = _new_messages(reader)
     if not messages:
         return False
     recipient = _recipient(reader)
@@ -94,6 +94,7 @@ def _notify(reader: ConversationParticipant, now: dt.datetime) -> bool:
         "store_name": _counterpart(reader.participant_type, conversation, store),
         "conversation_subject": conversation.subject,
         "conversation_url": conversation_url(reader.participant_type, conversation, store),
+        "message_count": total,  # all the new messages; `messages` lists the latest of them
         "messages": [
             {
                 "sender_name": name, "content": _clip(m.content) or "(sent a file)",
@@ -134,12 +135,16 @@ def _thread_headers(conversation: Conversation) -> dict[str, str]:
     }
 
 
-def _new_messages(reader: ConversationParticipant) -> list[tuple[Message, str]]:
-    """Messages from others since the reader last read the thread and since the last email, oldest first."""
+def _new_messages(reader: ConversationParticipant) -> tuple[list[tuple[Message, str]], int]:
+    """The latest MAX_MESSAGES_LISTED messages from others since the reader last read the thread and since
+    the last email, oldest first, and how many such messages there are in all."""
     sender_user, sender_customer = sender_aliases()
     is_own = sa.and_(Message.sender_type == reader.participant_type, Message.sender_id == reader.participant_id)
     stmt = (
-        join_senders(sa.select(Message, sa.func.coalesce(sender_customer.name, sender_user.name, "Former member")))
+        join_senders(sa.select(
+            Message, sa.func.coalesce(sender_customer.name, sender_user.name, "Former member"),
+            sa.func.count().over(),  # counted before the LIMIT
+        ))
         .where(
             Message.conversation_id == reader.conversation_id, ~is_own,
             Message.is_system_message.is_(False), Message.is_deleted.is_(False),
@@ -150,7 +155,8 @@ def _new_messages(reader: ConversationParticipant) -> list[tuple[Message, str]]:
     if reader.last_read_at is not None:
         stmt = stmt.where(Message.created_at > reader.last_read_at)
     rows = db.session.execute(stmt.order_by(Message.id.desc()).limit(MAX_MESSAGES_LISTED)).all()
-    return [(message, name) for message, name in reversed(rows)]  # type: ignore[misc]  # sender name: str
+    total = rows[0][2] if rows else 0
+    return [(message, name) for message, name, _ in reversed(rows)], total  # type: ignore[misc]  # name: str
 
 
 def _recipient(reader: ConversationParticipant) -> User | Customer | None:

@@ -282,6 +282,7 @@ def _filters(portal: Portal) -> conversations.InboxFilters:
     return conversations.InboxFilters(
         status=status if status in ("all", "open", "closed") else "all",
         unread_only=args.get("unread") in ("1", "on", "true"),
+        muted=muted if (muted := args.get("muted", "any")) in ("only", "hidden") else "any",
         conversation_type=kind,
         search=(args.get("q") or "").strip()[:200],
     )

@@ -93,6 +93,20 @@ def test_several_messages_in_the_window_make_one_email_listing_them_all(people):
     assert emails("staff@claire.test") == []
 
 
+def test_a_long_batch_counts_every_message_and_lists_the_latest(people):
+    conversation = conversations.start_conversation(
+        people["owner"], ConversationType.STORE_CUSTOMER, "Votre commande", "Message 1",
+        customer=db.session.get(accounts.Customer, people["customer"].id),
+    )
+    for n in range(2, 46):
+        conversations.post_message(people["owner"], conversation, f"Message {n}")
+    db.session.commit()
+    flush(utcnow() + WINDOW)
+    body = emails("chloe@shop.test")[0].body_html
+    assert "45 nouveaux messages" in body and "Voici les 20 plus récents." in body
+    assert "Message 45" in body and "Message 26" in body and "Message 25<" not in body
+
+
 def test_a_reader_who_opened_the_thread_meanwhile_gets_no_email(people):
     conversation = conversations.start_conversation(
         people["customer"], ConversationType.STORE_CUSTOMER, "Question", "Avez-vous des gants ?"

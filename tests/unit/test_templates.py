@@ -375,7 +375,7 @@ def test_notification_and_settings_test_templates_take_the_agreed_variables(ctx)
     template_catalog.load_default_templates()
     notification = resolve_template("new_message_notification", language="fr")
     assert set(notification.variables) == {"recipient_name", "store_name", "conversation_subject", "messages", "conversation_url",
-                                          "reply_by_email"}
+                                          "reply_by_email", "message_count"}
     email = render_email(notification, {
         "recipient_name": "Alice", "store_name": "Boutique", "conversation_subject": "Retour",
         "conversation_url": "https://x.example/c/1",

@@ -442,6 +442,26 @@ def test_reader_settings_mute_and_email_are_saved_per_person(signed_in, shop, th
     assert 'name="muted" checked' in page and 'name="email_notifications" >' in page
 
 
+
+def test_muted_threads_carry_a_mark_and_can_be_filtered(signed_in, shop, threads):
+    muted = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Newsletter question")
+    other = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Parcel")
+    client = signed_in(shop["team"])
+    client.post(f"/store/north/conversations/{muted}/settings",
+                data={"muted": "y", "csrf_token": token(client, "/store/north/conversations/")})
+    page = client.get("/store/north/conversations/").get_data(as_text=True)
+    row = page.split(f'id="inbox-row-{muted}"')[1].split("</tr>")[0]
+    assert ">muted</span>" in row
+    assert ">muted</span>" not in page.split(f'id="inbox-row-{other}"')[1].split("</tr>")[0]
+    only = client.get("/store/north/conversations/?muted=only").get_data(as_text=True)
+    assert re.findall(r'id="inbox-row-(\d+)"', only) == [str(muted)]
+    hidden = client.get("/store/north/conversations/?muted=hidden").get_data(as_text=True)
+    assert re.findall(r'id="inbox-row-(\d+)"', hidden) == [str(other)]
+    assert client.get("/store/north/conversations/?muted=nonsense").status_code == 200
+    # Muting is the reader's own: the customer sees no mark.
+    customer_page = signed_in(shop["customer"]).get("/inbox/north/conversations/").get_data(as_text=True)
+    assert ">muted</span>" not in customer_page
+
 # --- starting conversations ---------------------------------------------------------------------------------
 
 
