@@ -136,6 +136,40 @@ def _conversation_by_id(kind: str | None) -> sa.Select:
     )
 
 
+def moderation_visibility(actor: Actor) -> sa.ColumnElement[bool]:
+    """The SQL condition 'a store-customer thread the actor may review': platform admins, while the platform
+    setting PLATFORM_MODERATION is on. Read-only: no write path loads conversations through it."""
+    from flask import current_app
+
+    from .models import Conversation, ConversationType
+
+    if not (actor.is_admin and current_app.config["PLATFORM_MODERATION"]):
+        return sa.false()
+    return Conversation.conversation_type == ConversationType.STORE_CUSTOMER
+
+
+def moderated_conversations(actor: Actor) -> sa.Select:
+    """SELECT of the store-customer conversations the actor may review (none but for admins)."""
+    from .models import Conversation
+
+    return sa.select(Conversation).where(moderation_visibility(actor))
+
+
+def access_moderated_conversation(actor: Actor, conversation_id: int):
+    """A store-customer conversation for an admin's read-only review, its store and customer loaded."""
+    from sqlalchemy.orm import joinedload
+
+    from .models import Conversation
+
+    conversation = db.session.scalar(
+        moderated_conversations(actor).where(Conversation.id == conversation_id)
+        .options(joinedload(Conversation.store), joinedload(Conversation.customer))
+    )
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
 def access_message(actor: Actor, conversation, message_id: int):
     """A message of a conversation the actor has already accessed; NotFound if it is in another one."""
     from .models import Message
@@ -159,7 +193,8 @@ def access_attachment(actor: Actor, attachment_id: int):
         sa.select(MessageAttachment, Message.is_deleted)
         .join(Message, Message.id == MessageAttachment.message_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(MessageAttachment.id == attachment_id, conversation_visibility(actor))
+        .where(MessageAttachment.id == attachment_id,
+               sa.or_(conversation_visibility(actor), moderation_visibility(actor)))
     ).first()
     if row is None or (row.is_deleted and not actor.is_admin):
         raise NotFound("No such attachment.")
@@ -192,6 +227,28 @@ def access_conversation_partner_customer(actor: Actor, store_id: int | None, ema
     if customer is None:
         raise NotFound("No such customer.")
     return customer
+
+
+def search_partner_customers(actor: Actor, store_id: int | None, term: str, *, limit: int = 10) -> list:
+    """The customers the actor may start a conversation with whose name or email contains `term`, by name:
+    a team its own store's, an admin those of the store it picked, nobody else any."""
+    from .models import Customer
+    from .services.pagination import like_pattern
+
+    if actor.is_store_user:
+        store_id = actor.store_id
+    elif not actor.is_admin:
+        store_id = None
+    term = (term or "").replace("\x00", "").strip()
+    if store_id is None or not term:
+        return []
+    pattern = like_pattern(term)
+    return list(db.session.scalars(
+        sa.select(Customer)
+        .where(Customer.store_id == store_id, Customer.is_active.is_(True),
+               sa.or_(Customer.email.ilike(pattern, escape="\\"), Customer.name.ilike(pattern, escape="\\")))
+        .order_by(Customer.name, Customer.id).limit(limit)
+    ))
 
 
 def access_admin_notification(actor: Actor, notification_id: int) -> AdminNotification:

@@ -173,6 +173,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "ATTACHMENT_S3_PREFIX": os.environ.get("ATTACHMENT_S3_PREFIX", ""),
         "ATTACHMENT_S3_PRESIGN_SECONDS": _int("ATTACHMENT_S3_PRESIGN_SECONDS", 60),
         "ATTACHMENT_S3_REDIRECT": _bool("ATTACHMENT_S3_REDIRECT", True),
+        # Platform admins may open store-customer threads read-only (each view audited); off: they cannot.
+        "PLATFORM_MODERATION": _bool("PLATFORM_MODERATION", True),
         # Reply by email (services/inbound/): the domain reply addresses live at (empty: the feature is off
         # and notifications keep the sender's Reply-To), the largest email and most MIME parts accepted,
         # and what each provider's inbound webhook is verified with.

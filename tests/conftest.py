@@ -140,10 +140,10 @@ class Factory:
             db.session.commit()
             return _detached(user)
 
-    def customer(self, store: Store, email: str | None = None, language: str = "en"):
+    def customer(self, store: Store, email: str | None = None, language: str = "en", name: str = "Cora Customer"):
         with self.app.app_context():
             customer = accounts.create_customer(
-                db.session.get(Store, store.id), email or f"customer{self._next()}@shop.test", "Cora Customer",
+                db.session.get(Store, store.id), email or f"customer{self._next()}@shop.test", name,
                 PASSWORD, language,
             )
             db.session.commit()

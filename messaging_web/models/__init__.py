@@ -17,6 +17,7 @@ from .enums import (
 )
 from .inbound import InboundEmail
 from .messaging import Conversation, ConversationParticipant, Message, MessageAttachment
+from .moderation import ModerationView
 from .notifications import AdminNotification
 from .platform import Customer, Store, User
 
@@ -35,6 +36,7 @@ __all__ = [
     "EmailStatus",
     "EmailTemplate",
     "InboundEmail",
+    "ModerationView",
     "InboundSource",
     "InboundStatus",
     "Message",

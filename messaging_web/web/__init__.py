@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         admin_conversations,
         admin_email_log,
+        admin_moderation,
         admin_notifications,
         admin_templates,
         assets,

@@ -1,7 +1,7 @@
 """The platform admins' inbox: threads with stores and with customers."""
 from __future__ import annotations
 
-from flask import redirect, url_for
+from flask import redirect, render_template, request, url_for
 from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import Optional
 
@@ -13,6 +13,7 @@ from ..services.errors import NotFound, ValidationError
 from .admin import bp
 from .conversation_views import Portal, StartForm, register_conversation_views, render_start_form
 from .forms import options, save_form
+from .portal import int_arg
 from .rate_limits import message_post_limit
 
 PORTAL = Portal(name="admin", inbox_endpoint="admin.conversations", can_close=True)
@@ -32,12 +33,25 @@ class AdminStartForm(StartForm):
 @message_post_limit
 def new_conversation():
     actor = current_actor()
-    form = AdminStartForm()
+    # "Message this customer" links arrive with the store and the customer filled in.
+    form = AdminStartForm(
+        store_id=int_arg(request.args, "store_id"), customer_email=request.args.get("customer", ""),
+        recipient="customer" if request.args.get("customer") else "store",
+    )
     form.store_id.choices = options(access.admin_store_choices(actor))
     submission = save_form(form, lambda: _start(actor, form))
     if submission.saved:
         return redirect(url_for("admin.conversation", conversation_id=submission.result.id))
     return render_start_form(PORTAL, form, submission)
+
+
+@bp.get("/conversations/customers")
+def customer_options():
+    """The customer picker's suggestions as the admin types, among the customers of the chosen store."""
+    found = access.search_partner_customers(
+        current_actor(), int_arg(request.args, "store_id"), request.args.get("customer_email", "")
+    )
+    return render_template("conversations/_customer_options.html", customers=found)
 
 
 def _start(actor, form: AdminStartForm):

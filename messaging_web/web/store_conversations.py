@@ -1,7 +1,7 @@
 """The store team's inbox: threads with the store's customers and with the platform."""
 from __future__ import annotations
 
-from flask import g, redirect, request, url_for
+from flask import g, redirect, render_template, request, url_for
 from wtforms import RadioField, StringField
 from wtforms.validators import Optional
 
@@ -35,6 +35,13 @@ def new_conversation():
     if submission.saved:
         return redirect(url_for("store.conversation", conversation_id=submission.result.id))
     return render_start_form(PORTAL, form, submission)
+
+
+@bp.get("/conversations/customers")
+def customer_options():
+    """The customer picker's suggestions as the team types (the store's own customers only)."""
+    found = access.search_partner_customers(current_actor(), None, request.args.get("customer_email", ""))
+    return render_template("conversations/_customer_options.html", customers=found)
 
 
 def _start(actor, form: StoreStartForm):

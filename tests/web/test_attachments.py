@@ -150,15 +150,22 @@ def test_someone_who_cannot_see_the_conversation_gets_404_for_its_files(app, sig
     [row] = attachment_rows(app)
     same_shop_customer = factory.customer(world.shop)
 
-    # Another shop's team and customer, another customer of the same shop, and the platform admin
-    # (store-customer threads are not theirs): the same 404 as for a file that does not exist.
-    for outsider in (world.other_team, world.other_customer, same_shop_customer, world.admin):
-        outsider_client = app.test_client()
-        signed_in_client = _sign_in_other(outsider_client, outsider)
-        for thumbnail in (False, True):
-            response = signed_in_client.get(world.download_url(outsider, row.id, thumbnail))
-            assert response.status_code == 404, (outsider.email, thumbnail)
-            assert response.headers.get("Location") is None
+    # Another shop's team and customer, another customer of the same shop, and the platform admin when
+    # reviews are off (store-customer threads are not theirs): the same 404 as for a file that does not exist.
+    app.config["PLATFORM_MODERATION"] = False
+    try:
+        for outsider in (world.other_team, world.other_customer, same_shop_customer, world.admin):
+            outsider_client = app.test_client()
+            signed_in_client = _sign_in_other(outsider_client, outsider)
+            for thumbnail in (False, True):
+                response = signed_in_client.get(world.download_url(outsider, row.id, thumbnail))
+                assert response.status_code == 404, (outsider.email, thumbnail)
+                assert response.headers.get("Location") is None
+    finally:
+        app.config["PLATFORM_MODERATION"] = True
+    # With reviews on, the admin reviewing the thread sees its files.
+    admin = _sign_in_other(app.test_client(), world.admin)
+    assert admin.get(world.download_url(world.admin, row.id, False)).status_code in (200, 302)
     # Another shop's team user trying the id under the first shop's URL: not their store, 404.
     other = _sign_in_other(app.test_client(), world.other_team)
     assert other.get(f"/store/{world.shop.slug}/attachments/{row.id}").status_code == 404
