@@ -13,8 +13,14 @@
     return {
       maxFiles: parseInt(widget.getAttribute("data-max-files"), 10) || 10,
       maxSize: parseInt(widget.getAttribute("data-max-size"), 10) || 10485760,
-      maxTotal: parseInt(widget.getAttribute("data-max-total"), 10) || 26214400
+      maxTotal: parseInt(widget.getAttribute("data-max-total"), 10) || 26214400,
+      extensions: (widget.getAttribute("data-extensions") || "").split(",").filter(Boolean)
     };
+  }
+
+  function extensionOf(name) {
+    var dot = name.lastIndexOf(".");
+    return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
   }
 
   // The chosen files live in a DataTransfer so that picking twice, dropping and removing all add up;
@@ -80,7 +86,9 @@
     var total = 0;
     Array.prototype.forEach.call(transfer.files, function (f) { total += f.size; });
     Array.prototype.forEach.call(files, function (file) {
-      if (file.size === 0) {
+      if (rule.extensions.length && rule.extensions.indexOf(extensionOf(file.name)) < 0) {
+        refused.push({ name: file.name, reason: "this kind of file is not accepted." });
+      } else if (file.size === 0) {
         refused.push({ name: file.name, reason: "the file is empty." });
       } else if (file.size > rule.maxSize) {
         refused.push({ name: file.name, reason: "the file is " + formatSize(file.size) + "; the limit is " + formatSize(rule.maxSize) + " per file." });

@@ -42,6 +42,8 @@ def _template_helpers():
         "attachment_type_label": attachments.type_label,
         "attachment_size": attachments.format_size,
         "thumbnail_box": attachments.thumbnail_box,
+        # The composer flags other kinds before uploading (the server still decides by the content).
+        "attachment_extensions": ",".join(sorted(attachments.TYPES_BY_EXTENSION)),
     }
 
 

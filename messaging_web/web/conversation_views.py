@@ -163,7 +163,10 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         thread = access.access_conversation(actor, conversation_id)
         form = MessageForm()
         after = int_arg(request.form, "after") or 0
-        files = [Upload.from_file_storage(f) for f in request.files.getlist("attachments")]
+        # "Send without invoice.exe": the files the author chose to leave out after a refusal.
+        left_out = set(filter(None, request.form.get("without", "").split("\n")))
+        files = [Upload.from_file_storage(f) for f in request.files.getlist("attachments")
+                 if not (f.filename and f.filename in left_out)]
         submission = save_form(form, lambda: conversations.post_message(actor, thread, form.content.data or "", files))
         if submission.saved:
             if not is_htmx():
@@ -174,11 +177,25 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
                 fresh_composer=MessageForm(formdata=None),
                 max_length=current_app.config["MESSAGE_MAX_LENGTH"],
             )
+        refused_files = _attachment_refusals(submission.refusal)
+        if is_htmx() and refused_files and all(r.filename for r in refused_files):
+            # Files refused one by one: the composer stays as it is (the text and every file picked), and asks
+            # whether to send without the refused ones.
+            refused_names = {r.filename for r in refused_files}
+            sendable = [f for f in files if f.filename not in refused_names]
+            response = make_response(render_template(
+                "conversations/_composer_refusals.html", refusals=refused_files,
+                left_out="\n".join(sorted(refused_names | left_out)),
+                can_send_without=bool(sendable or (form.content.data or "").strip()),
+            ), submission.status)
+            response.headers["HX-Retarget"] = "#composer-status"
+            response.headers["HX-Reswap"] = "innerHTML"
+            return response
         response = make_response(
             render_template(
                 "conversations/_composer.html", conversation=thread, form=form,
                 max_length=current_app.config["MESSAGE_MAX_LENGTH"],
-                attach_refusals=_attachment_refusals(submission.refusal),
+                attach_refusals=refused_files,
             ),
             submission.status,
         )

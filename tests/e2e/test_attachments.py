@@ -99,3 +99,29 @@ def test_the_server_refusal_of_a_disguised_file_is_shown_in_the_composer(browser
     expect(page.locator("#content")).to_have_value("Look at this")
     expect(page.locator("#messages")).not_to_contain_text("Look at this")
     screenshot(page, "attachments-composer-refused")
+
+
+def test_of_three_files_one_refused_the_message_goes_with_the_two_after_the_author_confirms(browser, live_server,
+                                                                                            page):
+    open_order_thread(page)
+    page.fill("#composer textarea", "The photo, the invoice and a tool")
+    page.set_input_files("#composer input[type=file]", files=[
+        {"name": "jacket.jpg", "mimeType": "image/jpeg", "buffer": sample_files.image("JPEG", size=(200, 100))},
+        {"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": sample_files.pdf()},
+        {"name": "setup.exe", "mimeType": "application/octet-stream", "buffer": sample_files.EXECUTABLE},
+    ])
+    # The browser flags the kind the server refuses before anything is uploaded.
+    expect(page.locator("#composer .attach-refused")).to_have_text("setup.exe: this kind of file is not accepted.")
+    # A file whose name passes but whose content does not is refused by the server: the composer keeps
+    # everything and asks.
+    drop_file(page, "scan.png", sample_files.EXECUTABLE, "image/png")
+    page.click("#composer button[type=submit]:has-text('Send')")
+    status = page.locator("#composer-status")
+    expect(status).to_contain_text("scan.png: this kind of file is not accepted", timeout=WAIT_MS)
+    expect(page.locator("#composer textarea")).to_have_value("The photo, the invoice and a tool")
+    screenshot(page, "attachments-send-without")
+    status.locator("button", has_text="Send without scan.png").click()
+    sent = page.locator("#messages .message", has_text="The photo, the invoice and a tool")
+    expect(sent).to_have_count(1, timeout=WAIT_MS)
+    expect(sent).to_contain_text("invoice.pdf")
+    expect(sent.locator("img")).to_have_count(1)

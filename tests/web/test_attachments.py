@@ -190,25 +190,47 @@ def test_an_admin_downloads_files_of_a_thread_with_a_customer(app, signed_in, wo
     assert headers["Content-Disposition"].startswith("attachment;")
 
 
-def test_a_refused_file_sends_nothing_and_the_composer_says_why(app, signed_in, world, attachment_storage):
+def test_a_refused_file_sends_nothing_until_the_author_sends_without_it(app, signed_in, world, attachment_storage):
     client = signed_in(world.customer)
     before = _message_count(app, world.thread_id)
-    response = post_files(client, world.thread_url(world.customer), [
+    files = [
         ("fine.pdf", sample_files.pdf()),
         ("photo.png", sample_files.EXECUTABLE),
         ("drawing.svg", sample_files.SVG_WITH_SCRIPT),
         ("empty.txt", b""),
-    ])
+    ]
+    response = post_files(client, world.thread_url(world.customer), files)
     assert response.status_code == 422
-    assert response.headers["HX-Retarget"] == "#composer"
+    # The composer keeps its text and every file picked: only its status line says what is wrong.
+    assert response.headers["HX-Retarget"] == "#composer-status"
     html = response.get_data(as_text=True)
     assert "photo.png: this kind of file is not accepted" in html
     assert "drawing.svg: HTML, SVG and XML files are not accepted" in html
     assert "empty.txt: the file is empty." in html
     assert "fine.pdf:" not in html
-    assert 'id="composer"' in html and "Here are the files" in html  # the text is kept
+    assert 'name="without"' in html and "Send without photo.png, drawing.svg, empty.txt" in html
     assert _message_count(app, world.thread_id) == before
     assert attachment_rows(app) == []
+    # "Send without ...": the same form again, with the button's value; the good file goes out.
+    without = re.search(r'name="without" value="([^"]*)"', html).group(1).replace("&#10;", "\n")
+    page = client.get(world.thread_url(world.customer)).get_data(as_text=True)
+    data = {"content": "Here are the files", "csrf_token": CSRF_META.search(page).group(1), "without": without,
+            "attachments": [(io.BytesIO(b), name) for name, b in files]}
+    sent = client.post(world.thread_url(world.customer) + "/messages", data=data,
+                       content_type="multipart/form-data", headers={"HX-Request": "true"})
+    assert sent.status_code == 200
+    assert [row.original_filename for row in attachment_rows(app)] == ["fine.pdf"]
+    assert _message_count(app, world.thread_id) == before + 1
+
+
+def test_without_htmx_a_refused_file_shows_the_composer_again_with_the_text(app, signed_in, world,
+                                                                            attachment_storage):
+    client = signed_in(world.customer)
+    response = post_files(client, world.thread_url(world.customer), [("photo.png", sample_files.EXECUTABLE)],
+                          htmx=False)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "photo.png: this kind of file is not accepted" in html and "Here are the files" in html
 
 
 def test_too_many_files_and_a_30000_pixel_png_are_refused(app, signed_in, world, attachment_storage):
