@@ -20,6 +20,7 @@ from .messaging import Conversation, ConversationParticipant, Message, MessageAt
 from .moderation import ModerationView
 from .notifications import AdminNotification
 from .platform import Customer, Store, User
+from .saved_replies import SavedReply
 
 __all__ = [
     "CONVERSATION_TYPES_SEEN",
@@ -37,6 +38,7 @@ __all__ = [
     "EmailTemplate",
     "InboundEmail",
     "ModerationView",
+    "SavedReply",
     "InboundSource",
     "InboundStatus",
     "Message",

@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         nav,
         public,
         read_only,
+        saved_replies,
         store,
         store_conversations,
         store_email_log,

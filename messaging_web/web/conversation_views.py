@@ -18,7 +18,7 @@ from .. import access
 from ..actors import current_actor
 from ..extensions import db
 from ..models import CONVERSATION_TYPES_SEEN, ConversationType, ParticipantType
-from ..services import conversations
+from ..services import conversations, saved_replies
 from ..services.attachments import Refusal, Upload, UploadRefused
 from ..services.errors import PermissionDenied, ValidationError
 from .forms import save_form
@@ -203,6 +203,17 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             response.headers["HX-Retarget"] = "#composer"
             response.headers["HX-Reswap"] = "outerHTML"
         return response
+
+    if portal.name != "customer":
+
+        @bp.get(f"{prefix}/<int:conversation_id>/saved-replies")
+        @read_only
+        def conversation_saved_replies(conversation_id: int):
+            """The composer's saved-reply picker: the team's replies, filled in for this thread, as one types."""
+            actor = current_actor()
+            thread = access.access_conversation(actor, conversation_id)
+            found = saved_replies.replies_for_conversation(actor, thread, (request.args.get("q") or "")[:200])
+            return render_template("conversations/_saved_reply_results.html", replies=found)
 
     @bp.post(f"{prefix}/<int:conversation_id>/unread")
     def mark_conversation_unread(conversation_id: int):
