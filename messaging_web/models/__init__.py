@@ -21,6 +21,7 @@ from .moderation import ModerationView
 from .notifications import AdminNotification
 from .platform import Customer, Store, User
 from .saved_replies import SavedReply
+from .template_versions import TemplateVersion
 
 __all__ = [
     "CONVERSATION_TYPES_SEEN",
@@ -39,6 +40,7 @@ __all__ = [
     "InboundEmail",
     "ModerationView",
     "SavedReply",
+    "TemplateVersion",
     "InboundSource",
     "InboundStatus",
     "Message",

@@ -32,6 +32,10 @@ class EmailTemplate(TimestampMixin, Model):
     required_variables: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     is_platform_only: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # The saved state in use (services/templates/versions.py); emails in the log name it.
+    current_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("template_versions.id", ondelete="SET NULL", use_alter=True), nullable=True
+    )
 
     def __repr__(self) -> str:
         return f"<EmailTemplate {self.code}/{self.language}>"
@@ -50,6 +54,9 @@ class StoreEmailTemplate(TimestampMixin, Model):
     body_html: Mapped[str] = mapped_column(sa.Text, nullable=False)
     body_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    current_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("template_versions.id", ondelete="SET NULL", use_alter=True), nullable=True
+    )
 
     store = relationship("Store")
 
@@ -83,6 +90,11 @@ class EmailLog(TimestampMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     template_code: Mapped[str | None] = mapped_column(sa.String(100), nullable=True, index=True)
     template_id: Mapped[int | None] = mapped_column(sa.ForeignKey("email_templates.id"), nullable=True)
+    # The template version the email was rendered from (its history page shows it).
+    template_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("template_versions.id", ondelete="SET NULL", use_alter=True), nullable=True
+    )
+    template_version = relationship("TemplateVersion", foreign_keys=[template_version_id])
     recipient_email: Mapped[str] = mapped_column(sa.String(255), nullable=False, index=True)
     recipient_name: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
     subject: Mapped[str] = mapped_column(sa.String(500), nullable=False)

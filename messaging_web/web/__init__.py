@@ -31,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
         store_email_log,
         store_email_settings,
         store_templates,
+        template_history,
         template_send_test,
         tracking,
         webhooks,

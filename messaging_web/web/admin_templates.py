@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..actors import current_actor
 from ..extensions import db
 from ..models import EmailCategory
 from ..services import templates
@@ -52,7 +53,7 @@ class PlatformTemplateForm(PreviewFields):
             variables=templates.parse_variable_list(self.variables.data),
             required_variables=templates.parse_variable_list(self.required_variables.data),
             is_active=self.is_active.data, is_platform_only=self.is_platform_only.data,
-            sample=self.sample_values(),
+            sample=self.sample_values(), note=self.note.data, author_name=current_actor().name,
         )
 
     def fill_from(self, template, *, as_translation: bool = False) -> None:

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from ..actors import current_actor
 from ..extensions import db
 from ..services import templates
 from ..services.errors import NotFound
@@ -44,6 +45,7 @@ class OverrideForm(PreviewFields):
         return templates.OverrideInput(
             subject=self.subject.data or "", body_html=self.body_html.data or "", body_text=self.body_text.data,
             name=self.name.data, is_active=self.is_active.data, sample=self.sample_values(),
+            note=self.note.data, author_name=current_actor().name,
         )
 
 
@@ -92,7 +94,7 @@ def templates_revert(code: str, language: str):
     override = templates.store_override(g.store.id, base.code, base.language)
     if override is None:
         raise NotFound("No such template.")
-    templates.revert_template_override(override)
+    templates.revert_template_override(override, author_name=current_actor().name)
     db.session.commit()
     flash(f"“{base.name}” ({base.language}) is back to the platform default.", "success")
     return redirect(url_for("store.templates_edit", code=base.code, language=base.language))

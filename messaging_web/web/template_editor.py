@@ -23,6 +23,7 @@ class PreviewFields(FlaskForm):
     body_html = TextAreaField("HTML body", validators=[DataRequired()])
     body_text = TextAreaField("Text body (leave empty to derive it from the HTML)", validators=[Optional()])
     sample = TextAreaField("Sample values for the preview (JSON)", validators=[Optional()])
+    note = StringField("Note for the history (optional)", validators=[Optional(), Length(max=500)])
 
     def sample_values(self) -> dict | None:
         """The sample values for the trial render on save; None (the shipped ones) when they do not parse."""

@@ -175,6 +175,7 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
     row = EmailLog(
         template_code=resolved.code,
         template_id=resolved.template_id,
+        template_version_id=resolved.version_id,
         recipient_email=to_email,
         recipient_name=recipient_name,
         subject="",

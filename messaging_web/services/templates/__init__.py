@@ -21,6 +21,8 @@ from .editing import (  # noqa: F401
     parse_sample_values,
     platform_template,
     preview_template,
+    restore_platform_version,
+    restore_store_version,
     revert_template_override,
     sample_values_for,
     save_store_override,
@@ -56,4 +58,7 @@ from .resolution import (  # noqa: F401
     parse_variable_list,
     resolve_template,
 )
+from .versions import compare as compare_versions  # noqa: F401
+from .versions import history as template_history  # noqa: F401
+from .versions import version_of  # noqa: F401
 

@@ -16,6 +16,7 @@ from ..errors import NotFound, ValidationError
 from ..sandbox.jinja_sandbox import HTML_SANDBOX, TEXT_SANDBOX
 from ..sandbox.rendering import PART_LABELS, syntax_problem
 from ..untrusted_json import parse_untrusted_json
+from . import versions
 from .rendering import (
     RenderedEmail,
     RenderRefused,
@@ -54,6 +55,7 @@ class TemplateSource:
     def as_resolved(self, code: str = "preview", language: str = FALLBACK_LANGUAGE) -> ResolvedTemplate:
         return ResolvedTemplate(
             code=code, language=language, source="preview", template_id=None, store_template_id=None,
+            version_id=None,
             subject=self.subject, body_html=self.body_html, body_text=self.body_text,
             variables=self.variables, required_variables=self.required_variables, cache_key=(),
         )
@@ -213,6 +215,8 @@ class PlatformTemplateInput:
     is_active: bool = True
     is_platform_only: bool = False
     sample: dict | None = None  # the editor's sample values, for the trial render
+    note: str | None = None  # kept with the version this save makes
+    author_name: str | None = None  # who saves (None: the system, e.g. seeding the shipped templates)
 
 
 def _check_platform_input(data: PlatformTemplateInput) -> PlatformTemplateInput:
@@ -248,17 +252,20 @@ def create_platform_template(data: PlatformTemplateInput) -> EmailTemplate:
         )
     template = EmailTemplate(code=data.code, language=data.language)
     _apply_platform_input(template, data)
+    versions.record_version(template, action="created", author_name=data.author_name, note=data.note)
     db.session.add(template)
     _flush_unique(f"A template '{data.code}' in {data.language} exists already.", "language")
     return template
 
 
-def update_platform_template(template: EmailTemplate, data: PlatformTemplateInput) -> EmailTemplate:
+def update_platform_template(template: EmailTemplate, data: PlatformTemplateInput, *,
+                             action: str = "saved") -> EmailTemplate:
     data = _check_platform_input(data)
     if _platform_exists(data.code, data.language, exclude_id=template.id):
         raise ValidationError(f"A template '{data.code}' in {data.language} exists already.", field="language")
     template.code, template.language = data.code, data.language
     _apply_platform_input(template, data)
+    versions.record_version(template, action=action, author_name=data.author_name, note=data.note)
     _flush_unique(f"A template '{data.code}' in {data.language} exists already.", "language")
     return template
 
@@ -334,9 +341,12 @@ class OverrideInput:
     name: str | None = None
     is_active: bool = True
     sample: dict | None = None  # the editor's sample values, for the trial render
+    note: str | None = None
+    author_name: str | None = None
 
 
-def save_store_override(store_id: int, base: EmailTemplate, data: OverrideInput) -> StoreEmailTemplate:
+def save_store_override(store_id: int, base: EmailTemplate, data: OverrideInput, *,
+                        action: str = "saved") -> StoreEmailTemplate:
     """Create or update the store's override of `base` (same code and language)."""
     if base.is_platform_only or not base.is_active:
         raise ValidationError("This template cannot be customized.")
@@ -356,11 +366,48 @@ def save_store_override(store_id: int, base: EmailTemplate, data: OverrideInput)
     override.body_html = data.body_html
     override.body_text = data.body_text if (data.body_text or "").strip() else None
     override.is_active = data.is_active
+    versions.record_version(override, action=action, author_name=data.author_name, note=data.note)
     _flush_unique("This template was customized meanwhile; reload the page.", "subject")
     return override
 
 
-def revert_template_override(override: StoreEmailTemplate) -> None:
-    """Remove the store's override: the platform default applies again."""
+def revert_template_override(override: StoreEmailTemplate, *, author_name: str | None = None,
+                             note: str | None = None) -> None:
+    """Remove the store's override: the platform default applies again. The revert is a version of the
+    store's history (the default's text), so restoring the version before it undoes the revert."""
+    base = db.session.scalar(sa.select(EmailTemplate).where(
+        EmailTemplate.code == override.template_code, EmailTemplate.language == override.language))
+    if base is not None:
+        versions.record_revert(override, base, author_name=author_name, note=note)
     db.session.delete(override)
     db.session.flush()
+
+
+def restore_platform_version(template: EmailTemplate, version_id: int, *, author_name: str | None) -> EmailTemplate:
+    """Make an earlier version of a platform template current again, as a new version."""
+    version = versions.version_of(None, template.code, template.language, version_id)
+    data = PlatformTemplateInput(
+        code=template.code, language=template.language, name=template.name, description=template.description,
+        category=template.category, subject=version.subject, body_html=version.body_html,
+        body_text=version.body_text, variables=parse_variable_list(version.variables),
+        required_variables=parse_variable_list(version.required_variables), is_active=template.is_active,
+        is_platform_only=template.is_platform_only, note=f"Version {version.number} restored",
+        author_name=author_name,
+    )
+    return update_platform_template(template, data, action="restored")
+
+
+def restore_store_version(store_id: int, base: EmailTemplate, version_id: int, *,
+                          author_name: str | None) -> StoreEmailTemplate | None:
+    """Make an earlier version of the store's template current again, as a new version; restoring a
+    'reverted' version reverts again (None: the platform default applies)."""
+    version = versions.version_of(store_id, base.code, base.language, version_id)
+    note = f"Version {version.number} restored"
+    if version.action == "reverted":
+        override = store_override(store_id, base.code, base.language)
+        if override is not None:
+            revert_template_override(override, author_name=author_name, note=note)
+        return None
+    data = OverrideInput(subject=version.subject, body_html=version.body_html, body_text=version.body_text,
+                         note=note, author_name=author_name)
+    return save_store_override(store_id, base, data, action="restored")

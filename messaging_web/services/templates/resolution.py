@@ -23,6 +23,7 @@ class ResolvedTemplate:
     source: str  # "store" (override) or "platform"
     template_id: int | None  # EmailTemplate.id of the platform template (for EmailLog.template_id)
     store_template_id: int | None  # StoreEmailTemplate.id when source == "store"
+    version_id: int | None  # the TemplateVersion in use (EmailLog.template_version_id)
     subject: str
     body_html: str
     body_text: str | None
@@ -142,6 +143,7 @@ def _resolved_from_platform(row: EmailTemplate) -> ResolvedTemplate:
         source="platform",
         template_id=row.id,
         store_template_id=None,
+        version_id=row.current_version_id,
         subject=row.subject,
         body_html=row.body_html,
         body_text=row.body_text,
@@ -158,6 +160,7 @@ def _resolved_from_override(row: StoreEmailTemplate, base: EmailTemplate) -> Res
         source="store",
         template_id=base.id,
         store_template_id=row.id,
+        version_id=row.current_version_id,
         subject=row.subject,
         body_html=row.body_html,
         body_text=row.body_text,
