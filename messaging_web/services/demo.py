@@ -60,11 +60,28 @@ def seed_demo() -> list[DemoLogin]:
                 accounts.create_customer(store, email, first.capitalize(), DEMO_PASSWORD, language)
         logins.append(DemoLogin("customer", f"/inbox/{slug}/login", "alice@customer.example", DEMO_PASSWORD))
         _seed_conversations(store)
+        _seed_saved_reply(store)
     template_catalog.load_default_templates()
     db.session.flush()
     _queue_demo_emails()
     _raise_demo_notifications()
     return logins
+
+
+def _seed_saved_reply(store: Store) -> None:
+    """One saved reply in the store's language, for the composer's picker."""
+    from ..models import SavedReply
+
+    if db.session.scalar(sa.select(SavedReply.id).where(SavedReply.store_id == store.id).limit(1)):
+        return
+    texts = {
+        "en": ("Order status", "Hello {customer_name}, your order {order_reference} is on its way."),
+        "fr": ("Suivi de commande", "Bonjour {customer_name}, votre commande {order_reference} est en route."),
+        "de": ("Bestellstatus", "Hallo {customer_name}, Ihre Bestellung {order_reference} ist unterwegs."),
+    }
+    name, body = texts.get(store.default_language, texts["en"])
+    db.session.add(SavedReply(store_id=store.id, name=name, language=store.default_language
+                              if store.default_language in texts else "en", body=body))
 
 
 def _seed_conversations(store: Store) -> None:

@@ -72,9 +72,17 @@ def _compare(scope: HistoryScope):
         older, newer = newer, older
     return render_template(
         "template_history/compare.html", scope=scope, base=scope.base, older=older, newer=newer,
-        parts=templates.compare_versions(older, newer), previews=(_preview(scope, older), _preview(scope, newer)),
+        parts=templates.compare_versions(older, newer),
         layout=f"{scope.endpoint_prefix.split('.')[0]}/layout.html",
     )
+
+
+def _version_preview(scope: HistoryScope, version_id: int):
+    # Each version's rendering is a fragment of its own, loaded after the diff: rendering a large template in
+    # the sandbox takes longer than the diff (bench/bench_template_history.py), and the diff should not wait.
+    version = templates.version_of(scope.store_id, scope.base.code, scope.base.language, version_id)
+    preview = _preview(scope, version)
+    return render_template("_template_preview.html", preview=preview, problems=preview.problems)
 
 
 def _restore(scope: HistoryScope, version_id: int):
@@ -106,6 +114,11 @@ def templates_compare(template_id: int):
     return _compare(_admin_scope(template_id))
 
 
+@admin.bp.get("/templates/<int:template_id>/history/<int:version_id>/preview")
+def templates_version_preview(template_id: int, version_id: int):
+    return _version_preview(_admin_scope(template_id), version_id)
+
+
 @admin.bp.post("/templates/<int:template_id>/history/<int:version_id>/restore")
 def templates_restore(template_id: int, version_id: int):
     return _restore(_admin_scope(template_id), version_id)
@@ -119,6 +132,11 @@ def templates_history_store(code: str, language: str):
 @store.bp.get("/templates/<code>/<language>/history/compare", endpoint="templates_compare")
 def templates_compare_store(code: str, language: str):
     return _compare(_store_scope(code, language))
+
+
+@store.bp.get("/templates/<code>/<language>/history/<int:version_id>/preview", endpoint="templates_version_preview")
+def templates_version_preview_store(code: str, language: str, version_id: int):
+    return _version_preview(_store_scope(code, language), version_id)
 
 
 @store.bp.post("/templates/<code>/<language>/history/<int:version_id>/restore", endpoint="templates_restore")

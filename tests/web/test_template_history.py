@@ -50,7 +50,9 @@ def test_a_store_saves_reverts_and_undoes_the_revert_from_its_history(app, clien
     assert _versions(app, store.id)[-1][:2] == (4, "restored")
     compare = client.get(f"{path}/history/compare?a={versions[0][5]}&b={versions[1][5]}").get_data(as_text=True)
     assert "- Parcel {{ order_number }} sent" in compare and "+ Your parcel {{ order_number }} is on its way" in compare
-    assert compare.count('class="preview"') == 2  # each version rendered
+    previews = re.findall(r'hx-get="([^"]+/preview)"', compare)
+    assert len(previews) == 2  # each version rendered, loaded after the diff
+    assert all('class="preview"' in client.get(url).get_data(as_text=True) for url in previews)
 
 
 def test_an_admin_edit_keeps_the_platform_wording_and_restores_it(app, client, factory, signed_in, shipped):

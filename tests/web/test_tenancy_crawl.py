@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from messaging_web.actors import Actor
 from messaging_web.extensions import db
 from messaging_web.models import Conversation, ConversationParticipant, Customer, Message, Store
-from messaging_web.services import conversations
+from messaging_web.services import conversations, templates
 from messaging_web.services.attachments import Upload
 from tests import sample_files
 from tests.support.crawler import crawl, csrf_from, reply_by_email_off, seed_demo_data, send, signed_in_client
@@ -51,6 +51,12 @@ def demo_data_with_a_photo(app):
             Actor.for_customer(alice), thread, "Here is the damaged parcel",
             [Upload.from_bytes("parcel.png", sample_files.image("PNG"))],
         )
+        # A store version of a template, saved twice: its history pages and restore forms name versions by id.
+        store = db.session.scalar(sa.select(Store).where(Store.slug == "bergmann"))
+        base = templates.customizable_platform_template("order_shipped", store.default_language)
+        for subject in ("Paket {{ order_number }} unterwegs", "Ihr Paket {{ order_number }}"):
+            templates.save_store_override(store.id, base, templates.OverrideInput(
+                subject=subject, body_html="<p>{{ customer_name }}</p>", body_text=None))
         db.session.commit()
     yield
     reply_by_email_off(app)
@@ -76,12 +82,19 @@ def snapshot(app) -> dict:
 def test_every_url_and_form_naming_a_row_of_one_account_is_a_404_for_another(app, demo_data_with_a_photo, pair):
     (owner_login, owner_email, owner_prefix), (intruder_login, intruder_email, intruder_prefix) = PAIRS[pair]
     owner = signed_in_client(app, owner_login, owner_email)
-    pages, forms = crawl(owner, [owner_prefix], owner_prefix)
+    # The crawl opens a few pages of each shape; the history of the template the fixture saved is one.
+    starts = [owner_prefix] + ([f"{owner_prefix}templates/order_shipped/de/history"]
+                               if owner_prefix.startswith("/store/") else [])
+    pages, forms = crawl(owner, starts, owner_prefix)
     pages = [url for url in pages if NAMES_A_ROW.search(url.split("?")[0])]
     forms = [form for form in forms if NAMES_A_ROW.search(form.action.split("?")[0])]
     # The photo's download and thumbnail are among them; the owner itself opens every page.
     assert {"attachments", "thumbnail"} <= {part for url in pages for part in url.split("/")}, pages
     assert forms and all(owner.get(url).status_code == 200 for url in pages)
+    if owner_prefix.startswith("/store/"):
+        # The team's saved replies and its template versions are among them too.
+        assert any("/saved-replies/" in url for url in pages), pages
+        assert any("/history/" in form.action and form.action.endswith("/restore") for form in forms), forms
 
     intruder = signed_in_client(app, intruder_login, intruder_email)
     token = csrf_from(intruder.get(intruder_prefix).get_data(as_text=True))
