@@ -63,6 +63,11 @@ def create_app(config: dict | None = None) -> Flask:
         _ping_idle_connections(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
 
     app.after_request(_security_headers)
+    if app.config["EMBEDDED_SCHEDULER"]:
+        from .services.scheduler import EmbeddedScheduler
+
+        # `make run`: no Celery beat, so the periodic jobs run in this process.
+        app.extensions["embedded_scheduler"] = EmbeddedScheduler(app).start()
     return app
 
 

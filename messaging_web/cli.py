@@ -10,7 +10,6 @@ from .services import accounts, demo, template_catalog
 from .services.errors import ValidationError
 
 messaging_cli = AppGroup("messaging", help="messaging_web administration.")
-NOTIFY_EVERY_SECONDS = 15
 
 
 @messaging_cli.command("seed-demo")
@@ -81,11 +80,12 @@ def _work(delivery, once: bool, batch: int | None, poll: float, stopping: list) 
     import time
 
     from .services import conversation_notifications
+    from .services.scheduler import NOTIFY_EVERY_SECONDS, SWEEP_EVERY_SECONDS
 
     sent = failed = retrying = 0
     last_sweep = last_notify = 0.0
     while not stopping:
-        if time.monotonic() - last_sweep > 60:
+        if time.monotonic() - last_sweep > SWEEP_EVERY_SECONDS:
             report = delivery.sweep()
             last_sweep = time.monotonic()
             if report.abandoned:

@@ -115,6 +115,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
         # Dispatcher: "inprocess" (embedded default) or "celery" (production, needs CELERY_BROKER_URL).
         "EMAIL_DISPATCHER": os.environ.get("EMAIL_DISPATCHER", "inprocess"),
+        # Run the periodic jobs (sweeps and retries, batched notifications) in this process: for `make run`,
+        # where no Celery beat runs. Leave off wherever beat runs, and in tests.
+        "EMBEDDED_SCHEDULER": _bool("EMBEDDED_SCHEDULER", False),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
         "CELERY_QUEUE": os.environ.get("CELERY_QUEUE", "messaging_web"),
         # Delivery: attempts before an email is marked failed, first retry delay (doubling each time).

@@ -11,9 +11,7 @@ from celery import Celery
 from flask import Flask, current_app, has_app_context
 
 from .config import load_config
-
-SWEEP_EVERY_SECONDS = 60
-NOTIFY_EVERY_SECONDS = 15
+from .services.scheduler import SCHEDULE
 
 
 def celery_settings(config: dict) -> dict:
@@ -26,12 +24,8 @@ def celery_settings(config: dict) -> dict:
         "task_acks_late": True,
         "worker_prefetch_multiplier": 4,
         "broker_connection_retry_on_startup": True,
-        "beat_schedule": {
-            "sweep-email-outbox": {"task": "messaging_web.sweep_outbox", "schedule": float(SWEEP_EVERY_SECONDS)},
-            "notify-conversations": {
-                "task": "messaging_web.notify_conversations", "schedule": float(NOTIFY_EVERY_SECONDS),
-            },
-        },
+        # The same jobs on the same schedule as the embedded scheduler of `make run` (services/scheduler.py).
+        "beat_schedule": {job.name: {"task": job.name, "schedule": float(job.every_seconds)} for job in SCHEDULE},
     }
 
 
@@ -85,22 +79,16 @@ def deliver_emails(ids: list[int]) -> int:
 @celery_app.task(name="messaging_web.sweep_outbox")
 def sweep_outbox() -> int:
     """Re-dispatch pending rows whose hand-off was lost; mark abandoned claims ambiguous."""
-    from .services.email import delivery, dispatcher
+    from .services import scheduler
 
     with _flask_app().app_context():
-        report = delivery.sweep()
-        if report.redispatch:
-            dispatcher.dispatch(report.redispatch)
-        return len(report.redispatch)
+        return scheduler.sweep_outbox()
 
 
 @celery_app.task(name="messaging_web.notify_conversations")
 def notify_conversations() -> int:
     """Queue the batched new-message emails whose window has passed (services/conversation_notifications.py)."""
-    from .extensions import db
-    from .services import conversation_notifications
+    from .services import scheduler
 
     with _flask_app().app_context():
-        report = conversation_notifications.flush_due_notifications()
-        db.session.commit()
-        return len(report.sent)
+        return scheduler.notify_conversations()
