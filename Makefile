@@ -11,7 +11,7 @@ DEV_ENV := MESSAGING_ENV=development FLASK_APP=wsgi.py
 RUN_ENV := $(DEV_ENV) EMBEDDED_SCHEDULER=1 PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)}
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test test-pg test-e2e lint bench clean
+.PHONY: install run stack test test-pg test-e2e lint bench clean
 
 $(STAMP): pyproject.toml
 	@echo "install: creating the virtualenv $(VENV)"
@@ -32,6 +32,34 @@ run: install
 	@$(DEV_ENV) $(VENV)/bin/flask messaging seed-demo
 	@echo "run: serving on http://127.0.0.1:$(PORT) (the scheduler runs notifications, retries and sweeps)"
 	@$(RUN_ENV) $(VENV)/bin/flask run --host 127.0.0.1 --port $(PORT)
+
+# The production shape on this machine: gunicorn, a Celery worker and beat, the SMTP receiver for replies,
+# against PostgreSQL and Redis (Procfile, run by honcho). Secrets are made once into $(STACK_ENV_FILE).
+STACK_DB_NAME ?= messaging_stack
+STACK_PORT ?= 8000
+STACK_ENV_FILE := instance/stack.env
+HONCHO := $(VENV)/bin/honcho -e $(STACK_ENV_FILE)
+
+$(STACK_ENV_FILE): | install
+	@mkdir -p instance
+	@echo "stack: writing $(STACK_ENV_FILE) with fresh secrets (keep it private)"
+	@$(PY) -c "import secrets; from cryptography.fernet import Fernet; \
+	print('SECRET_KEY=' + secrets.token_urlsafe(48)); print('MESSAGING_ENCRYPTION_KEYS=' + Fernet.generate_key().decode())" > $@
+	@printf '%s\n' MESSAGING_ENV=production FLASK_APP=wsgi.py \
+	  DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/$(STACK_DB_NAME) \
+	  EMAIL_DISPATCHER=celery CELERY_BROKER_URL=redis://127.0.0.1:6379/1 RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/2 \
+	  PUBLIC_BASE_URL=http://127.0.0.1:$(STACK_PORT) SESSION_COOKIE_SECURE=0 INBOUND_EMAIL_DOMAIN=reply.localhost \
+	  WEB_PORT=$(STACK_PORT) >> $@
+
+stack: install $(STACK_ENV_FILE)
+	@echo "stack: creating the PostgreSQL database $(STACK_DB_NAME) if it does not exist"
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(STACK_DB_NAME)'" | grep -q 1 \
+	  || createdb -h 127.0.0.1 -U postgres $(STACK_DB_NAME)
+	@echo "stack: migrating and seeding the demo data"
+	@$(HONCHO) run $(VENV)/bin/flask db upgrade
+	@$(HONCHO) run $(VENV)/bin/flask messaging seed-demo
+	@echo "stack: starting web (gunicorn on :$(STACK_PORT)), worker, beat and replies (Procfile); Ctrl-C stops all"
+	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(HONCHO) start
 
 test: install
 	$(PY) -m pytest -n $(PYTEST_WORKERS)
