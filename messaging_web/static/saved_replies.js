@@ -73,9 +73,15 @@
       event.preventDefault();
       if (at <= 0) p.search.focus(); else list[at - 1].focus();
     } else if (event.key === "Enter" && target === p.search) {
-      // Enter in the search chooses the first reply; it never sends the message.
+      // Enter in the search chooses the first reply (it never sends the message): the first of the answer to
+      // what is typed now, not of a list on screen that may be a keystroke behind.
       event.preventDefault();
-      if (list.length) insert(p, list[0].getAttribute("data-text"));
+      var results = p.box.querySelector("#saved-reply-results");
+      results.addEventListener("htmx:afterSettle", function () {
+        var first = choices(p)[0];
+        if (first) insert(p, first.getAttribute("data-text"));
+      }, { once: true });
+      window.htmx.trigger(p.search, "search");
     }
   });
 })();

@@ -38,3 +38,22 @@ def test_a_team_inserts_a_saved_reply_with_the_keyboard(live_app, page):
     screenshot(page, "saved-reply-inserted")
     page.click("#composer button[type=submit]:has-text('Send')")
     expect(page.locator("#messages")).to_contain_text("our jackets run small", timeout=15_000)
+
+
+def test_enter_right_after_typing_inserts_the_match_for_what_was_typed(live_app, page):
+    sign_in(page, "/store/lumiere/login", "owner@lumiere.example")
+    page.goto("/store/lumiere/saved-replies/new")
+    page.fill("#name", "Zz returns")
+    page.select_option("#language", "fr")
+    page.fill("#body", "Les retours sont gratuits sous 30 jours.")
+    page.click("button[type=submit]:has-text('Save')")
+    page.goto("/store/lumiere/conversations/")
+    page.locator("#inbox-results a.subject").first.click()
+    page.wait_for_url("**/store/lumiere/conversations/*")
+    composer = page.locator("#composer textarea")
+    composer.focus()
+    page.keyboard.type("/")
+    expect(page.locator("#saved-reply-search")).to_be_focused()
+    page.keyboard.type("retours")
+    page.keyboard.press("Enter")  # before the search's own answer has come
+    expect(composer).to_have_value("Les retours sont gratuits sous 30 jours.")
