@@ -59,7 +59,8 @@ stack: install $(STACK_ENV_FILE)
 	@$(HONCHO) run $(VENV)/bin/flask db upgrade
 	@$(HONCHO) run $(VENV)/bin/flask messaging seed-demo
 	@echo "stack: starting web (gunicorn on :$(STACK_PORT)), worker, beat and replies (Procfile); Ctrl-C stops all"
-	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(HONCHO) start
+	@rm -rf instance/prometheus && mkdir -p instance/prometheus
+	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/instance/prometheus $(HONCHO) start
 
 test: install
 	$(PY) -m pytest -n $(PYTEST_WORKERS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from .. import metrics
 from ..extensions import csrf, db
 from ..services.email import provider_events
 
@@ -23,8 +24,15 @@ def store_events(provider: str, slug: str):
         applied = provider_events.receive(provider, slug, request.get_data(), request.headers)
     except provider_events.WebhookRefused as exc:
         db.session.rollback()
+        metrics.WEBHOOK_EVENTS.labels(_provider_label(provider), f"refused {exc.status}").inc()
         # A refusal is a 4xx: the provider shows it in its delivery log (and retries a while).
         return jsonify(error=str(exc)), exc.status
     db.session.commit()
+    metrics.WEBHOOK_EVENTS.labels(_provider_label(provider), "applied").inc()
     return jsonify(applied=applied)
+
+
+def _provider_label(provider: str) -> str:
+    # A label per provider we know; whatever else is typed in the URL is one label.
+    return provider if provider in ("sendgrid", "mailgun", "ses") else "other"
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
+from ... import metrics
 from .. import sandbox
 from ..errors import ValidationError
 from ..sandbox.jinja_sandbox import MAX_SECONDS
@@ -209,12 +210,16 @@ def render_emails(items: list[tuple[ResolvedTemplate, dict]], *, inline: bool = 
 
 def _rendered_or_error(template: ResolvedTemplate, answer) -> RenderedEmail | TemplateRenderError:
     if isinstance(answer, TemplateRenderError):
+        metrics.RENDER_FAILURES.labels("busy" if isinstance(answer, RenderRefused) else "error").inc()
         return answer
     if isinstance(answer, sandbox.JobFailed):
+        metrics.SANDBOX_KILLS.labels(answer.reason).inc()
+        metrics.RENDER_FAILURES.labels(f"killed: {answer.reason}").inc()
         message = _process_failure_message(answer)
         refused_versions.put(template.cache_key, message)
         return RenderRefused(message, field="body_html")
     if "error" in answer:
+        metrics.RENDER_FAILURES.labels("refused" if answer["refused"] else "error").inc()
         kind = RenderRefused if answer["refused"] else TemplateRenderError
         return kind(answer["error"], field=answer["field"], line=answer["line"])
     return RenderedEmail(subject=answer["subject"], html=answer["html"], text=answer["text"])
