@@ -47,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     limiter.init_app(app)
 
-    from . import actors, metrics, models, tasks  # noqa: F401  (registers the user loader and the mappers)
+    from . import actors, metrics, models, structured_logs, tasks  # noqa: F401  (the user loader, the mappers)
     from .cli import register_cli
     from .services.email import dispatcher
     from .web import register_blueprints, time_format
@@ -55,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     # The composition root hands the task layer to the dispatcher: services never import tasks.
     dispatcher.use_task_queue(app, tasks.CeleryTaskQueue())
     metrics.register(app)
+    structured_logs.configure(app)
     register_blueprints(app)
     register_cli(app)
     time_format.register(app)

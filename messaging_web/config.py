@@ -176,6 +176,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "ATTACHMENT_S3_PREFIX": os.environ.get("ATTACHMENT_S3_PREFIX", ""),
         "ATTACHMENT_S3_PRESIGN_SECONDS": _int("ATTACHMENT_S3_PRESIGN_SECONDS", 60),
         "ATTACHMENT_S3_REDIRECT": _bool("ATTACHMENT_S3_REDIRECT", True),
+        # "json": one JSON line per request and email event on stderr (messaging_web/structured_logs.py).
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text" if development else "json"),
         # /metrics (Prometheus) answers to "Authorization: Bearer <token>"; without one, to this machine only.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # Platform admins may open store-customer threads read-only (each view audited); off: they cannot.

@@ -12,6 +12,7 @@ from flask import Flask, current_app, has_app_context
 
 from .config import load_config
 from .services.scheduler import SCHEDULE
+from .structured_logs import new_request_id, request_id_var
 
 
 def celery_settings(config: dict) -> dict:
@@ -47,11 +48,12 @@ class CeleryTaskQueue:
 
     def deliver(self, app: Flask, ids: list[int]) -> None:
         configure_from(app)
-        deliver_emails.delay(ids)
+        # The request id goes with the task, so that the worker's lines name the request that queued them.
+        deliver_emails.delay(ids, request_id=request_id_var.get())
 
     def deliver_at(self, app: Flask, log_id: int, when: dt.datetime) -> None:
         configure_from(app)
-        deliver_emails.apply_async(([log_id],), eta=when)
+        deliver_emails.apply_async(([log_id],), {"request_id": request_id_var.get()}, eta=when)
 
 
 def _flask_app() -> Flask:
@@ -66,10 +68,11 @@ def _flask_app() -> Flask:
 
 
 @celery_app.task(name="messaging_web.deliver_emails")
-def deliver_emails(ids: list[int]) -> int:
+def deliver_emails(ids: list[int], request_id: str | None = None) -> int:
     """Deliver these EmailLog rows (those still due and unclaimed); schedule retries of transient failures."""
     from .services.email import delivery, dispatcher
 
+    request_id_var.set(new_request_id(request_id))  # a task runs in a context of its own
     with _flask_app().app_context():
         report = delivery.deliver(ids)
         dispatcher.schedule_retries(report.retrying)

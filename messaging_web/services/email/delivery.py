@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from ... import structured_logs
 from ...extensions import AnySession, db
 from ...models import EmailLog, EmailStatus, NotificationPriority, NotificationType, StoreEmailSettings
 from ...models.base import utcnow
@@ -113,6 +114,7 @@ def deliver(ids: Iterable[int]) -> DeliveryReport:
         if claimed:
             report = _deliver_claimed(session, token, claimed)
         session.commit()
+    structured_logs.log_email_events(report, logger=log)
     return report
 
 
@@ -123,7 +125,9 @@ def deliver_due(limit: int | None = None) -> DeliveryReport:
         if not claimed:
             session.commit()
             return DeliveryReport()
-        return _deliver_claimed(session, token, claimed)
+        report = _deliver_claimed(session, token, claimed)
+    structured_logs.log_email_events(report, logger=log)
+    return report
 
 
 def _deliver_claimed(session: Session, token: str, ids: list[int]) -> DeliveryReport:
