@@ -216,3 +216,28 @@ def test_unreachable_server_keeps_the_email_for_a_retry(ctx, factory, closed_por
     kept = row(log_id)
     assert kept.status == "pending" and kept.retry_count == 1
     assert f"could not connect to 127.0.0.1 on port {closed_port}" in kept.error_message
+
+
+def test_outcomes_are_recorded_on_a_new_connection_when_the_database_drops_meanwhile(
+        store_with_smtp, smtp_sink, monkeypatch):
+    # A PostgreSQL restart between the send and the write of its outcome: the outcome is known, so it is
+    # written again on a fresh connection, not left for the sweep to call "may have been delivered".
+    ids = queue(store_with_smtp, 3)
+    real_write = delivery._write_sent
+    drops = []
+
+    def write_after_a_drop(session, sent):
+        if sent and not drops:
+            drops.append(True)
+            raise sa.exc.OperationalError("UPDATE email_logs ...", {}, Exception("server closed the connection"),
+                                          connection_invalidated=True)
+        real_write(session, sent)
+
+    monkeypatch.setattr(delivery, "_write_sent", write_after_a_drop)
+    monkeypatch.setattr(delivery, "OUTCOME_WRITE_PAUSES", (0.0,))
+    report = delivery.deliver_due()
+    assert drops and sorted(report.sent) == ids
+    rows = [row(i) for i in ids]
+    assert [r.status for r in rows] == ["sent"] * 3
+    assert not any(r.delivery_ambiguous for r in rows) and all(r.claimed_at is None for r in rows)
+    assert len(smtp_sink.parsed()) == 3  # each sent once

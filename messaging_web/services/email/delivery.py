@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -182,11 +183,14 @@ def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: l
         if opener is not None:
             opener()
     except DeliveryError as error:
+        refusals = []
         for row in rows:
             _record(session, row, error, None, report)
-        session.commit()
+            refusals.append(Outcome(row.id, error, None, None))
+        _commit_outcomes(session, [], refusals)
         return report
     sent: list[dict] = []
+    recorded: list[Outcome] = []
     with provider:
         for n, row in enumerate(rows, start=1):
             outcome, message_id = attempt(provider, row)
@@ -200,14 +204,53 @@ def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: l
                 report.sent.append(row.id)
             else:
                 _record(session, row, outcome, message_id, report, provider_name=provider.name)
+                recorded.append(Outcome(row.id, outcome, message_id, provider.name))
             if n % commit_every == 0:
-                _write_sent(session, sent)
-                _relaxed_commit(session)
-                session.commit()
-    _write_sent(session, sent)
-    _relaxed_commit(session)
-    session.commit()
+                _commit_outcomes(session, sent, recorded)
+    _commit_outcomes(session, sent, recorded)
     return report
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An attempt's outcome written through the ORM (_record), kept until committed."""
+
+    row_id: int
+    error: DeliveryError
+    message_id: str | None
+    provider_name: str | None
+
+
+OUTCOME_WRITE_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)  # then the write gives up (about 8 s: a database restart)
+
+
+def _commit_outcomes(session: Session, sent: list[dict], recorded: list[Outcome]) -> None:
+    """Write and commit the outcomes known since the last commit, then forget them.
+
+    The emails are sent (or failed) already, so the outcome is known: when the database connection drops
+    meanwhile (a PostgreSQL restart), the write is tried again on a fresh connection, rather than leaving
+    the rows claimed for the sweep to call "may have been delivered" (with an alert inviting a resend)."""
+    for pause in (*OUTCOME_WRITE_PAUSES, None):
+        try:
+            _write_sent(session, list(sent))
+            _relaxed_commit(session)
+            session.commit()
+            break
+        except sa.exc.OperationalError as exc:
+            if pause is None:
+                raise
+            session.rollback()
+            log.warning("Recording %d email outcome(s) failed (%s); trying again on a new connection",
+                        len(sent) + len(recorded), type(exc.orig).__name__)
+            time.sleep(pause)
+            # The ORM's changes went with the rollback: applied again from what is known.
+            for outcome in recorded:
+                row = session.get(EmailLog, outcome.row_id)
+                if row is not None:
+                    _record(session, row, outcome.error, outcome.message_id, DeliveryReport(),
+                            provider_name=outcome.provider_name)
+    sent.clear()
+    recorded.clear()
 
 
 _MARK_SENT = (
