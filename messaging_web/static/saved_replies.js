@@ -76,12 +76,20 @@
       // Enter in the search chooses the first reply (it never sends the message): the first of the answer to
       // what is typed now, not of a list on screen that may be a keystroke behind.
       event.preventDefault();
-      var results = p.box.querySelector("#saved-reply-results");
-      results.addEventListener("htmx:afterSettle", function () {
-        var first = choices(p)[0];
-        if (first) insert(p, first.getAttribute("data-text"));
-      }, { once: true });
-      window.htmx.trigger(p.search, "search");
+      // Asked directly rather than through the htmx swap: a swap of an earlier answer (the list shown on focus,
+      // a debounced keystroke) may still settle after this Enter and would pick the wrong reply.
+      var url = new URL(p.search.getAttribute("hx-get"), window.location.href);
+      url.searchParams.set("q", p.search.value);
+      var query = p.search.value;
+      fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+        .then(function (response) { return response.ok ? response.text() : ""; })
+        .then(function (html) {
+          if (p.picker.hidden || p.search.value !== query) return;
+          var answer = document.createElement("template");
+          answer.innerHTML = html;
+          var first = answer.content.querySelector(".saved-reply-insert");
+          if (first) insert(p, first.getAttribute("data-text"));
+        });
     }
   });
 })();
