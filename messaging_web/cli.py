@@ -90,6 +90,8 @@ def _work(delivery, once: bool, batch: int | None, poll: float, stopping: list) 
             last_sweep = time.monotonic()
             if report.abandoned:
                 click.echo(f"Marked {len(report.abandoned)} abandoned email(s) as possibly delivered.")
+            if report.released:
+                click.echo(f"Released {len(report.released)} email(s) a stopped worker had not started.")
         if time.monotonic() - last_notify > NOTIFY_EVERY_SECONDS:
             # Batched conversation emails whose window has passed become pending rows, delivered below.
             conversation_notifications.flush_due_notifications()
@@ -130,8 +132,8 @@ def sweep_command():
     report = delivery.sweep()
     if report.redispatch:
         dispatcher.dispatch(report.redispatch)
-    click.echo(f"Re-dispatched {len(report.redispatch)} email(s); {len(report.abandoned)} abandoned send(s) "
-               "marked as possibly delivered.")
+    click.echo(f"Re-dispatched {len(report.redispatch)} email(s) ({len(report.released)} a stopped worker had not "
+               f"started); {len(report.abandoned)} abandoned send(s) marked as possibly delivered.")
 
 
 @messaging_cli.command("rotate-keys")

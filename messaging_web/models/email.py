@@ -124,6 +124,9 @@ class EmailLog(TimestampMixin, Model):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    # Set (and committed) just before this claim's send begins: when a worker dies, only the row it was
+    # sending may have gone out; the other rows of its claim were never started and are simply sent again.
+    send_started_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     via_store_settings: Mapped[bool] = mapped_column(
         sa.Boolean, nullable=False, default=False, server_default=sa.false()
     )

@@ -193,14 +193,55 @@ def test_sweep_leaves_a_freshly_queued_email_to_its_hand_off(store_with_smtp):
     assert delivery.sweep().redispatch == []
 
 
-def test_sweep_marks_a_claim_whose_worker_vanished_as_ambiguous(store_with_smtp, app):
+def test_sweep_marks_the_email_a_vanished_worker_was_sending_as_ambiguous(store_with_smtp, app):
     [log_id] = queue(store_with_smtp)
     stale = utcnow() - dt.timedelta(seconds=app.config["EMAIL_CLAIM_TIMEOUT_SECONDS"] + 5)
-    db.session.execute(sa.update(EmailLog).values(claimed_at=stale, claimed_by="gone"))
+    db.session.execute(sa.update(EmailLog).values(claimed_at=stale, claimed_by="gone", send_started_at=stale))
     db.session.commit()
     assert delivery.sweep().abandoned == [log_id]
     abandoned = row(log_id)
     assert abandoned.status == "failed" and abandoned.delivery_ambiguous
+
+
+def test_sweep_sends_again_the_emails_of_a_vanished_claim_that_were_never_started(store_with_smtp, smtp_sink, app):
+    ids = queue(store_with_smtp, 4)
+    stale = utcnow() - dt.timedelta(seconds=app.config["EMAIL_CLAIM_TIMEOUT_SECONDS"] + 5)
+    db.session.execute(sa.update(EmailLog).values(claimed_at=stale, claimed_by="gone"))
+    db.session.execute(sa.update(EmailLog).where(EmailLog.id == ids[1]).values(send_started_at=stale))
+    db.session.commit()
+    report = delivery.sweep()
+    assert report.abandoned == [ids[1]]
+    assert report.released == [ids[0], ids[2], ids[3]] and set(report.released) <= set(report.redispatch)
+    delivery.deliver(report.redispatch)
+    assert [row(i).status for i in ids] == ["sent", "failed", "sent", "sent"]
+    assert not row(ids[0]).delivery_ambiguous and row(ids[1]).delivery_ambiguous
+    assert len(smtp_sink.parsed()) == 3
+
+
+def test_each_email_is_marked_started_in_a_commit_before_its_send(store_with_smtp, smtp_sink, monkeypatch):
+    # What another process sees at the moment of each send: this row started, the earlier ones sent,
+    # the later ones still only claimed. A worker killed here leaves exactly one row in doubt.
+    from sqlalchemy.orm import Session
+
+    ids = queue(store_with_smtp, 3)
+    real_attempt = delivery.attempt
+    seen = []
+
+    def watched_attempt(provider, email_row):
+        with Session(db.engine) as observer:
+            states = observer.execute(
+                sa.select(EmailLog.id, EmailLog.status, EmailLog.send_started_at.is_not(None))
+                .where(EmailLog.id.in_(ids)).order_by(EmailLog.id)).all()
+        seen.append((email_row.id, [(status, started) for _id, status, started in states]))
+        return real_attempt(provider, email_row)
+
+    monkeypatch.setattr(delivery, "attempt", watched_attempt)
+    delivery.deliver_due()
+    assert seen == [
+        (ids[0], [("pending", True), ("pending", False), ("pending", False)]),
+        (ids[1], [("sent", True), ("pending", True), ("pending", False)]),
+        (ids[2], [("sent", True), ("sent", True), ("pending", True)]),
+    ]
 
 
 def test_unreachable_server_keeps_the_email_for_a_retry(ctx, factory, closed_port, manual_dispatch):

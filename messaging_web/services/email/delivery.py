@@ -95,7 +95,7 @@ def claim(session: Session, *, limit: int, ids: Iterable[int] | None = None,
     claimed = session.scalars(
         sa.update(EmailLog)
         .where(EmailLog.id.in_(candidates.scalar_subquery()), EmailLog.claimed_at.is_(None))
-        .values(claimed_at=now, claimed_by=token)
+        .values(claimed_at=now, claimed_by=token, send_started_at=None)
         .returning(EmailLog.id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -164,18 +164,13 @@ def _provider_for(session: Session, store_id: int | None) -> Provider | Delivery
         return PermanentError(str(exc))
 
 
-def _relaxed_commit(session: Session) -> None:
-    """On PostgreSQL, outcome transactions need not wait for the WAL flush: if the database loses the
-    last of them in a crash, those rows are still claimed, and the sweep marks them "may have been
-    delivered" as for a worker that died; they are never sent twice."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
-
-
 def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: list[EmailLog]) -> DeliveryReport:
-    """Send rows that share one sender, over one provider connection; commit outcomes every few rows."""
+    """Send rows that share one sender, over one provider connection.
+
+    Before each send, the row is marked as started in the same commit as the previous row's outcome: if this
+    worker dies, only the row it was sending is "may have been delivered"; the rest of its claim was never
+    started, and the sweep sends it again."""
     report = DeliveryReport()
-    commit_every = 20
     try:
         if isinstance(provider, DeliveryError):
             raise provider
@@ -186,17 +181,18 @@ def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: l
         refusals = []
         for row in rows:
             _record(session, row, error, None, report)
-            refusals.append(Outcome(row.id, error, None, None))
+            refusals.append(Outcome(row.id, row.claimed_by, error, None, None))
         _commit_outcomes(session, [], refusals)
         return report
     sent: list[dict] = []
     recorded: list[Outcome] = []
     with provider:
-        for n, row in enumerate(rows, start=1):
+        for row in rows:
+            _commit_outcomes(session, sent, recorded, starting=row.id)
+            token = row.claimed_by
             outcome, message_id = attempt(provider, row)
             if outcome is None:
-                # The common case is written with one executemany per chunk, not through the ORM per row
-                # (bench/bench_delivery.py).
+                # The common case is written with a plain UPDATE, not through the ORM (bench/bench_delivery.py).
                 sent.append({
                     "b_id": row.id, "b_sent_at": utcnow(), "b_message_id": (message_id or "")[:255] or None,
                     "b_provider": row.provider if row.via_store_settings else provider.name,
@@ -204,9 +200,7 @@ def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: l
                 report.sent.append(row.id)
             else:
                 _record(session, row, outcome, message_id, report, provider_name=provider.name)
-                recorded.append(Outcome(row.id, outcome, message_id, provider.name))
-            if n % commit_every == 0:
-                _commit_outcomes(session, sent, recorded)
+                recorded.append(Outcome(row.id, token, outcome, message_id, provider.name))
     _commit_outcomes(session, sent, recorded)
     return report
 
@@ -216,6 +210,7 @@ class Outcome:
     """An attempt's outcome written through the ORM (_record), kept until committed."""
 
     row_id: int
+    claim_token: str | None
     error: DeliveryError
     message_id: str | None
     provider_name: str | None
@@ -224,16 +219,20 @@ class Outcome:
 OUTCOME_WRITE_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)  # then the write gives up (about 8 s: a database restart)
 
 
-def _commit_outcomes(session: Session, sent: list[dict], recorded: list[Outcome]) -> None:
-    """Write and commit the outcomes known since the last commit, then forget them.
+def _commit_outcomes(session: Session, sent: list[dict], recorded: list[Outcome], starting: int | None = None) -> None:
+    """Write and commit the outcomes known since the last commit (and, if given, that the row `starting` is
+    about to be sent), then forget them.
 
     The emails are sent (or failed) already, so the outcome is known: when the database connection drops
     meanwhile (a PostgreSQL restart), the write is tried again on a fresh connection, rather than leaving
-    the rows claimed for the sweep to call "may have been delivered" (with an alert inviting a resend)."""
+    the rows claimed for the sweep to call "may have been delivered" (with an alert inviting a resend).
+    Commits are synchronous (no `synchronous_commit = off`): a start mark lost in a database crash would
+    make a sent row look never started, and the sweep would send it twice."""
     for pause in (*OUTCOME_WRITE_PAUSES, None):
         try:
-            _write_sent(session, list(sent))
-            _relaxed_commit(session)
+            _write_sent(session, sent)
+            if starting is not None:
+                session.connection().execute(_MARK_STARTED, {"b_id": starting, "b_now": utcnow()})
             session.commit()
             break
         except sa.exc.OperationalError as exc:
@@ -243,16 +242,26 @@ def _commit_outcomes(session: Session, sent: list[dict], recorded: list[Outcome]
             log.warning("Recording %d email outcome(s) failed (%s); trying again on a new connection",
                         len(sent) + len(recorded), type(exc.orig).__name__)
             time.sleep(pause)
-            # The ORM's changes went with the rollback: applied again from what is known.
+            # The ORM's changes went with the rollback: applied again from what is known, to rows still held.
             for outcome in recorded:
                 row = session.get(EmailLog, outcome.row_id)
-                if row is not None:
+                if row is not None and row.claimed_by == outcome.claim_token:
                     _record(session, row, outcome.error, outcome.message_id, DeliveryReport(),
                             provider_name=outcome.provider_name)
     sent.clear()
     recorded.clear()
 
 
+def _write_sent(session: Session, sent: list[dict]) -> None:
+    if sent:
+        session.connection().execute(_MARK_SENT, sent)
+
+
+_MARK_STARTED = (
+    sa.update(EmailLog.__table__)
+    .where(EmailLog.__table__.c.id == sa.bindparam("b_id"))
+    .values(send_started_at=sa.bindparam("b_now"))
+)
 _MARK_SENT = (
     sa.update(EmailLog.__table__)
     .where(EmailLog.__table__.c.id == sa.bindparam("b_id"))
@@ -261,12 +270,6 @@ _MARK_SENT = (
             error_message=None, next_attempt_at=None, claimed_at=None, claimed_by=None,
             updated_at=sa.bindparam("b_sent_at"))
 )
-
-
-def _write_sent(session: Session, sent: list[dict]) -> None:
-    if sent:
-        session.connection().execute(_MARK_SENT, sent)
-        sent.clear()
 
 
 def outgoing_email(row: EmailLog) -> OutgoingEmail:
@@ -380,18 +383,28 @@ def send_now(row: EmailLog, provider: Provider) -> DeliveryError | None:
 class SweepReport:
     redispatch: list[int]
     abandoned: list[int]
+    released: list[int] = field(default_factory=list)
 
 
 def sweep(now: dt.datetime | None = None, limit: int = 1000) -> SweepReport:
-    """Find pending rows whose hand-off was lost (to deliver again) and claims whose worker vanished
-    (marked ambiguous: the worker may have sent before it died)."""
+    """Find pending rows whose hand-off was lost (to deliver again) and claims whose worker vanished: the row
+    it had started sending is marked ambiguous (it may have gone out); the rows it had not started are
+    released and sent again."""
     now = now or utcnow()
     with _session() as session:
         claim_cutoff = now - dt.timedelta(seconds=_settings("EMAIL_CLAIM_TIMEOUT_SECONDS"))
-        # Written first (an UPDATE, not a SELECT) so that SQLite takes the write lock up front.
+        vanished = sa.and_(EmailLog.status == EmailStatus.PENDING.value, EmailLog.claimed_at < claim_cutoff)
+        # Written first (UPDATEs, not a SELECT) so that SQLite takes the write lock up front.
+        released = session.scalars(
+            sa.update(EmailLog)
+            .where(vanished, EmailLog.send_started_at.is_(None))
+            .values(claimed_at=None, claimed_by=None, updated_at=now)
+            .returning(EmailLog.id)
+            .execution_options(synchronize_session=False)
+        ).all()
         abandoned_ids = session.scalars(
             sa.update(EmailLog)
-            .where(EmailLog.status == EmailStatus.PENDING.value, EmailLog.claimed_at < claim_cutoff)
+            .where(vanished)
             .values(delivery_ambiguous=True)
             .returning(EmailLog.id)
             .execution_options(synchronize_session=False)
@@ -410,7 +423,8 @@ def sweep(now: dt.datetime | None = None, limit: int = 1000) -> SweepReport:
             .order_by(EmailLog.id).limit(limit)
         ).all()
         session.commit()
-        return SweepReport(redispatch=list(lost), abandoned=[row.id for row in abandoned_rows])
+        return SweepReport(redispatch=sorted({*released, *lost}), abandoned=[row.id for row in abandoned_rows],
+                           released=sorted(released))
 
 
 def requeue_failed(row: EmailLog) -> None:
