@@ -11,7 +11,7 @@ DEV_ENV := MESSAGING_ENV=development FLASK_APP=wsgi.py
 RUN_ENV := $(DEV_ENV) EMBEDDED_SCHEDULER=1 PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)}
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run stack test test-pg test-e2e lint bench clean
+.PHONY: install run stack test test-pg test-e2e lint bench soak soak-short clean
 
 $(STAMP): pyproject.toml
 	@echo "install: creating the virtualenv $(VENV)"
@@ -61,6 +61,15 @@ stack: install $(STACK_ENV_FILE)
 	@echo "stack: starting web (gunicorn on :$(STACK_PORT)), worker, beat and replies (Procfile); Ctrl-C stops all"
 	@rm -rf instance/prometheus && mkdir -p instance/prometheus
 	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/instance/prometheus $(HONCHO) start
+
+# The production processes under simulated users for 3 minutes while a worker, Redis, PostgreSQL, the SMTP
+# server and a web worker fail in turn, then a reconciliation of every email and message (bench/soak.py).
+# It restarts this machine's Redis and PostgreSQL: run it alone.
+soak: install
+	$(PY) bench/soak.py
+
+soak-short: install
+	SOAK_SECONDS=30 SOAK_USERS=40 $(PY) bench/soak.py
 
 test: install
 	$(PY) -m pytest -n $(PYTEST_WORKERS)

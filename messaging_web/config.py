@@ -102,6 +102,10 @@ def load_config(overrides: dict | None = None) -> dict:
         # memory:// counts per process; production sets redis://... so that every process shares the counts.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": False,
+        # While the shared store (Redis) is down, limits are counted per process instead of every limited
+        # request failing with a 500 (login, posting a message): a Redis restart must not stop the portals.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Email: the platform's own sender, used for platform mail and stores without verified settings.
         "MAIL_PROVIDER": os.environ.get("MAIL_PROVIDER", "file"),
         "MAIL_OUTBOX_DIR": os.environ.get("MAIL_OUTBOX_DIR") or str(instance_dir / "outbox"),

@@ -8,6 +8,7 @@ the embedded default too.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,8 @@ from flask import Flask
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY_SECONDS = 60
+# Read from the environment (not the app config): Celery beat builds its schedule from this at import.
+SWEEP_EVERY_SECONDS = int(os.environ.get("EMAIL_SWEEP_EVERY_SECONDS", "60"))
 NOTIFY_EVERY_SECONDS = 15
 
 
