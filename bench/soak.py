@@ -334,7 +334,7 @@ class User(threading.Thread):
         return False
 
     def think(self) -> None:
-        self.run_.stop.wait(random.uniform(1.0, 4.0))
+        self.run_.stop.wait(random.uniform(2.0, 6.0))
 
     def post_message(self, path: str) -> None:
         text = f"soak {uuid.uuid4().hex} about my order"
@@ -432,7 +432,6 @@ class Producer(threading.Thread):
     def __init__(self, app, run: Run, per_second: float):
         super().__init__(daemon=True)
         self.app, self.run_, self.per_second = app, run, per_second
-        self.burst = threading.Event()
         self.refused = 0
 
     def queue(self, n: int) -> list[int]:
@@ -459,8 +458,7 @@ class Producer(threading.Thread):
 
         with self.app.app_context():
             while not self.run_.stop.is_set():
-                self.queue(200 if self.burst.is_set() else 1)
-                self.burst.clear()
+                self.queue(1)
                 self.run_.stop.wait(1.0 / self.per_second)
             db.session.remove()
 
@@ -527,8 +525,11 @@ def recovery_by_page(fault: Fault) -> None:
 def inject(fault: Fault, processes: Processes, app, producer: Producer) -> None:
     fault.began = time.time()
     if fault.name == "celery worker kill -9":
-        producer.burst.set()  # a backlog, so that the worker is in the middle of a batch
-        time.sleep(1.5)
+        # A backlog, so that the worker is in the middle of a batch when it dies.
+        with app.app_context():
+            producer.queue(1000)
+        time.sleep(0.3)
+        killed_at = time.time()
         supervisor = processes.running["worker1"]
         celery_main = children(supervisor.pid)
         victims = celery_main + [c for pid in celery_main for c in children(pid)]
@@ -539,7 +540,7 @@ def inject(fault: Fault, processes: Processes, app, producer: Producer) -> None:
         # What the killed worker held: claims older than the kill still open a few seconds later (the other
         # worker finishes a batch in well under a second).
         time.sleep(max(0.0, fault.ended + 3 - time.time()))
-        held = claims_older_than(app, fault.began + 1.5)
+        held = claims_older_than(app, killed_at)
         fault.held = held
         started = sum(1 for _id, was_started in held if was_started)
         fault.detail = f"killed pids {victims}, which held {len(held)} claimed emails ({started} started)"

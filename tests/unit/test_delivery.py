@@ -282,3 +282,32 @@ def test_outcomes_are_recorded_on_a_new_connection_when_the_database_drops_meanw
     assert [r.status for r in rows] == ["sent"] * 3
     assert not any(r.delivery_ambiguous for r in rows) and all(r.claimed_at is None for r in rows)
     assert len(smtp_sink.parsed()) == 3  # each sent once
+
+
+def test_after_a_database_crash_the_outcomes_of_commits_not_waited_for_are_written_again(
+        store_with_smtp, smtp_sink, monkeypatch):
+    # Only one commit in DURABLE_EVERY waits for PostgreSQL's WAL flush. A crash loses the others; the worker
+    # still knows those outcomes and writes them again, rather than leaving sent emails looking never started.
+    from sqlalchemy.orm import Session
+
+    ids = queue(store_with_smtp, 4)
+    real_write = delivery._write_sent
+    crashed = []
+
+    def crash_before_writing_the_third(session, sent):
+        if [s["b_id"] for s in sent] == [ids[2]] and not crashed:
+            crashed.append(True)
+            with Session(db.engine) as survivor:  # what the database holds after the crash
+                survivor.execute(sa.update(EmailLog).where(EmailLog.id.in_(ids[:2])).values(
+                    status="pending", sent_at=None, provider_message_id=None))
+                survivor.commit()
+            raise sa.exc.OperationalError("UPDATE email_logs ...", {}, Exception("server closed the connection"),
+                                          connection_invalidated=True)
+        real_write(session, sent)
+
+    monkeypatch.setattr(delivery, "_write_sent", crash_before_writing_the_third)
+    monkeypatch.setattr(delivery, "OUTCOME_WRITE_PAUSES", (0.0,))
+    delivery.deliver_due()
+    assert crashed
+    assert [row(i).status for i in ids] == ["sent"] * 4
+    assert len(smtp_sink.parsed()) == 4

@@ -178,36 +178,35 @@ def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: l
         if opener is not None:
             opener()
     except DeliveryError as error:
-        refusals = []
+        refused = Unconfirmed()
         for row in rows:
+            refused.recorded.append(Outcome(row.id, row.claimed_by, error, None, None))
             _record(session, row, error, None, report)
-            refusals.append(Outcome(row.id, row.claimed_by, error, None, None))
-        _commit_outcomes(session, [], refusals)
+        _commit_outcomes(session, refused)
         return report
-    sent: list[dict] = []
-    recorded: list[Outcome] = []
+    unconfirmed = Unconfirmed()
     with provider:
-        for row in rows:
-            _commit_outcomes(session, sent, recorded, starting=row.id)
+        for n, row in enumerate(rows):
+            _commit_outcomes(session, unconfirmed, starting=row.id, durable=n % DURABLE_EVERY == 0)
             token = row.claimed_by
             outcome, message_id = attempt(provider, row)
             if outcome is None:
                 # The common case is written with a plain UPDATE, not through the ORM (bench/bench_delivery.py).
-                sent.append({
+                unconfirmed.sent.append({
                     "b_id": row.id, "b_sent_at": utcnow(), "b_message_id": (message_id or "")[:255] or None,
                     "b_provider": row.provider if row.via_store_settings else provider.name,
                 })
                 report.sent.append(row.id)
             else:
+                unconfirmed.recorded.append(Outcome(row.id, token, outcome, message_id, provider.name))
                 _record(session, row, outcome, message_id, report, provider_name=provider.name)
-                recorded.append(Outcome(row.id, token, outcome, message_id, provider.name))
-    _commit_outcomes(session, sent, recorded)
+    _commit_outcomes(session, unconfirmed)
     return report
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """An attempt's outcome written through the ORM (_record), kept until committed."""
+    """An attempt's outcome written through the ORM (_record), kept until committed durably."""
 
     row_id: int
     claim_token: str | None
@@ -216,23 +215,38 @@ class Outcome:
     provider_name: str | None
 
 
+@dataclass
+class Unconfirmed:
+    """Outcomes since the last durable commit (those of `written` and beyond are not even written yet)."""
+
+    sent: list[dict] = field(default_factory=list)
+    recorded: list[Outcome] = field(default_factory=list)
+    written: int = 0
+
+
+# Every commit marks a start; one in DURABLE_EVERY waits for the WAL flush on PostgreSQL, the others do not
+# (`synchronous_commit = off`): a worker's death loses none of them, and a database crash (not a restart,
+# which flushes) at most the last few, whose outcomes this worker still holds and writes again.
+DURABLE_EVERY = 20
 OUTCOME_WRITE_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)  # then the write gives up (about 8 s: a database restart)
 
 
-def _commit_outcomes(session: Session, sent: list[dict], recorded: list[Outcome], starting: int | None = None) -> None:
-    """Write and commit the outcomes known since the last commit (and, if given, that the row `starting` is
-    about to be sent), then forget them.
+def _commit_outcomes(session: Session, unconfirmed: Unconfirmed, starting: int | None = None,
+                     durable: bool = True) -> None:
+    """Write and commit the outcomes not yet written (and, if given, that the row `starting` is about to be
+    sent); once a commit is durable, forget them.
 
     The emails are sent (or failed) already, so the outcome is known: when the database connection drops
-    meanwhile (a PostgreSQL restart), the write is tried again on a fresh connection, rather than leaving
-    the rows claimed for the sweep to call "may have been delivered" (with an alert inviting a resend).
-    Commits are synchronous (no `synchronous_commit = off`): a start mark lost in a database crash would
-    make a sent row look never started, and the sweep would send it twice."""
+    meanwhile (a PostgreSQL restart), every outcome since the last durable commit is written again on a fresh
+    connection, rather than leaving the rows claimed for the sweep to call "may have been delivered" (with an
+    alert inviting a resend), or a start mark lost with a crash making a sent row look never started."""
     for pause in (*OUTCOME_WRITE_PAUSES, None):
         try:
-            _write_sent(session, sent)
+            _write_sent(session, unconfirmed.sent[unconfirmed.written:])
             if starting is not None:
                 session.connection().execute(_MARK_STARTED, {"b_id": starting, "b_now": utcnow()})
+            if not durable and session.get_bind().dialect.name == "postgresql":
+                session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
             session.commit()
             break
         except sa.exc.OperationalError as exc:
@@ -240,16 +254,22 @@ def _commit_outcomes(session: Session, sent: list[dict], recorded: list[Outcome]
                 raise
             session.rollback()
             log.warning("Recording %d email outcome(s) failed (%s); trying again on a new connection",
-                        len(sent) + len(recorded), type(exc.orig).__name__)
+                        len(unconfirmed.sent) + len(unconfirmed.recorded), type(exc.orig).__name__)
             time.sleep(pause)
-            # The ORM's changes went with the rollback: applied again from what is known, to rows still held.
-            for outcome in recorded:
+            # Everything since the last durable commit, applied again from what is known: the ORM's changes
+            # went with the rollback, and a crash may have lost the commits that were not waited for.
+            unconfirmed.written, durable = 0, True
+            for outcome in unconfirmed.recorded:
                 row = session.get(EmailLog, outcome.row_id)
                 if row is not None and row.claimed_by == outcome.claim_token:
                     _record(session, row, outcome.error, outcome.message_id, DeliveryReport(),
                             provider_name=outcome.provider_name)
-    sent.clear()
-    recorded.clear()
+    if durable:
+        unconfirmed.sent.clear()
+        unconfirmed.recorded.clear()
+        unconfirmed.written = 0
+    else:
+        unconfirmed.written = len(unconfirmed.sent)
 
 
 def _write_sent(session: Session, sent: list[dict]) -> None:
@@ -264,7 +284,11 @@ _MARK_STARTED = (
 )
 _MARK_SENT = (
     sa.update(EmailLog.__table__)
-    .where(EmailLog.__table__.c.id == sa.bindparam("b_id"))
+    # Not over a later state (a webhook's "delivered") when written again after a lost connection; over
+    # "failed" yes: a sweep that gave up on a slow worker's claim is corrected by the outcome it recorded.
+    .where(EmailLog.__table__.c.id == sa.bindparam("b_id"),
+           sa.or_(EmailLog.__table__.c.status == sa.literal_column(f"'{EmailStatus.PENDING.value}'"),
+                  EmailLog.__table__.c.status == sa.literal_column(f"'{EmailStatus.FAILED.value}'")))
     .values(status=EmailStatus.SENT.value, sent_at=sa.bindparam("b_sent_at"),
             provider_message_id=sa.bindparam("b_message_id"), provider=sa.bindparam("b_provider"),
             error_message=None, next_attempt_at=None, claimed_at=None, claimed_by=None,
