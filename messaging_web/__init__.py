@@ -84,6 +84,12 @@ def _check_required_settings(app: Flask) -> None:
     check_keys(app.config)
 
 
+def _request_writes() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+
+
 def _tune_sqlite(engine: sa.Engine) -> None:
     if engine.dialect.name != "sqlite":
         return
@@ -105,7 +111,11 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # A request that writes (a POST) takes the write lock when its transaction begins. Begun deferred, its
+        # reads would fix a snapshot, and once another request committed after it, its first write fails at
+        # once with "database is locked" (SQLite does not wait on a stale snapshot): concurrent posts with
+        # images, each reading, then resizing, then writing, lost one in four.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _request_writes() else "BEGIN")
 
 
 def _ping_idle_connections(engine: sa.Engine, idle_seconds: float) -> None:

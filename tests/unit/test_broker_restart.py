@@ -8,6 +8,7 @@ this test's own, on a port of its own, so that restarting it disturbs no other t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
+from celery import Celery
 
 from messaging_web import tasks
 from messaging_web.extensions import db
@@ -72,8 +74,6 @@ def private_redis(tmp_path):
 def worker_on(app, private_redis, manual_dispatch, tmp_path):
     """A worker on the private broker; the test hands work to it itself (queued emails are not dispatched)."""
     queue = "broker-restart"
-    saved = {k: app.config[k] for k in ("CELERY_BROKER_URL", "CELERY_QUEUE")}
-    app.config.update(CELERY_BROKER_URL=private_redis.url, CELERY_QUEUE=queue)
     log = open(tmp_path / "worker.log", "w+")
     env = {
         **os.environ,
@@ -97,8 +97,6 @@ def worker_on(app, private_redis, manual_dispatch, tmp_path):
     except subprocess.TimeoutExpired:
         worker.kill()
     log.close()
-    app.config.update(saved)
-    tasks.configure_from(app)
 
 
 def wait_for(condition, timeout: float):
@@ -124,10 +122,11 @@ def test_a_worker_holding_a_retry_survives_a_redis_restart_and_delivers_afterwar
     db.session.execute(sa.update(EmailLog).where(EmailLog.id == waiting)
                        .values(next_attempt_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)))
     db.session.commit()
-    tasks.configure_from(app)
-    tasks.deliver_emails.delay([before])
+    producer = Celery("broker-restart-test", broker=private_redis.url)  # not the app's: its pool outlives a test
+    deliver = functools.partial(producer.send_task, tasks.deliver_emails.name, queue="broker-restart")
+    deliver(args=([before],))
     # The retry the worker holds, unacknowledged, until its time comes.
-    tasks.deliver_emails.apply_async(([waiting],), eta=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+    deliver(args=([waiting],), eta=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     assert wait_for(lambda: db.session.get(EmailLog, before).status == "sent", timeout=60), "worker never started"
     time.sleep(1)  # the ETA message is reserved by now
 
@@ -138,7 +137,7 @@ def test_a_worker_holding_a_retry_survives_a_redis_restart_and_delivers_afterwar
     after = queue_email("settings_test_email", "after@customer.example", params, store_id=store.id).id
     db.session.commit()
     for _ in range(3):  # the hand-off may meet the worker between reconnection attempts
-        tasks.deliver_emails.delay([after])
+        deliver(args=([after],))
         if wait_for(lambda: db.session.get(EmailLog, after).status == "sent", timeout=15):
             break
     worker_on.log.seek(0)
