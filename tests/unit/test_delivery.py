@@ -264,17 +264,16 @@ def test_outcomes_are_recorded_on_a_new_connection_when_the_database_drops_meanw
     # A PostgreSQL restart between the send and the write of its outcome: the outcome is known, so it is
     # written again on a fresh connection, not left for the sweep to call "may have been delivered".
     ids = queue(store_with_smtp, 3)
-    real_write = delivery._write_sent
+    real_write = delivery.Progress._write
     drops = []
 
-    def write_after_a_drop(session, sent):
-        if sent and not drops:
+    def write_after_a_drop(progress, starting, durable):
+        if progress.unconfirmed and not drops:
             drops.append(True)
-            raise sa.exc.OperationalError("UPDATE email_logs ...", {}, Exception("server closed the connection"),
-                                          connection_invalidated=True)
-        real_write(session, sent)
+            raise db.engine.dialect.dbapi.OperationalError("server closed the connection unexpectedly")
+        real_write(progress, starting, durable)
 
-    monkeypatch.setattr(delivery, "_write_sent", write_after_a_drop)
+    monkeypatch.setattr(delivery.Progress, "_write", write_after_a_drop)
     monkeypatch.setattr(delivery, "OUTCOME_WRITE_PAUSES", (0.0,))
     report = delivery.deliver_due()
     assert drops and sorted(report.sent) == ids
@@ -291,21 +290,20 @@ def test_after_a_database_crash_the_outcomes_of_commits_not_waited_for_are_writt
     from sqlalchemy.orm import Session
 
     ids = queue(store_with_smtp, 4)
-    real_write = delivery._write_sent
+    real_write = delivery.Progress._write
     crashed = []
 
-    def crash_before_writing_the_third(session, sent):
-        if [s["b_id"] for s in sent] == [ids[2]] and not crashed:
+    def crash_before_writing_the_third(progress, starting, durable):
+        if [s["id"] for s in progress.unconfirmed[progress.written:]] == [ids[2]] and not crashed:
             crashed.append(True)
             with Session(db.engine) as survivor:  # what the database holds after the crash
                 survivor.execute(sa.update(EmailLog).where(EmailLog.id.in_(ids[:2])).values(
                     status="pending", sent_at=None, provider_message_id=None))
                 survivor.commit()
-            raise sa.exc.OperationalError("UPDATE email_logs ...", {}, Exception("server closed the connection"),
-                                          connection_invalidated=True)
-        real_write(session, sent)
+            raise db.engine.dialect.dbapi.OperationalError("server closed the connection unexpectedly")
+        real_write(progress, starting, durable)
 
-    monkeypatch.setattr(delivery, "_write_sent", crash_before_writing_the_third)
+    monkeypatch.setattr(delivery.Progress, "_write", crash_before_writing_the_third)
     monkeypatch.setattr(delivery, "OUTCOME_WRITE_PAUSES", (0.0,))
     delivery.deliver_due()
     assert crashed
