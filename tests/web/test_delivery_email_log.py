@@ -164,3 +164,36 @@ def test_store_without_smtp_settings_sends_through_the_platform(app, ctx, factor
     db.session.commit()
     db.session.refresh(row)
     assert row.status == "sent" and row.provider == "file" and smtp_sink.messages == []
+
+
+def test_a_store_whose_plan_dropped_below_business_sends_through_the_platform_and_is_told(
+        app, factory, smtp_sink, manual_dispatch, signed_in):
+    from messaging_web.models import Store, StoreTier
+    from messaging_web.services.secrets import encrypt_secret
+
+    store = factory.store(tier=StoreTier.BUSINESS)
+    owner = factory.store_user(store)
+    params = {"store_name": "S", "provider": "sendgrid"}
+    with app.app_context():
+        load_templates()
+        smtp_settings(store.id, smtp_sink, provider="sendgrid", sendgrid_api_key=encrypt_secret("SG.key"))
+        before = queue_email("settings_test_email", "a@customer.example", params, store_id=store.id)
+        db.session.commit()
+        assert before.via_store_settings and before.provider == "sendgrid"
+        db.session.get(Store, store.id).tier = StoreTier.PROFESSIONAL.value
+        db.session.commit()
+        after = queue_email("settings_test_email", "b@customer.example", params, store_id=store.id)
+        db.session.commit()
+        assert not after.via_store_settings and after.provider == "file"
+        ids = (before.id, after.id)
+
+        report = delivery.deliver_due()  # the one queued before the change too: SendGrid is never called
+        assert report.attempted == 2, report
+        db.session.rollback()  # end this session's read, which began before the worker wrote
+        for log_id in ids:
+            sent = db.session.get(EmailLog, log_id)
+            assert (sent.status, sent.provider, sent.via_store_settings) == ("sent", "file", False)
+            assert sent.from_email == app.config["MAIL_DEFAULT_SENDER_EMAIL"]
+
+    page = signed_in(owner).get(f"/store/{store.slug}/settings/email/provider")
+    assert "Your plan no longer includes SendGrid" in page.get_data(as_text=True)

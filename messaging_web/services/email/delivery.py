@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from ... import structured_logs
 from ...extensions import AnySession, db
-from ...models import EmailLog, EmailStatus, NotificationPriority, NotificationType, StoreEmailSettings
+from ...models import (
+    EmailLog,
+    EmailStatus,
+    NotificationPriority,
+    NotificationType,
+    Store,
+    StoreEmailSettings,
+    StoreTier,
+)
 from ...models.base import utcnow
 from ..errors import ValidationError
 from ..notifications import raise_admin_notification
@@ -136,6 +144,7 @@ def _deliver_claimed(session: Session, token: str, ids: list[int]) -> DeliveryRe
     rows = session.scalars(
         sa.select(EmailLog).where(EmailLog.id.in_(ids), EmailLog.claimed_by == token).order_by(EmailLog.id)
     ).all()
+    _follow_plan_changes(session, rows)
     groups: dict[tuple, list[EmailLog]] = {}
     for row in rows:
         key = (row.store_id, row.provider) if row.via_store_settings else (None, "platform")
@@ -149,6 +158,29 @@ def _deliver_claimed(session: Session, token: str, ids: list[int]) -> DeliveryRe
     for (store_id, _provider), group in groups.items():
         report.merge(_deliver_group(session, senders[store_id], group))
     return report
+
+
+def _follow_plan_changes(session: Session, rows: Sequence[EmailLog]) -> None:
+    """Rows queued for a store's API provider (SendGrid, Mailgun, SES) whose plan has dropped below Business
+    since go through the platform's sender instead, from its address (the store's own would fail SPF there)."""
+    via_api = {row.store_id for row in rows if row.via_store_settings and row.provider != "smtp"}
+    if not via_api:
+        return
+    tiers = dict(session.execute(sa.select(Store.id, Store.tier).where(Store.id.in_(via_api))).tuples().all())
+    config = current_app.config
+    for row in rows:
+        if row.via_store_settings and row.store_id in tiers and not _tier(tiers[row.store_id]).allows_provider(
+                row.provider):
+            row.via_store_settings = False
+            row.from_email = config["MAIL_DEFAULT_SENDER_EMAIL"]
+            row.provider = config.get("MAIL_PROVIDER", "file")
+
+
+def _tier(value: str) -> StoreTier:
+    try:
+        return StoreTier(value)
+    except ValueError:
+        return StoreTier.STARTER
 
 
 def _provider_for(session: Session, store_id: int | None) -> Provider | DeliveryError:
@@ -430,8 +462,9 @@ def _record(session: AnySession, row: EmailLog, outcome: DeliveryError | None, m
         report.sent.append(row.id)
         return
     interactive = _purpose(row) in INTERACTIVE_PURPOSES
-    if isinstance(outcome, TransientError) and not interactive:
+    if not isinstance(outcome, AmbiguousDelivery):  # every attempt known to have failed counts, the last too
         row.retry_count = (row.retry_count or 0) + 1
+    if isinstance(outcome, TransientError) and not interactive:
         if row.retry_count < _settings("EMAIL_MAX_ATTEMPTS"):
             row.next_attempt_at = now + backoff(row.retry_count)
             row.error_message = f"Attempt {row.retry_count} failed: {outcome.message}. Next attempt scheduled."
