@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -85,8 +85,6 @@ def _check_required_settings(app: Flask) -> None:
 
 
 def _request_writes() -> bool:
-    from flask import has_request_context, request
-
     return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 

@@ -27,6 +27,7 @@ from messaging_web.models import EmailLog
 from messaging_web.services.email.outbox import queue_email
 from tests.support.email_data import load_templates, smtp_settings
 from tests.support.mail_servers import free_port
+from tests.support.waiting import poll_database
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -99,18 +100,6 @@ def worker_on(app, private_redis, manual_dispatch, tmp_path):
     log.close()
 
 
-def wait_for(condition, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        db.session.expire_all()
-        value = condition()
-        db.session.commit()
-        if value:
-            return value
-        time.sleep(0.2)
-    return None
-
-
 def test_a_worker_holding_a_retry_survives_a_redis_restart_and_delivers_afterwards(
         ctx, app, factory, smtp_sink, private_redis, worker_on):
     load_templates()
@@ -127,7 +116,7 @@ def test_a_worker_holding_a_retry_survives_a_redis_restart_and_delivers_afterwar
     deliver(args=([before],))
     # The retry the worker holds, unacknowledged, until its time comes.
     deliver(args=([waiting],), eta=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
-    assert wait_for(lambda: db.session.get(EmailLog, before).status == "sent", timeout=60), "worker never started"
+    assert poll_database(lambda: db.session.get(EmailLog, before).status == "sent", timeout=60), "worker never started"
     time.sleep(1)  # the ETA message is reserved by now
 
     private_redis.stop()
@@ -138,7 +127,7 @@ def test_a_worker_holding_a_retry_survives_a_redis_restart_and_delivers_afterwar
     db.session.commit()
     for _ in range(3):  # the hand-off may meet the worker between reconnection attempts
         deliver(args=([after],))
-        if wait_for(lambda: db.session.get(EmailLog, after).status == "sent", timeout=15):
+        if poll_database(lambda: db.session.get(EmailLog, after).status == "sent", timeout=15):
             break
     worker_on.log.seek(0)
     output = worker_on.log.read()

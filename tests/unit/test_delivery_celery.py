@@ -16,6 +16,7 @@ from messaging_web.models import EmailLog
 from messaging_web.services.email import dispatcher
 from messaging_web.services.email.outbox import queue_email
 from tests.support.email_data import load_templates, smtp_settings
+from tests.support.waiting import poll_database
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -71,15 +72,10 @@ def celery_setup(app):
 
 
 def wait_for(condition, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        db.session.expire_all()
-        value = condition()
-        db.session.commit()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for the workers")
+    value = poll_database(condition, timeout)
+    if not value:
+        raise AssertionError("timed out waiting for the workers")
+    return value
 
 
 def statuses(ids):

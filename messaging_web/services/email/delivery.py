@@ -31,7 +31,6 @@ from ...models import (
     NotificationType,
     Store,
     StoreEmailSettings,
-    StoreTier,
 )
 from ...models.base import utcnow
 from ..errors import ValidationError
@@ -166,21 +165,13 @@ def _follow_plan_changes(session: Session, rows: Sequence[EmailLog]) -> None:
     via_api = {row.store_id for row in rows if row.via_store_settings and row.provider != "smtp"}
     if not via_api:
         return
-    tiers = dict(session.execute(sa.select(Store.id, Store.tier).where(Store.id.in_(via_api))).tuples().all())
+    tiers = {store.id: store.tier_enum for store in session.scalars(sa.select(Store).where(Store.id.in_(via_api)))}
     config = current_app.config
     for row in rows:
-        if row.via_store_settings and row.store_id in tiers and not _tier(tiers[row.store_id]).allows_provider(
-                row.provider):
+        if row.via_store_settings and row.store_id in tiers and not tiers[row.store_id].allows_provider(row.provider):
             row.via_store_settings = False
             row.from_email = config["MAIL_DEFAULT_SENDER_EMAIL"]
             row.provider = config.get("MAIL_PROVIDER", "file")
-
-
-def _tier(value: str) -> StoreTier:
-    try:
-        return StoreTier(value)
-    except ValueError:
-        return StoreTier.STARTER
 
 
 def _provider_for(session: Session, store_id: int | None) -> Provider | DeliveryError:
@@ -535,6 +526,7 @@ def sweep(now: dt.datetime | None = None, limit: int = 1000) -> SweepReport:
             .returning(EmailLog.id)
             .execution_options(synchronize_session=False)
         ).all()
+        # What is still held after the release is what the worker had started.
         abandoned_ids = session.scalars(
             sa.update(EmailLog)
             .where(vanished)

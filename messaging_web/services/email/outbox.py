@@ -159,11 +159,10 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
         )
     templates.check_plain_context(context)
 
-    via_store = bool(settings and settings.is_configured and (settings.is_verified or use_store_settings))
     # A store whose plan no longer includes its API provider sends through the platform (its settings page
     # says so) until it switches to SMTP or upgrades.
-    via_store = via_store and store is not None and settings is not None and store.tier_enum.allows_provider(
-        settings.provider)
+    via_store = bool(settings and settings.is_configured and (settings.is_verified or use_store_settings)
+                     and store is not None and store.tier_enum.allows_provider(settings.provider))
     config = current_app.config
     if via_store:
         assert settings is not None  # via_store is only true with settings
