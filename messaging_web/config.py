@@ -146,6 +146,15 @@ def load_config(overrides: dict | None = None) -> dict:
         "SNS_URL_PATTERN": os.environ.get(
             "SNS_URL_PATTERN", r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
         ),
+        # Deliverability (services/email/suppression.py, deliverability.py): soft bounces in a row that
+        # suppress an address; complaint and hard-bounce rates (in % of sent) that warn and alert, and
+        # the fewest emails sent in a period before a rate is judged at all.
+        "SOFT_BOUNCE_LIMIT": _int("SOFT_BOUNCE_LIMIT", 3),
+        "COMPLAINT_RATE_WARN": float(os.environ.get("COMPLAINT_RATE_WARN", "0.1")),
+        "COMPLAINT_RATE_CRITICAL": float(os.environ.get("COMPLAINT_RATE_CRITICAL", "0.3")),
+        "BOUNCE_RATE_WARN": float(os.environ.get("BOUNCE_RATE_WARN", "2")),
+        "BOUNCE_RATE_CRITICAL": float(os.environ.get("BOUNCE_RATE_CRITICAL", "5")),
+        "DELIVERABILITY_MIN_SENT": _int("DELIVERABILITY_MIN_SENT", 100),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_dir / "uploads"),
         "PAGE_SIZE": _int("PAGE_SIZE", 25),

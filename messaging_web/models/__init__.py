@@ -1,4 +1,5 @@
 """All models, importable from one place: `from messaging_web.models import Store, EmailLog, ...`."""
+from .deliverability import EmailSuppression, SoftBounceRun, SuppressionAudit
 from .email import EmailLog, EmailTemplate, StoreEmailSettings, StoreEmailTemplate
 from .enums import (
     CONVERSATION_TYPES_SEEN,
@@ -13,6 +14,8 @@ from .enums import (
     NotificationType,
     ParticipantType,
     StoreTier,
+    SuppressionReason,
+    SuppressionScope,
     participants_of,
 )
 from .inbound import InboundEmail
@@ -36,6 +39,11 @@ __all__ = [
     "EmailLog",
     "EmailProvider",
     "EmailStatus",
+    "EmailSuppression",
+    "SoftBounceRun",
+    "SuppressionAudit",
+    "SuppressionReason",
+    "SuppressionScope",
     "EmailTemplate",
     "InboundEmail",
     "ModerationView",

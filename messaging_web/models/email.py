@@ -130,6 +130,10 @@ class EmailLog(TimestampMixin, Model):
     via_store_settings: Mapped[bool] = mapped_column(
         sa.Boolean, nullable=False, default=False, server_default=sa.false()
     )
+    # Not in the spec: the template's category when queued (suppression and analytics read it), and when
+    # the recipient reported the email as spam (the status stays where delivery got).
+    category: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
+    complained_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     delivery_ambiguous: Mapped[bool] = mapped_column(
         sa.Boolean, nullable=False, default=False, server_default=sa.false()
     )

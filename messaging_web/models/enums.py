@@ -26,6 +26,22 @@ class EmailStatus(StrEnum):
     DELIVERED = "delivered"
     OPENED = "opened"
     CLICKED = "clicked"
+    # Not in the spec: never sent, the address is on a suppression list (the row's error_message says why).
+    SUPPRESSED = "suppressed"
+
+
+class SuppressionReason(StrEnum):
+    HARD_BOUNCE = "hard_bounce"  # the address does not exist: platform-wide
+    SOFT_BOUNCES = "soft_bounces"  # too many temporary failures in a row: platform-wide
+    COMPLAINT = "complaint"  # the recipient reported the store's email as spam
+    UNSUBSCRIBE = "unsubscribe"  # the recipient asked (one-click, or the preference page)
+
+
+class SuppressionScope(StrEnum):
+    ADDRESS = "address"  # every email to the address (bounces)
+    ALL = "all"  # every email of the store that the reason covers
+    MARKETING = "marketing"  # the store's marketing emails
+    CONVERSATIONS = "conversations"  # the store's emails about new conversation messages
 
 
 class EmailProvider(StrEnum):

@@ -12,7 +12,7 @@ from ..actors import Actor
 from ..extensions import db
 from ..models import Conversation, StoreEmailSettings, StoreEmailTemplate
 from ..models.base import utcnow
-from .email import email_log
+from .email import deliverability, email_log
 
 RECENT = dt.timedelta(days=30)
 
@@ -31,6 +31,7 @@ class StoreOverview:
     sending: SendingSetup
     recent_emails: dict[str, int]  # by status, over RECENT
     customized_templates: int
+    deliverability_warnings: list[deliverability.RateWarning]
 
 
 def store_overview(actor: Actor, store_id: int) -> StoreOverview:
@@ -56,6 +57,7 @@ def store_overview(actor: Actor, store_id: int) -> StoreOverview:
         open_conversations=open_conversations or 0, sending=sending,
         recent_emails=email_log.status_counts(since=utcnow() - RECENT, only_store_id=store_id),
         customized_templates=customized or 0,
+        deliverability_warnings=deliverability.warnings_for(store_id),
     )
 
 

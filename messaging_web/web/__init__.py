@@ -31,9 +31,11 @@ def register_blueprints(app: Flask) -> None:
         store_email_log,
         store_email_settings,
         store_templates,
+        suppressions,
         template_history,
         template_send_test,
         tracking,
+        unsubscribe,
         webhooks,
     )
 
@@ -43,6 +45,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(store.bp)
     app.register_blueprint(customer.bp)
     app.register_blueprint(tracking.bp)
+    app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(inbound_webhooks.bp)
     errors.register(app)

@@ -348,13 +348,13 @@ EXPECTED_CODES = {
     "signup_welcome": "auth", "email_verification": "auth", "password_reset": "auth",
     "order_confirmation": "orders", "order_shipped": "orders", "invoice_available": "billing",
     "payment_failed": "billing", "team_invite": "system", "new_message_notification": "system",
-    "settings_test_email": "system", "inbound_reply_not_delivered": "system",
+    "settings_test_email": "system", "inbound_reply_not_delivered": "system", "store_newsletter": "marketing",
 }
 
 
-def test_default_set_ships_eleven_codes_in_three_languages(ctx):
+def test_default_set_ships_twelve_codes_in_three_languages(ctx):
     report = template_catalog.load_default_templates()
-    assert len(report.created) == 33 and report.kept == []
+    assert len(report.created) == 36 and report.kept == []
     rows = db.session.scalars(sa.select(EmailTemplate)).all()
     assert {(r.code, r.language) for r in rows} == {(c, lang) for c in EXPECTED_CODES for lang in ("en", "fr", "de")}
     for row in rows:
@@ -394,15 +394,15 @@ def test_reloading_never_overwrites_an_edited_template(ctx):
     db.session.delete(db.session.scalar(sa.select(EmailTemplate).where(EmailTemplate.code == "team_invite", EmailTemplate.language == "de")))
     db.session.flush()
     report = template_catalog.load_default_templates()
-    assert report.created == ["team_invite/de"] and len(report.kept) == 32
+    assert report.created == ["team_invite/de"] and len(report.kept) == 35
     assert db.session.get(EmailTemplate, edited.id).subject == "Édité par l'admin {{ order_number }}"
 
 
 def test_load_templates_command(app):
     result = app.test_cli_runner().invoke(args=["messaging", "load-templates"])
-    assert result.exit_code == 0 and "Created 33 templates, kept 0" in result.output
+    assert result.exit_code == 0 and "Created 36 templates, kept 0" in result.output
     result = app.test_cli_runner().invoke(args=["messaging", "load-templates"])
-    assert "Created 0 templates, kept 33" in result.output
+    assert "Created 0 templates, kept 36" in result.output
 
 
 def test_regional_language_falls_back_to_its_base_language_before_the_store_default(ctx):

@@ -12,13 +12,14 @@ import json
 
 import boto3
 import pytest
+import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from messaging_web.extensions import db
-from messaging_web.models import EmailLog, StoreTier
+from messaging_web.models import EmailLog, EmailSuppression, StoreTier
 from messaging_web.services.email import delivery, sns
 from messaging_web.services.email.outbox import queue_email
 from messaging_web.services.secrets import encrypt_secret
@@ -108,6 +109,13 @@ def state(log_id: int):
     return result
 
 
+def suppressed():
+    rows = db.session.execute(sa.select(EmailSuppression.email, EmailSuppression.store_id, EmailSuppression.scope,
+                                        EmailSuppression.reason, EmailSuppression.detail)).all()
+    db.session.rollback()
+    return [tuple(row) for row in rows]
+
+
 def post(client, store, body: bytes):
     return client.post(f"/webhooks/ses/{store.slug}", data=body, content_type="text/plain; charset=UTF-8")
 
@@ -147,13 +155,17 @@ def test_a_permanent_ses_bounce_ends_the_email_with_the_diagnostic_and_a_transie
     store, log_id, message_id = sent_through_ses
     transient = {"notificationType": "Bounce", "mail": {"messageId": message_id},
                  "bounce": {"bounceType": "Transient", "bouncedRecipients": [{"diagnosticCode": "mailbox full"}]}}
-    assert post(client, store, fake_sns.notification(transient)).json == {"applied": 0}
+    # Counted towards the address's run of soft bounces; the email stays sent.
+    assert post(client, store, fake_sns.notification(transient)).json == {"applied": 1}
     assert state(log_id)[0] == "sent"
     permanent = {"notificationType": "Bounce", "mail": {"messageId": message_id},
                  "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"diagnosticCode": "smtp; 550 no such user"}]}}
     assert post(client, store, fake_sns.notification(permanent)).json == {"applied": 1}
     status, *_, error = state(log_id)
     assert status == "bounced" and error == "smtp; 550 no such user"
+    [(email, store_id, scope, reason, detail)] = suppressed()
+    assert (email, store_id, scope, reason) == ("kim@customer.example", None, "address", "hard_bounce")
+    assert "via Amazon SES (smtp; 550 no such user)" in detail
 
 
 def test_forged_foreign_or_unconfigured_sns_messages_change_nothing(client, fake_sns, sent_through_ses):
@@ -190,6 +202,8 @@ def test_an_ses_complaint_marks_the_email_as_reported_spam(client, fake_sns, sen
     assert post(client, store, fake_sns.notification(complaint)).json == {"applied": 1}
     status, *_, error = state(log_id)
     assert status == "sent" and error == "The recipient reported this email as spam."
+    assert suppressed() == [("kim@customer.example", store.id, "all", "complaint",
+                             "spam complaint on 2026-12-01 via Amazon SES")]
 
 
 def test_deeply_nested_json_is_a_400_outside_and_skipped_inside_a_signed_message(

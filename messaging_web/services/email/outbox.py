@@ -26,6 +26,7 @@ from ...models import (
 )
 from .. import notifications, templates, transaction_hooks
 from ..errors import NotFound, ValidationError
+from . import suppression, unsubscribe
 from .dispatcher import dispatch_after_commit
 from .providers.message import UnsafeHeader, check_header_text, normalise_address
 
@@ -56,8 +57,9 @@ def queue_email(template_code: str, to_email: str, context: dict, *, store_id: i
         # Rendered with the rest of the batch when the block ends: one round trip to the sandbox.
         batch.append(draft)
         return draft.row
+    [blocking] = suppression.find_blocking([draft.recipient])
     [rendered] = templates.render_emails([(draft.resolved, draft.context)], background=True)
-    _complete(draft, rendered)
+    _complete(draft, rendered, blocking=blocking)
     db.session.flush()
     if draft.row.status == EmailStatus.PENDING.value:
         dispatch_after_commit(db.session, [draft.row.id])
@@ -91,11 +93,12 @@ def batch() -> Iterator[list[EmailLog]]:
     try:
         yield rows
         session.info.pop(_BATCH_KEY, None)
+        blocked = suppression.find_blocking([d.recipient for d in drafts])  # one query for the batch
         rendered = templates.render_emails([(d.resolved, d.context) for d in drafts], background=True)
         rows.extend(draft.row for draft in drafts)
         _assign_ids(session, rows)
-        for draft, result in zip(drafts, rendered, strict=True):
-            _complete(draft, result)
+        for draft, result, blocking in zip(drafts, rendered, blocked, strict=True):
+            _complete(draft, result, blocking=blocking)
         session.flush()
         dispatch_after_commit(session, [row.id for row in rows if row.status == EmailStatus.PENDING.value])
     finally:
@@ -131,6 +134,13 @@ class _Draft:
     resolved: templates.ResolvedTemplate
     context: dict
     settings: StoreEmailSettings | None
+    unsubscribe_url: str | None = None  # optional emails (marketing, conversation notifications) carry one
+
+    @property
+    def recipient(self) -> suppression.Recipient:
+        row = self.row
+        return suppression.Recipient(row.recipient_email, row.store_id, row.category,
+                                     suppression.preference_key(row.category, row.related_type))
 
 
 def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | None, language: str | None,
@@ -173,6 +183,11 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
         provider = config.get("MAIL_PROVIDER", "file")
     if reply_to is None and settings is not None:
         reply_to = settings.reply_to_email or settings.from_email
+    key = suppression.preference_key(resolved.category, related_type)
+    unsubscribe_url = None
+    if unsubscribe.carries_link(key):
+        unsubscribe_url = unsubscribe.url_for_recipient(to_email, store_id, key)
+        headers = {**(headers or {}), **unsubscribe.headers(unsubscribe_url)}
     if headers:
         extra_data = {**(extra_data or {}), "headers": dict(headers)}
     row = EmailLog(
@@ -194,14 +209,16 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
         extra_data=json.dumps(_extra(extra_data, resolved), default=str),
         via_store_settings=via_store,
         retry_count=0,
+        category=resolved.category,
     )
-    return _Draft(row, resolved, context, settings)
+    return _Draft(row, resolved, context, settings, unsubscribe_url)
 
 
 def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.TemplateRenderError, *,
-              raise_errors: bool = False) -> None:
+              raise_errors: bool = False, blocking=None) -> None:
     """Fill the row with the rendered email and add it to the session; if it did not render, raise why
-    (`raise_errors`) or add it marked failed with the reason."""
+    (`raise_errors`) or add it marked failed with the reason. With `blocking` (the suppression that stops
+    it) the row is written `suppressed`, saying why, and is never sent."""
     row = draft.row
     if isinstance(rendered, templates.TemplateRenderError):
         if raise_errors:
@@ -219,9 +236,16 @@ def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.Templ
     body_html, body_text = rendered.html, rendered.text
     if draft.settings is not None:
         body_html, body_text = add_signature(body_html, body_text, draft.settings)
+    if draft.unsubscribe_url is not None:
+        body_html, body_text = unsubscribe.add_footer(
+            body_html, body_text, draft.unsubscribe_url, draft.resolved.language, draft.recipient.key
+        )
     row.subject = subject[:500]
     row.body_html = body_html
     row.body_text = body_text
+    if blocking is not None:
+        row.status = EmailStatus.SUPPRESSED.value
+        row.error_message = suppression.blocked_message(blocking)
     db.session.add(row)
 
 

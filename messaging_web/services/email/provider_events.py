@@ -45,11 +45,12 @@ from ...models.base import LARGEST_ID, utcnow
 from .. import notifications
 from ..secrets import SecretUnreadable, decrypt_secret
 from ..untrusted_json import parse_untrusted_json
-from . import sns, tracking
+from . import deliverability, sns, suppression, tracking
 
 PROVIDERS = (EmailProvider.SENDGRID.value, EmailProvider.MAILGUN.value, EmailProvider.SES.value)
-# What each provider's event means for the log; events not named here (processed, deferred, a
-# temporary failure, unsubscribes) leave it as it is.
+# What each provider's event means for the log; events not named here (processed, deferred,
+# unsubscribes) leave it as it is. A soft bounce (a temporary failure the provider gave up on) leaves the
+# log as it is too, but counts towards the address's run (suppression.SoftBounceRun).
 SENDGRID_KINDS = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
                   "dropped": "bounced", "spamreport": "complained"}
 MAILGUN_KINDS = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "rejected": "bounced",
@@ -70,7 +71,7 @@ class WebhookRefused(Exception):
 @dataclass(frozen=True)
 class ProviderEvent:
     log_id: int | None  # SendGrid and Mailgun name our log id ...
-    kind: str  # delivered | opened | clicked | bounced | complained (the recipient reported it as spam)
+    kind: str  # delivered | opened | clicked | bounced | soft_bounced | complained (reported as spam)
     occurred_at: dt.datetime
     reason: str | None = None
     provider_message_id: str | None = None  # ... SES names the message id it gave at sending
@@ -191,8 +192,12 @@ def sendgrid_events(body: bytes, signature: str | None, timestamp: str | None, p
         if not isinstance(item, dict):
             continue
         kind, log_id = _kind(SENDGRID_KINDS, item.get("event")), _log_id(item.get("email_log_id"))
+        if kind == "bounced" and item.get("event") == "bounce" and item.get("type") == "blocked":
+            kind = "soft_bounced"  # SendGrid's "blocked": refused for now (reputation, a full mailbox)
+        reason = _text(item.get("reason")) or _text(item.get("response"))
+        if item.get("event") == "dropped" and not (reason or "").startswith(("Bounced", "Invalid")):
+            kind = "dropped"  # SendGrid's own list (an unsubscribe, a complaint): not a bounce of the address
         if kind and log_id:
-            reason = _text(item.get("reason")) or _text(item.get("response"))
             events.append(ProviderEvent(log_id, kind, _moment(item.get("timestamp")), reason))
     return events
 
@@ -215,8 +220,8 @@ def mailgun_events(body: bytes, signing_key: str | None):
         raise WebhookRefused("The event has no event-data.", 400)
     event = data.get("event")
     kind = _kind(MAILGUN_KINDS, event)
-    if event == "failed" and data.get("severity") == "permanent":
-        kind = "bounced"
+    if event == "failed":
+        kind = "bounced" if data.get("severity") == "permanent" else "soft_bounced"
     variables = _object(data.get("user-variables"))
     log_id = _log_id(variables.get("email_log_id"))
     if not (kind and log_id):
@@ -250,9 +255,8 @@ def ses_events(body: bytes, topic_arn: str | None):
     kind = _kind(SES_KINDS, name)
     reason = None
     if name == "Bounce":
-        if details.get("bounceType") != "Permanent":
-            return []  # SES retries a transient bounce itself
-        kind = "bounced"
+        # SES reports a transient bounce once it has given up retrying it.
+        kind = "bounced" if details.get("bounceType") == "Permanent" else "soft_bounced"
         recipients = details.get("bouncedRecipients") or [{}]
         first = recipients[0] if isinstance(recipients[0], dict) else {}
         reason = _text(first.get("diagnosticCode")) or _text(details.get("bounceSubType"))
@@ -297,28 +301,38 @@ def apply_events(events: list[ProviderEvent], *, provider: str, store_id: int) -
             continue
         if event.kind == "delivered":
             tracking.mark_delivered(row, event.occurred_at)
+            suppression.record_delivery(row)
         elif event.kind == "opened":
             tracking.mark_opened(row, event.occurred_at)
         elif event.kind == "clicked":
             tracking.mark_clicked(row, event.occurred_at)
         elif event.kind == "bounced":
             tracking.mark_bounced(row, event.reason)
+            suppression.record_hard_bounce(row, event.occurred_at, event.reason)
+        elif event.kind == "dropped":
+            tracking.mark_bounced(row, event.reason)
+        elif event.kind == "soft_bounced":
+            suppression.record_soft_bounce(row, event.occurred_at)
         elif event.kind == "complained":
-            _record_complaint(row)
+            _record_complaint(row, event.occurred_at)
+            suppression.record_complaint(row, event.occurred_at)
         applied += 1
     db.session.flush()
+    if any(event.kind in ("bounced", "complained") for event in events):
+        deliverability.check_store(store_id)
     return applied
 
 
 COMPLAINT = "The recipient reported this email as spam."
 
 
-def _record_complaint(row: EmailLog) -> None:
+def _record_complaint(row: EmailLog, occurred_at: dt.datetime) -> None:
     """The email keeps its status (it was delivered); the log says so, and the platform's admins hear of it
     once while they have not read the last such notice for the store: complaints hurt every store's
     deliverability, and a store with many soon has its emails refused."""
-    if row.error_message == COMPLAINT:
+    if row.complained_at is not None:
         return  # a duplicate of a complaint already recorded
+    row.complained_at = occurred_at
     row.error_message = COMPLAINT if not row.error_message else f"{row.error_message} {COMPLAINT}"[:1000]
     title = f"{db.session.get_one(Store, row.store_id).name}: a recipient reported an email as spam"[:200]
     notifications.raise_admin_notification_once(

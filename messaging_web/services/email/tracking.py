@@ -18,7 +18,7 @@ SALT = "messaging-web-tracking"
 # A status only moves forward; bounced and failed are terminal for delivery.
 RANK = {EmailStatus.PENDING: 0, EmailStatus.SENT: 1, EmailStatus.DELIVERED: 2, EmailStatus.OPENED: 3,
         EmailStatus.CLICKED: 4}
-TERMINAL = {EmailStatus.BOUNCED.value, EmailStatus.FAILED.value}
+TERMINAL = {EmailStatus.BOUNCED.value, EmailStatus.FAILED.value, EmailStatus.SUPPRESSED.value}
 LINK = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s<>]+)\2""", re.IGNORECASE)
 PIXEL_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
              b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
@@ -35,6 +35,8 @@ def add_tracking(body_html: str, log_id: int) -> str:
 
     def tracked(match: re.Match) -> str:
         target = html_lib.unescape(match.group(3))
+        if target.startswith(f"{base}/u/"):
+            return match.group(0)  # the unsubscribe link: not a click, and it must stay as it is
         token = serializer.dumps({"l": log_id, "u": target})
         return f"{match.group(1)}{match.group(2)}{base}/t/c/{token}{match.group(2)}"
 

@@ -30,6 +30,7 @@ class ResolvedTemplate:
     variables: list[str]
     required_variables: list[str]
     cache_key: tuple  # (kind, id, updated_at); () for unsaved text (previews), never cached
+    category: str | None = None  # the platform template's (an override keeps its base's category)
 
 
 # --- languages and variable lists -------------------------------------------------------------
@@ -150,6 +151,7 @@ def _resolved_from_platform(row: EmailTemplate) -> ResolvedTemplate:
         variables=parse_variable_list(row.variables),
         required_variables=parse_variable_list(row.required_variables),
         cache_key=("platform", row.id, row.updated_at),
+        category=row.category,
     )
 
 
@@ -167,4 +169,5 @@ def _resolved_from_override(row: StoreEmailTemplate, base: EmailTemplate) -> Res
         variables=parse_variable_list(base.variables),
         required_variables=parse_variable_list(base.required_variables),
         cache_key=("store", row.id, row.updated_at),
+        category=base.category,
     )

@@ -101,7 +101,9 @@ def _address(name: str | None, addr: str) -> Address:
 
 def _header(name: str, value: str) -> bytes:
     """One header line (folded, RFC 2047-encoded when not ASCII); the value was checked beforehand."""
-    if value.isascii() and len(name) + len(value) < 76:
+    if value.isascii() and (len(name) + len(value) < 76 or (" " not in value and len(name) + len(value) < 990)):
+        # Short, or one long token (an unsubscribe URL) that no fold could split: left on its line (RFC 5322
+        # allows 998 characters), where folding would put it alone on a continuation line.
         encoded = value
     elif value.isascii():
         encoded = Header(value, header_name=name, maxlinelen=78).encode(linesep="\r\n")
