@@ -95,3 +95,12 @@ def notify_conversations() -> int:
 
     with _flask_app().app_context():
         return scheduler.notify_conversations()
+
+
+@celery_app.task(name="messaging_web.fold_email_stats")
+def fold_email_stats() -> int:
+    """Sum the email log's stage deltas into the daily roll-up (services/email/email_stats.py)."""
+    from .services import scheduler
+
+    with _flask_app().app_context():
+        return scheduler.fold_email_stats()

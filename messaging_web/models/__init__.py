@@ -1,6 +1,7 @@
 """All models, importable from one place: `from messaging_web.models import Store, EmailLog, ...`."""
 from .deliverability import EmailSuppression, SoftBounceRun, SuppressionAudit
 from .email import EmailLog, EmailTemplate, StoreEmailSettings, StoreEmailTemplate
+from .email_stats import EmailDailyStats, EmailStatDelta
 from .enums import (
     CONVERSATION_TYPES_SEEN,
     CONVERSATION_TYPES_STARTED,
@@ -36,7 +37,9 @@ __all__ = [
     "ConversationType",
     "Customer",
     "EmailCategory",
+    "EmailDailyStats",
     "EmailLog",
+    "EmailStatDelta",
     "EmailProvider",
     "EmailStatus",
     "EmailSuppression",

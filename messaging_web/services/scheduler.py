@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # Read from the environment (not the app config): Celery beat builds its schedule from this at import.
 SWEEP_EVERY_SECONDS = int(os.environ.get("EMAIL_SWEEP_EVERY_SECONDS", "60"))
 NOTIFY_EVERY_SECONDS = 15
+# The analytics read the deltas not folded yet too: folding often keeps that part small, not the figures right.
+FOLD_STATS_EVERY_SECONDS = int(os.environ.get("EMAIL_STATS_FOLD_EVERY_SECONDS", "15"))
 
 
 def sweep_outbox() -> int:
@@ -44,6 +46,13 @@ def notify_conversations() -> int:
     return len(report.sent)
 
 
+def fold_email_stats() -> int:
+    """Sum the email log's stage deltas into the daily roll-up. In an app context; commits."""
+    from .email import email_stats
+
+    return email_stats.fold_all()
+
+
 @dataclass(frozen=True)
 class Job:
     name: str  # the Celery task's name
@@ -54,6 +63,7 @@ class Job:
 SCHEDULE = (
     Job("messaging_web.sweep_outbox", SWEEP_EVERY_SECONDS, sweep_outbox),
     Job("messaging_web.notify_conversations", NOTIFY_EVERY_SECONDS, notify_conversations),
+    Job("messaging_web.fold_email_stats", FOLD_STATS_EVERY_SECONDS, fold_email_stats),
 )
 
 

@@ -9,6 +9,7 @@ from ..actors import current_actor
 from ..extensions import db
 from ..services.email import delivery, email_analytics, email_log
 from .admin import bp
+from .analytics_views import analytics_report
 from .email_log_forms import AnalyticsFilterForm, EmailLogFilterForm
 from .htmx import render_page
 
@@ -26,12 +27,18 @@ def email_log_index():
 @bp.get("/email-log/analytics")
 def email_log_analytics():
     form = AnalyticsFilterForm(request.args)
+    stores = access.admin_store_choices(current_actor())
+    form.set_store_choices(stores)
     days, search = form.period()
-    context = dict(
-        form=form, days=days, totals=email_analytics.totals(days=days),
-        page=email_analytics.by_store(days=days, search=search, page=form.page_number(),
-                                      per_page=current_app.config["PAGE_SIZE"]),
-    )
+    store_key = form.store_key()
+    page = None
+    if store_key is None:
+        page = email_analytics.by_store(days=days, search=search, page=form.page_number(),
+                                        per_page=current_app.config["PAGE_SIZE"])
+        label = "All stores and the platform"
+    else:
+        label = dict(stores).get(store_key, "Platform (no store)")
+    context = dict(form=form, page=page, **analytics_report(days, store_key, label))
     return render_page("admin/email_log/analytics.html", "admin/email_log/_analytics_results.html", **context)
 
 

@@ -53,6 +53,16 @@ class AnalyticsFilterForm(PagedFilterForm):
         choices=options((str(d), f"Last {d} days") for d in email_analytics.PERIODS),
     )
     q = SearchField("Store", validators=[Optional(), Length(max=200)])
+    store = SelectField("Store", choices=[], validators=[Optional()])
+
+    def set_store_choices(self, stores: list[tuple[int, str]]) -> None:
+        self.store.choices = options([("", "All stores"), ("0", "Platform (no store)")]
+                                     + [(str(i), n) for i, n in stores])
+
+    def store_key(self) -> int | None:
+        """The chosen store's id (0: the platform's own emails), or None for all."""
+        chosen = self.store.data if "store" not in self.errors else ""
+        return int(chosen) if chosen and chosen.isdigit() else None
 
     def period(self) -> tuple[int, str]:
         """The period in days and the store search; a value that does not validate falls back."""

@@ -6,7 +6,8 @@ from flask import current_app, g, render_template, request
 from .. import access
 from ..actors import current_actor
 from ..services.email import email_log
-from .email_log_forms import EmailLogFilterForm
+from .analytics_views import analytics_report
+from .email_log_forms import AnalyticsFilterForm, EmailLogFilterForm
 from .htmx import render_page
 from .store import bp
 
@@ -19,6 +20,14 @@ def email_log_index():
                                        per_page=current_app.config["PAGE_SIZE"], only_store_id=g.store.id)
     context = dict(form=form, page=page, detail_endpoint="store.email_log_detail", show_store=False)
     return render_page("store/email_log/index.html", "email_log/_results.html", **context)
+
+
+@bp.get("/email-log/analytics")
+def email_log_analytics():
+    form = AnalyticsFilterForm(request.args)
+    days, _ = form.period()
+    context = dict(form=form, **analytics_report(days, g.store.id, g.store.name))
+    return render_page("analytics/store.html", "analytics/_store_results.html", **context)
 
 
 @bp.get("/email-log/<int:log_id>")

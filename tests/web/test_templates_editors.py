@@ -38,7 +38,7 @@ def _form(**values):
 def test_admin_list_groups_templates_by_code_with_their_languages(client, factory, signed_in, shipped):
     signed_in(factory.admin())
     page = client.get("/admin/templates/").get_data(as_text=True)
-    assert "11 template codes" in page
+    assert "12 template codes" in page
     row = re.search(r'<tr data-code="order_shipped">.*?</tr>', page, re.S).group(0)
     assert ">en<" in row.replace(" ", "") or ">en" in row
     assert all(f">{lang}" in row for lang in ("de", "en", "fr"))
@@ -76,7 +76,7 @@ def test_admin_list_paginates_and_costs_the_same_queries_on_every_page(app, clie
         factory.email_template(code=code, language="fr")
     with count_queries(app) as second:
         page = client.get("/admin/templates/?per_page=10&page=2").get_data(as_text=True)
-    assert "Page 2 of 2" in page and page.count("<tr data-code=") == 4
+    assert "Page 2 of 2" in page and page.count("<tr data-code=") == 5
     # session user, nav badges (unread notifications, unread conversations), count, codes, rows
     assert len(first) == len(second) <= 7
 
@@ -232,7 +232,7 @@ def test_store_list_shows_customizable_templates_marked_per_language(client, fac
     factory.store_template(store, code="order_shipped", language="fr")
     signed_in(factory.store_user(store))
     page = client.get(f"/store/{store.slug}/templates/").get_data(as_text=True)
-    assert "7 templates" in page  # the three auth templates are platform-only
+    assert "8 templates" in page  # the three auth templates are platform-only
     assert 'data-code="password_reset"' not in page
     row = re.search(r'<tr data-code="order_shipped">.*?</tr>', page, re.S).group(0)
     assert re.search(r'data-language="fr">.*?customized<', row, re.S)
@@ -246,7 +246,7 @@ def test_store_list_filters_by_status_and_language(client, factory, signed_in, s
     page = client.get(f"/store/{store.slug}/templates/?status=customized").get_data(as_text=True)
     assert "1 template" in page and page.count('data-language="') == 1
     page = client.get(f"/store/{store.slug}/templates/?status=default&language=de").get_data(as_text=True)
-    assert "7 templates" not in page and 'data-code="order_shipped"' not in page
+    assert "8 templates" not in page and 'data-code="order_shipped"' not in page
     page = client.get(f"/store/{store.slug}/templates/?q=invoice").get_data(as_text=True)
     assert "1 template" in page and 'data-code="invoice_available"' in page
 
@@ -390,9 +390,9 @@ def test_store_list_paginates(client, factory, signed_in, shipped):
         factory.email_template(code=f"extra_{n}")
     signed_in(factory.store_user(store))
     page = client.get(f"/store/{store.slug}/templates/?per_page=10").get_data(as_text=True)
-    assert "12 templates" in page and "Page 1 of 2" in page and page.count("<tr data-code=") == 10
+    assert "13 templates" in page and "Page 1 of 2" in page and page.count("<tr data-code=") == 10
     page = client.get(f"/store/{store.slug}/templates/?per_page=10&page=2").get_data(as_text=True)
-    assert "Page 2 of 2" in page and page.count("<tr data-code=") == 2 and "per_page=10" in page
+    assert "Page 2 of 2" in page and page.count("<tr data-code=") == 3 and "per_page=10" in page
 
 
 def test_store_list_names_templates_in_the_store_language(client, factory, signed_in, shipped):

@@ -1,0 +1,125 @@
+"""email daily stats: the email log's daily roll-up, kept by triggers through a table of deltas
+
+Revision ID: 0015_email_daily_stats
+Revises: 0014_suppressions
+Create Date: 2026-12-04 19:45:00
+
+Every insert into email_logs, and every update that moves a row's status (or its complaint, or what sends it),
+writes delta rows; the fold job sums them into email_daily_stats. The triggers are written here in full
+rather than imported, so that this migration keeps building the same schema whatever the code becomes.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0015_email_daily_stats'
+down_revision = '0014_suppressions'
+branch_labels = None
+depends_on = None
+
+KEYS = ("day", "store_key", "template_code", "category", "reports_delivery")
+STAGES = ("queued", "sent", "delivered", "opened", "clicked", "bounced", "complained", "suppressed", "failed")
+STAGE_STATUSES = {
+    "sent": ("sent", "delivered", "opened", "clicked", "bounced"),
+    "delivered": ("delivered", "opened", "clicked"),
+    "opened": ("opened", "clicked"),
+    "clicked": ("clicked",),
+    "bounced": ("bounced",),
+    "suppressed": ("suppressed",),
+    "failed": ("failed",),
+}
+REPORTING = "('sendgrid', 'mailgun', 'ses')"
+TRACKED = ("status", "store_id", "template_code", "category", "provider", "via_store_settings", "created_at")
+
+
+def _stage(stage: str, row: str) -> str:
+    if stage == "queued":
+        return "1"
+    if stage == "complained":
+        return f"CASE WHEN {row}.complained_at IS NOT NULL THEN 1 ELSE 0 END"
+    statuses = ", ".join(f"'{s}'" for s in STAGE_STATUSES[stage])
+    return f"CASE WHEN {row}.status IN ({statuses}) THEN 1 ELSE 0 END"
+
+
+def _keys(row: str, dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        day = f"({row}.created_at AT TIME ZONE 'UTC')::date"
+        reports = f"({row}.via_store_settings AND COALESCE({row}.provider, '') IN {REPORTING})"
+    else:
+        day = f"date({row}.created_at)"
+        reports = f"(CASE WHEN {row}.via_store_settings AND COALESCE({row}.provider, '') IN {REPORTING} THEN 1 ELSE 0 END)"
+    return [day, f"COALESCE({row}.store_id, 0)", f"COALESCE({row}.template_code, '')",
+            f"COALESCE({row}.category, '')", reports]
+
+
+def _delta_insert(row: str, sign: str, dialect: str) -> str:
+    values = _keys(row, dialect) + [f"{sign}({_stage(stage, row)})" for stage in STAGES]
+    return f"INSERT INTO email_stat_deltas ({', '.join(KEYS + STAGES)}) VALUES ({', '.join(values)});"
+
+
+def _changed(dialect: str) -> str:
+    distinct = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    parts = [f"OLD.{column} {distinct} NEW.{column}" for column in TRACKED]
+    parts.append("(OLD.complained_at IS NULL) <> (NEW.complained_at IS NULL)")
+    return " OR ".join(parts)
+
+
+def _counter_columns():
+    return [sa.Column(stage, sa.Integer(), nullable=False) for stage in STAGES]
+
+
+def _key_columns(primary: bool):
+    return [
+        sa.Column('day', sa.Date(), nullable=False, primary_key=primary),
+        sa.Column('store_key', sa.Integer(), nullable=False, primary_key=primary),
+        sa.Column('template_code', sa.String(length=100), nullable=False, primary_key=primary),
+        sa.Column('category', sa.String(length=50), nullable=False, primary_key=primary),
+        sa.Column('reports_delivery', sa.Boolean(), nullable=False, primary_key=primary),
+    ]
+
+
+def upgrade():
+    op.create_table('email_daily_stats', *_key_columns(True), *_counter_columns(),
+                    sa.PrimaryKeyConstraint(*KEYS, name=op.f('pk_email_daily_stats')))
+    op.create_index('ix_email_daily_stats_store_key_day', 'email_daily_stats', ['store_key', 'day'])
+    op.create_table('email_stat_deltas',
+                    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+                    *_key_columns(False), *_counter_columns(),
+                    sa.PrimaryKeyConstraint('id', name=op.f('pk_email_stat_deltas')))
+
+    dialect = op.get_bind().dialect.name
+    # What is in the log already, rolled up once.
+    sums = ", ".join(f"sum({_stage(stage, 'l')})" for stage in STAGES)
+    keys = _keys("l", dialect)
+    op.execute(f"INSERT INTO email_daily_stats ({', '.join(KEYS + STAGES)}) "
+               f"SELECT {', '.join(keys)}, {sums} FROM email_logs l GROUP BY {', '.join(keys)}")
+    if dialect == "postgresql":
+        op.execute(f"""
+CREATE FUNCTION email_logs_count_stages() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    {_delta_insert('OLD', '-', dialect)}
+  END IF;
+  {_delta_insert('NEW', '', dialect)}
+  RETURN NULL;
+END $$""")
+        op.execute("CREATE TRIGGER email_logs_stats_insert AFTER INSERT ON email_logs "
+                   "FOR EACH ROW EXECUTE FUNCTION email_logs_count_stages()")
+        op.execute(f"CREATE TRIGGER email_logs_stats_update AFTER UPDATE ON email_logs "
+                   f"FOR EACH ROW WHEN ({_changed(dialect)}) EXECUTE FUNCTION email_logs_count_stages()")
+    else:
+        op.execute(f"CREATE TRIGGER email_logs_stats_insert AFTER INSERT ON email_logs BEGIN "
+                   f"{_delta_insert('NEW', '', dialect)} END")
+        op.execute(f"CREATE TRIGGER email_logs_stats_update AFTER UPDATE ON email_logs WHEN {_changed(dialect)} BEGIN "
+                   f"{_delta_insert('OLD', '-', dialect)} {_delta_insert('NEW', '', dialect)} END")
+
+
+def downgrade():
+    op.execute("DROP TRIGGER IF EXISTS email_logs_stats_update" + (" ON email_logs" if op.get_bind().dialect.name == "postgresql" else ""))
+    op.execute("DROP TRIGGER IF EXISTS email_logs_stats_insert" + (" ON email_logs" if op.get_bind().dialect.name == "postgresql" else ""))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS email_logs_count_stages()")
+    op.drop_table('email_stat_deltas')
+    op.drop_index('ix_email_daily_stats_store_key_day', table_name='email_daily_stats')
+    op.drop_table('email_daily_stats')
