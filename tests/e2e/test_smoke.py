@@ -37,10 +37,11 @@ def test_wrong_password_shows_a_clear_message(page):
 TOURS = {
     "admin": ("/admin/login", "admin@platform.example",
               ["/admin/", "/admin/conversations/", "/admin/conversations/new", "/admin/templates/", "/admin/email-log",
-               "/admin/notifications"]),
+               "/admin/email-log/analytics", "/admin/suppressions", "/admin/notifications"]),
     "store": ("/store/bergmann/login", "owner@bergmann.example",
               ["/store/bergmann/", "/store/bergmann/conversations/", "/store/bergmann/templates/",
-               "/store/bergmann/email-log", "/store/bergmann/settings/email/sender"]),
+               "/store/bergmann/email-log", "/store/bergmann/email-log/analytics", "/store/bergmann/suppressions",
+               "/store/bergmann/settings/email/sender"]),
     "customer": ("/inbox/bergmann/login", "alice@customer.example",
                  ["/inbox/bergmann/", "/inbox/bergmann/conversations/new"]),
 }
