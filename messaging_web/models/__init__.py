@@ -1,7 +1,7 @@
 """All models, importable from one place: `from messaging_web.models import Store, EmailLog, ...`."""
 from .deliverability import EmailSuppression, SoftBounceRun, SuppressionAudit
 from .email import EmailLog, EmailTemplate, StoreEmailSettings, StoreEmailTemplate
-from .email_stats import EmailDailyStats, EmailStatDelta
+from .email_stats import EmailDailyStats, EmailDailyStatsAllStores, EmailDailyStatsPerStore, EmailStatDelta
 from .enums import (
     CONVERSATION_TYPES_SEEN,
     CONVERSATION_TYPES_STARTED,
@@ -38,6 +38,8 @@ __all__ = [
     "Customer",
     "EmailCategory",
     "EmailDailyStats",
+    "EmailDailyStatsAllStores",
+    "EmailDailyStatsPerStore",
     "EmailLog",
     "EmailStatDelta",
     "EmailProvider",

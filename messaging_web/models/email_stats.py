@@ -1,11 +1,15 @@
-"""The email log's daily roll-up for analytics and rates, kept by triggers on email_logs.
+"""The email log's daily roll-ups for analytics and rates, kept by triggers on email_logs.
 
 Each insert into email_logs, and each update that moves its status (or marks a complaint, or changes who sends
-it), writes a delta row: +1 for every stage the email now counts in, -1 for every stage it left, filed under
-the day it was queued. A periodic fold (services/email/email_stats.py) sums the deltas into one row per day,
-store, template, category and whether its provider reports deliveries. Written by the database itself, so
-that every path that moves a status (the delivery workers' raw UPDATEs, webhooks, sweeps, resends) counts,
-and with no shared row to lock until the fold: sending never waits on a counter.
+it), writes delta rows: +1 for every stage the email now counts in, -1 for every stage it left, filed under
+the day it was queued. A periodic fold (services/email/email_stats.py) sums the deltas into three roll-ups,
+each as fine as its pages need and no finer, so that a page sums hundreds of rows, not millions:
+- per store, template and category (a store's own analytics, the admin's view of one store);
+- per template and category, all stores together (the platform's chart and tables);
+- per store alone (the admin's table of stores).
+Written by the database itself, so that every path that moves a status (the delivery workers' raw UPDATEs,
+webhooks, sweeps, resends) counts, and with no shared row to lock until the fold: sending never waits on a
+counter.
 """
 from __future__ import annotations
 
@@ -31,14 +35,9 @@ STAGE_STATUSES = {
 REPORTING_PROVIDERS = ("sendgrid", "mailgun", "ses")
 
 
-class EmailDailyStats(Model):
-    __tablename__ = "email_daily_stats"
-    __table_args__ = (sa.Index("ix_email_daily_stats_store_key_day", "store_key", "day"),)
+class StageCounts:
+    """How many emails reached each stage; whether their provider reports deliveries is part of every key."""
 
-    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
-    store_key: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    template_code: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
-    category: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
     reports_delivery: Mapped[bool] = mapped_column(sa.Boolean, primary_key=True)
     queued: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     sent: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
@@ -51,7 +50,41 @@ class EmailDailyStats(Model):
     failed: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
 
 
+class EmailDailyStats(StageCounts, Model):
+    """Per day, store (its id; 0 for the platform's own emails), template ('' when none) and category."""
+
+    __tablename__ = "email_daily_stats"
+    __table_args__ = (sa.Index("ix_email_daily_stats_store_key_day", "store_key", "day"),)
+
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    store_key: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    template_code: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+
+
+class EmailDailyStatsAllStores(StageCounts, Model):
+    """Per day, template and category, every store and the platform together."""
+
+    __tablename__ = "email_daily_stats_all_stores"
+
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    template_code: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+
+
+class EmailDailyStatsPerStore(StageCounts, Model):
+    """Per day and store, whatever the template."""
+
+    __tablename__ = "email_daily_stats_per_store"
+    __table_args__ = (sa.Index("ix_email_daily_stats_per_store_store_key_day", "store_key", "day"),)
+
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    store_key: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+
+
 class EmailStatDelta(Model):
+    """A change the triggers recorded and the fold has not summed yet."""
+
     __tablename__ = "email_stat_deltas"
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)

@@ -27,8 +27,6 @@ def email_log_index():
 @bp.get("/email-log/analytics")
 def email_log_analytics():
     form = AnalyticsFilterForm(request.args)
-    stores = access.admin_store_choices(current_actor())
-    form.set_store_choices(stores)
     days, search = form.period()
     store_key = form.store_key()
     page = None
@@ -37,7 +35,7 @@ def email_log_analytics():
                                         per_page=current_app.config["PAGE_SIZE"])
         label = "All stores and the platform"
     else:
-        label = dict(stores).get(store_key, "Platform (no store)")
+        label = email_analytics.store_label(store_key)
     context = dict(form=form, page=page, **analytics_report(days, store_key, label))
     return render_page("admin/email_log/analytics.html", "admin/email_log/_analytics_results.html", **context)
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SearchField, SelectField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms import HiddenField, SearchField, SelectField
+from wtforms.validators import Length, NumberRange, Optional, Regexp
 
 from ..services.email import email_analytics
 from ..services.email.email_log import STATUS_FILTERS, EmailLogFilters
@@ -53,16 +53,14 @@ class AnalyticsFilterForm(PagedFilterForm):
         choices=options((str(d), f"Last {d} days") for d in email_analytics.PERIODS),
     )
     q = SearchField("Store", validators=[Optional(), Length(max=200)])
-    store = SelectField("Store", choices=[], validators=[Optional()])
-
-    def set_store_choices(self, stores: list[tuple[int, str]]) -> None:
-        self.store.choices = options([("", "All stores"), ("0", "Platform (no store)")]
-                                     + [(str(i), n) for i, n in stores])
+    # One store's figures (its id; 0 for the platform's own emails), reached from the table of stores: no
+    # picker of every store, which at a thousand stores costs the page more than its figures do.
+    store = HiddenField("Store", validators=[Optional(), Regexp(r"^\d{1,9}$")])
 
     def store_key(self) -> int | None:
         """The chosen store's id (0: the platform's own emails), or None for all."""
         chosen = self.store.data if "store" not in self.errors else ""
-        return int(chosen) if chosen and chosen.isdigit() else None
+        return int(chosen) if chosen else None
 
     def period(self) -> tuple[int, str]:
         """The period in days and the store search; a value that does not validate falls back."""

@@ -1,11 +1,12 @@
-"""email daily stats: the email log's daily roll-up, kept by triggers through a table of deltas
+"""email daily stats: the email log's daily roll-ups, kept by triggers through a table of deltas
 
 Revision ID: 0015_email_daily_stats
 Revises: 0014_suppressions
 Create Date: 2026-12-04 19:45:00
 
 Every insert into email_logs, and every update that moves a row's status (or its complaint, or what sends it),
-writes delta rows; the fold job sums them into email_daily_stats. The triggers are written here in full
+writes delta rows; the fold job sums them into email_daily_stats (per store, template and category),
+email_daily_stats_all_stores (per template and category) and email_daily_stats_per_store. The triggers are written here in full
 rather than imported, so that this migration keeps building the same schema whatever the code becomes.
 """
 import sqlalchemy as sa
@@ -69,31 +70,48 @@ def _counter_columns():
     return [sa.Column(stage, sa.Integer(), nullable=False) for stage in STAGES]
 
 
-def _key_columns(primary: bool):
-    return [
-        sa.Column('day', sa.Date(), nullable=False, primary_key=primary),
-        sa.Column('store_key', sa.Integer(), nullable=False, primary_key=primary),
-        sa.Column('template_code', sa.String(length=100), nullable=False, primary_key=primary),
-        sa.Column('category', sa.String(length=50), nullable=False, primary_key=primary),
-        sa.Column('reports_delivery', sa.Boolean(), nullable=False, primary_key=primary),
-    ]
+KEY_TYPES = {"day": sa.Date, "store_key": sa.Integer, "template_code": lambda: sa.String(length=100),
+             "category": lambda: sa.String(length=50), "reports_delivery": sa.Boolean}
+ROLL_UPS = {
+    "email_daily_stats": KEYS,
+    "email_daily_stats_all_stores": ("day", "template_code", "category", "reports_delivery"),
+    "email_daily_stats_per_store": ("day", "store_key", "reports_delivery"),
+}
+
+
+def _key_columns(keys):
+    return [sa.Column(name, KEY_TYPES[name](), nullable=False) for name in keys]
+
+
+def backfill_statements(dialect: str) -> list[str]:
+    """The roll-ups of the whole log, set-based (also what bench/bench_analytics.py builds its roll-ups with)."""
+    sums = ", ".join(f"sum({_stage(stage, 'l')})" for stage in STAGES)
+    keys = _keys("l", dialect)
+    statements = [f"INSERT INTO email_daily_stats ({', '.join(KEYS + STAGES)}) "
+                  f"SELECT {', '.join(keys)}, {sums} FROM email_logs l GROUP BY {', '.join(keys)}"]
+    for table, table_keys in ROLL_UPS.items():
+        if table != "email_daily_stats":
+            totals = ", ".join(f"sum({stage})" for stage in STAGES)
+            statements.append(f"INSERT INTO {table} ({', '.join(table_keys + STAGES)}) SELECT {', '.join(table_keys)}, "
+                              f"{totals} FROM email_daily_stats GROUP BY {', '.join(table_keys)}")
+    return statements
 
 
 def upgrade():
-    op.create_table('email_daily_stats', *_key_columns(True), *_counter_columns(),
-                    sa.PrimaryKeyConstraint(*KEYS, name=op.f('pk_email_daily_stats')))
+    for table, keys in ROLL_UPS.items():
+        op.create_table(table, *_key_columns(keys), *_counter_columns(),
+                        sa.PrimaryKeyConstraint(*keys, name=op.f(f'pk_{table}')))
     op.create_index('ix_email_daily_stats_store_key_day', 'email_daily_stats', ['store_key', 'day'])
+    op.create_index('ix_email_daily_stats_per_store_store_key_day', 'email_daily_stats_per_store',
+                    ['store_key', 'day'])
     op.create_table('email_stat_deltas',
                     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-                    *_key_columns(False), *_counter_columns(),
+                    *_key_columns(KEYS), *_counter_columns(),
                     sa.PrimaryKeyConstraint('id', name=op.f('pk_email_stat_deltas')))
 
     dialect = op.get_bind().dialect.name
-    # What is in the log already, rolled up once.
-    sums = ", ".join(f"sum({_stage(stage, 'l')})" for stage in STAGES)
-    keys = _keys("l", dialect)
-    op.execute(f"INSERT INTO email_daily_stats ({', '.join(KEYS + STAGES)}) "
-               f"SELECT {', '.join(keys)}, {sums} FROM email_logs l GROUP BY {', '.join(keys)}")
+    for statement in backfill_statements(dialect):  # what is in the log already, rolled up once
+        op.execute(statement)
     if dialect == "postgresql":
         op.execute(f"""
 CREATE FUNCTION email_logs_count_stages() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -122,4 +140,6 @@ def downgrade():
         op.execute("DROP FUNCTION IF EXISTS email_logs_count_stages()")
     op.drop_table('email_stat_deltas')
     op.drop_index('ix_email_daily_stats_store_key_day', table_name='email_daily_stats')
-    op.drop_table('email_daily_stats')
+    op.drop_index('ix_email_daily_stats_per_store_store_key_day', table_name='email_daily_stats_per_store')
+    for table in ROLL_UPS:
+        op.drop_table(table)

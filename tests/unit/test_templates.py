@@ -371,6 +371,27 @@ def test_every_shipped_template_renders_with_its_sample(ctx):
             assert email.subject and "<" not in email.text and "style=" in email.html, (code, language)
 
 
+def test_the_text_part_of_every_shipped_template_reads_like_the_html(ctx):
+    """Headings, paragraphs, every link with its URL, list items and table rows; no tags, no images."""
+    import re
+    from html import unescape
+
+    template_catalog.load_default_templates()
+    for code, shipped in template_catalog.shipped_codes().items():
+        for language in ("en", "fr", "de"):
+            email = render_email(resolve_template(code, language=language), shipped.sample)
+            where = (code, language)
+            assert "<" not in email.text and "![" not in email.text and "**" not in email.text, where
+            for heading in re.findall(r"<h1[^>]*>(.*?)</h1>", email.html, re.S):
+                assert f"# {unescape(re.sub(r'<[^>]+>', '', heading)).strip()}" in email.text, where
+            for url, label in re.findall(r'<a [^>]*href="([^"]+)"[^>]*>(.*?)</a>', email.html, re.S):
+                assert f"[{unescape(re.sub(r'<[^>]+>', '', label)).strip()}]({unescape(url)})" in email.text, where
+            for paragraph in re.findall(r"<p[^>]*>([^<]+)</p>", email.html):
+                assert " ".join(unescape(paragraph).split()) in " ".join(email.text.split()), where
+    order = render_email(resolve_template("order_confirmation"), template_catalog.shipped_sample("order_confirmation"))
+    assert re.search(r"^\| Trail running shoes +\| 1 +\| 129.00 EUR \|$", order.text, re.M)
+
+
 def test_notification_and_settings_test_templates_take_the_agreed_variables(ctx):
     template_catalog.load_default_templates()
     notification = resolve_template("new_message_notification", language="fr")

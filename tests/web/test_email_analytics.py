@@ -117,7 +117,7 @@ def test_the_roll_up_matches_the_log_after_random_events_late_ones_included(app,
 
     import sqlalchemy as sa
 
-    from messaging_web.models import EmailDailyStats, EmailStatDelta
+    from messaging_web.models import EmailDailyStats, EmailDailyStatsAllStores, EmailDailyStatsPerStore, EmailStatDelta
     from messaging_web.models.email_stats import STAGE_STATUSES
     from messaging_web.services.email import email_stats
 
@@ -128,6 +128,8 @@ def test_the_roll_up_matches_the_log_after_random_events_late_ones_included(app,
     with app.app_context():
         rows = [email(rng.choice(stores), rng.choice(["pending", "suppressed", "sent"]), days_ago=rng.randrange(0, 40),
                       provider=rng.choice(["sendgrid", "smtp"])) for _ in range(300)]
+        for row in rows:
+            row.template_code = rng.choice(["order_shipped", "store_newsletter", None])
         db.session.add_all(rows)
         db.session.commit()
         for step in range(900):
@@ -143,21 +145,23 @@ def test_the_roll_up_matches_the_log_after_random_events_late_ones_included(app,
         email_stats.fold_all()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(EmailStatDelta)) == 0
 
-        def key(r):
-            return (r.created_at.date(), r.store_id or 0)
-
-        expected: dict = {}
-        for r in rows:
-            counts = expected.setdefault(key(r), dict.fromkeys(["queued", "sent", "delivered", "opened", "clicked",
-                                                                 "bounced", "complained", "suppressed", "failed"], 0))
-            counts["queued"] += 1
-            counts["complained"] += r.complained_at is not None
-            for stage, statuses in STAGE_STATUSES.items():
-                counts[stage] += r.status in statuses
-        stats = db.session.execute(sa.select(EmailDailyStats)).scalars().all()
-        actual: dict = {}
-        for s in stats:
-            counts = actual.setdefault((s.day, s.store_key), dict.fromkeys(expected[next(iter(expected))], 0))
-            for stage in counts:
-                counts[stage] += getattr(s, stage)
-        assert actual == expected
+        zero = dict.fromkeys(["queued", "sent", "delivered", "opened", "clicked", "bounced", "complained",
+                              "suppressed", "failed"], 0)
+        roll_ups = {EmailDailyStats: ("day", "store_key", "template_code"),
+                    EmailDailyStatsAllStores: ("day", "template_code"), EmailDailyStatsPerStore: ("day", "store_key")}
+        for model, keys in roll_ups.items():
+            expected: dict = {}
+            for r in rows:
+                values = {"day": r.created_at.date(), "store_key": r.store_id or 0,
+                          "template_code": r.template_code or ""}
+                counts = expected.setdefault(tuple(values[k] for k in keys), dict(zero))
+                counts["queued"] += 1
+                counts["complained"] += r.complained_at is not None
+                for stage, statuses in STAGE_STATUSES.items():
+                    counts[stage] += r.status in statuses
+            actual: dict = {}
+            for s in db.session.execute(sa.select(model)).scalars():
+                counts = actual.setdefault(tuple(getattr(s, k) for k in keys), dict(zero))
+                for stage in counts:
+                    counts[stage] += getattr(s, stage)
+            assert actual == expected, model.__name__

@@ -271,3 +271,18 @@ def test_complaint_and_bounce_rates_above_the_thresholds_alert_the_admins_once_a
     signed_in(factory.store_user(store))
     home = client.get(f"/store/{store.slug}/").get_data(as_text=True)
     assert "Sending at risk: complaint rate" in home and "What to do:" in home
+
+
+def test_an_email_queued_before_its_address_bounced_is_not_sent_when_its_retry_comes(
+    ctx, app, factory, smtp_sink, manual_dispatch
+):
+    load_templates()
+    store = factory.store()
+    smtp_settings(store.id, smtp_sink)
+    waiting = queue_test_email("late@shop.example", store.id)
+    db.session.add(EmailSuppression(email="late@shop.example", store_id=None, scope="address", reason="hard_bounce",
+                                    detail="hard bounce on 2026-12-01 via Mailgun"))
+    db.session.commit()
+    delivery.deliver_due()
+    assert smtp_sink.envelopes == []
+    assert log_row(waiting) == ("suppressed", "Suppressed: hard bounce on 2026-12-01 via Mailgun")

@@ -36,7 +36,7 @@ from ...models.base import utcnow
 from ..errors import ValidationError
 from ..notifications import raise_admin_notification
 from ..secrets import SecretUnreadable
-from . import providers, tracking
+from . import providers, suppression, tracking
 from .dispatcher import dispatch_after_commit
 from .providers import AmbiguousDelivery, DeliveryError, OutgoingEmail, PermanentError, Provider, TransientError
 
@@ -144,6 +144,7 @@ def _deliver_claimed(session: Session, token: str, ids: list[int]) -> DeliveryRe
         sa.select(EmailLog).where(EmailLog.id.in_(ids), EmailLog.claimed_by == token).order_by(EmailLog.id)
     ).all()
     _follow_plan_changes(session, rows)
+    rows = _drop_suppressed(session, rows)
     groups: dict[tuple, list[EmailLog]] = {}
     for row in rows:
         key = (row.store_id, row.provider) if row.via_store_settings else (None, "platform")
@@ -157,6 +158,21 @@ def _deliver_claimed(session: Session, token: str, ids: list[int]) -> DeliveryRe
     for (store_id, _provider), group in groups.items():
         report.merge(_deliver_group(session, senders[store_id], group))
     return report
+
+
+def _drop_suppressed(session: Session, rows: Sequence[EmailLog]) -> list[EmailLog]:
+    """The rows still to send: one whose address was suppressed after it was queued (a retry due days later,
+    the address has bounced since) is marked suppressed instead, saying why. One query for the claim."""
+    blocked = suppression.find_blocking([suppression.recipient_of(row) for row in rows], session)
+    kept = []
+    for row, blocking in zip(rows, blocked, strict=True):
+        if blocking is None:
+            kept.append(row)
+            continue
+        row.status = EmailStatus.SUPPRESSED.value
+        row.error_message = suppression.blocked_message(blocking)
+        row.claimed_at = row.claimed_by = row.next_attempt_at = None
+    return kept
 
 
 def _follow_plan_changes(session: Session, rows: Sequence[EmailLog]) -> None:

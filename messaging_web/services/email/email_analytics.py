@@ -102,6 +102,13 @@ def by_category(*, days: int, store_key: int | None = None) -> list[Figures]:
     return sorted(found, key=lambda f: (-f.queued, f.label))
 
 
+def store_label(store_key: int) -> str:
+    """The name a store's figures go by (the platform's own emails have store key 0)."""
+    if not store_key:
+        return "Platform (no store)"
+    return db.session.scalar(sa.select(Store.name).where(Store.id == store_key)) or f"Store #{store_key} (deleted)"
+
+
 def by_store(*, days: int, search: str = "", page: int = 1, per_page: int = 25) -> Page:
     """One page of stores (and the platform's own emails) by emails sent, most first; stores that sent
     nothing in the period are left out. Two queries: the page, and how many there are."""

@@ -138,9 +138,7 @@ class _Draft:
 
     @property
     def recipient(self) -> suppression.Recipient:
-        row = self.row
-        return suppression.Recipient(row.recipient_email, row.store_id, row.category,
-                                     suppression.preference_key(row.category, row.related_type))
+        return suppression.recipient_of(self.row)
 
 
 def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | None, language: str | None,
@@ -208,6 +206,9 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
         related_id=related_id,
         extra_data=json.dumps(_extra(extra_data, resolved), default=str),
         via_store_settings=via_store,
+        # Given, not left to the server default: the ORM would otherwise read it back with RETURNING, which
+        # turns a batch's executemany into one huge multi-VALUES statement (bench/bench_delivery.py).
+        delivery_ambiguous=False,
         retry_count=0,
         category=resolved.category,
     )

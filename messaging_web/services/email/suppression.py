@@ -81,13 +81,13 @@ class Recipient:
     key: str
 
 
-def find_blocking(recipients: list[Recipient]) -> list[EmailSuppression | None]:
+def find_blocking(recipients: list[Recipient], session=None) -> list[EmailSuppression | None]:
     """For each recipient, the suppression that stops its email, or None; one indexed query for them all."""
     if not recipients:
         return []
     emails = sorted({normalise(r.email) for r in recipients})
     store_ids = sorted({r.store_id for r in recipients if r.store_id is not None})
-    rows = db.session.scalars(
+    rows = (session or db.session).scalars(
         sa.select(EmailSuppression).where(
             EmailSuppression.email.in_(emails),
             sa.or_(EmailSuppression.store_id.is_(None), EmailSuppression.store_id.in_(store_ids)),
@@ -102,6 +102,10 @@ def find_blocking(recipients: list[Recipient]) -> list[EmailSuppression | None]:
         found.append(next((s for s in candidates
                            if blocks(s, store_id=r.store_id, category=r.category, key=r.key)), None))
     return found
+
+
+def recipient_of(row: EmailLog) -> Recipient:
+    return Recipient(row.recipient_email, row.store_id, row.category, preference_key(row.category, row.related_type))
 
 
 def blocked_message(suppression: EmailSuppression) -> str:

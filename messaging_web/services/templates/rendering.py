@@ -31,7 +31,7 @@ class TemplateRenderError(ValidationError):
 class RenderedEmail:
     subject: str
     html: str  # CSS inlined
-    text: str  # derived from html (html2text) when body_text is empty
+    text: str  # derived from html (html-to-markdown) when body_text is empty
 
 
 # --- rendering --------------------------------------------------------------------------------
