@@ -1,7 +1,8 @@
 """Benchmark: the analytics pages over 10,000,000 email logs on PostgreSQL, read from the daily roll-ups.
 
-Builds 1,000 stores (a team member each), a platform admin and BENCH_EMAILS (10,000,000) email logs over 90
-days, eight templates in four categories, a third of the stores on SendGrid (which reports deliveries), with
+Builds 1,000 stores (a team member each), a platform admin and BENCH_EMAILS (10,000,000) email logs spread at
+random over 90 days, the stores (one in a thousand: the platform's own) and eight templates in five categories,
+a third of the stores on SendGrid (which reports deliveries), with
 set-based SQL and the roll-up triggers off; then builds the roll-ups with the migration's own back-fill, as
 an upgrade of an existing log does. Only the log's primary key is kept: these pages never read the log.
 
@@ -103,15 +104,18 @@ def generate(engine, password_hash: str) -> None:
                 INSERT INTO email_logs (template_code, category, recipient_email, subject, from_email, status,
                                         retry_count, store_id, provider, via_store_settings, delivery_ambiguous,
                                         complained_at, created_at, updated_at)
-                SELECT ({TEMPLATES})[1 + g % 8], ({CATEGORIES})[1 + g % 8], 'customer' || g || '@example.com',
-                       'Email ' || g, 'shop@store.example',
+                SELECT ({TEMPLATES})[t], ({CATEGORIES})[t], 'customer' || g || '@example.com', 'Email ' || g,
+                       'shop@store.example',
                        (ARRAY['sent','sent','delivered','delivered','opened','opened','clicked','bounced','failed',
                               'suppressed'])[1 + (g / 7) % 10],
-                       0, CASE WHEN g % 50 = 0 THEN NULL ELSE g % {STORES} + 1 END,
-                       CASE WHEN (g % {STORES}) % 3 = 0 THEN 'sendgrid' ELSE 'smtp' END, (g % {STORES}) % 3 = 0,
+                       0, CASE WHEN s = 0 THEN NULL ELSE s END,
+                       CASE WHEN s % 3 = 0 THEN 'sendgrid' ELSE 'smtp' END, s % 3 = 0,
                        false, CASE WHEN g % 997 = 0 THEN now() END,
-                       now() - (g % 90) * interval '1 day' - (g % 1440) * interval '1 minute', now()
-                FROM generate_series(CAST(:start AS bigint) + 1, CAST(:end AS bigint)) g"""),
+                       now() - d * interval '1 day' - (g % 1440) * interval '1 minute', now()
+                FROM (SELECT g, 1 + floor(random() * 8)::int AS t, floor(random() * {STORES})::int AS s,
+                             floor(random() * 90)::int AS d
+                      FROM generate_series(CAST(:start AS bigint) + 1, CAST(:end AS bigint)) g) spread
+"""),
                 {"start": start, "end": min(EMAILS, start + CHUNK)})
         print(f"   {min(EMAILS, start + CHUNK):>11,} emails ({time.perf_counter() - started:.1f} s)", flush=True)
     started = time.perf_counter()

@@ -8,6 +8,7 @@ Prints, each next to its floor measured in the same run:
   smtplib sending the same pre-rendered messages over one persistent connection to the same sink.
 
 Run: /work/main/.venv/bin/python bench/bench_delivery.py  [N=5000 by default, BENCH_EMAILS=...]
+BENCH_WITHOUT_ROLL_UP=1 drops the analytics roll-up's triggers first, to show what they cost.
 """
 from __future__ import annotations
 
@@ -89,6 +90,11 @@ def make_app(url: str, tmp: Path):
         from messaging_web.services import template_catalog
 
         upgrade()
+        if os.environ.get("BENCH_WITHOUT_ROLL_UP") == "1":  # what the analytics triggers cost (A/B)
+            on = " ON email_logs" if db.engine.dialect.name == "postgresql" else ""
+            for trigger in ("email_logs_stats_insert", "email_logs_stats_update", "email_logs_stats_rekey"):
+                db.session.execute(sa.text(f"DROP TRIGGER IF EXISTS {trigger}{on}"))
+            db.session.commit()
         template_catalog.load_default_templates()
         store = Store(name="Bench Store", slug="bench", tier="business", default_language="en")
         db.session.add(store)

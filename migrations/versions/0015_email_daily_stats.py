@@ -31,7 +31,8 @@ STAGE_STATUSES = {
     "failed": ("failed",),
 }
 REPORTING = "('sendgrid', 'mailgun', 'ses')"
-TRACKED = ("status", "store_id", "template_code", "category", "provider", "via_store_settings", "created_at")
+# What an email's roll-up key is made of: when one changes, its counts move from the old key to the new.
+KEYED_BY = ("store_id", "template_code", "category", "provider", "via_store_settings", "created_at")
 
 
 def _stage(stage: str, row: str) -> str:
@@ -59,11 +60,24 @@ def _delta_insert(row: str, sign: str, dialect: str) -> str:
     return f"INSERT INTO email_stat_deltas ({', '.join(KEYS + STAGES)}) VALUES ({', '.join(values)});"
 
 
-def _changed(dialect: str) -> str:
-    distinct = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
-    parts = [f"OLD.{column} {distinct} NEW.{column}" for column in TRACKED]
-    parts.append("(OLD.complained_at IS NULL) <> (NEW.complained_at IS NULL)")
-    return " OR ".join(parts)
+def _moved_insert(dialect: str) -> str:
+    """One delta for an update that keeps the key: what NEW counts in less what OLD did (most updates: a
+    status moving on)."""
+    values = _keys("NEW", dialect) + [f"({_stage(stage, 'NEW')}) - ({_stage(stage, 'OLD')})" for stage in STAGES]
+    return f"INSERT INTO email_stat_deltas ({', '.join(KEYS + STAGES)}) VALUES ({', '.join(values)});"
+
+
+def _distinct(dialect: str) -> str:
+    return "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+
+
+def _key_changed(dialect: str) -> str:
+    return " OR ".join(f"OLD.{column} {_distinct(dialect)} NEW.{column}" for column in KEYED_BY)
+
+
+def _stage_changed(dialect: str) -> str:
+    return (f"OLD.status {_distinct(dialect)} NEW.status "
+            "OR (OLD.complained_at IS NULL) <> (NEW.complained_at IS NULL)")
 
 
 def _counter_columns():
@@ -116,24 +130,33 @@ def upgrade():
         op.execute(f"""
 CREATE FUNCTION email_logs_count_stages() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'UPDATE' THEN
+  IF TG_OP = 'INSERT' THEN
+    {_delta_insert('NEW', '', dialect)}
+  ELSIF {_key_changed(dialect)} THEN
     {_delta_insert('OLD', '-', dialect)}
+    {_delta_insert('NEW', '', dialect)}
+  ELSE
+    {_moved_insert(dialect)}
   END IF;
-  {_delta_insert('NEW', '', dialect)}
   RETURN NULL;
 END $$""")
         op.execute("CREATE TRIGGER email_logs_stats_insert AFTER INSERT ON email_logs "
                    "FOR EACH ROW EXECUTE FUNCTION email_logs_count_stages()")
-        op.execute(f"CREATE TRIGGER email_logs_stats_update AFTER UPDATE ON email_logs "
-                   f"FOR EACH ROW WHEN ({_changed(dialect)}) EXECUTE FUNCTION email_logs_count_stages()")
+        op.execute(f"CREATE TRIGGER email_logs_stats_update AFTER UPDATE ON email_logs FOR EACH ROW "
+                   f"WHEN ({_stage_changed(dialect)} OR {_key_changed(dialect)}) "
+                   f"EXECUTE FUNCTION email_logs_count_stages()")
     else:
         op.execute(f"CREATE TRIGGER email_logs_stats_insert AFTER INSERT ON email_logs BEGIN "
                    f"{_delta_insert('NEW', '', dialect)} END")
-        op.execute(f"CREATE TRIGGER email_logs_stats_update AFTER UPDATE ON email_logs WHEN {_changed(dialect)} BEGIN "
-                   f"{_delta_insert('OLD', '-', dialect)} {_delta_insert('NEW', '', dialect)} END")
+        op.execute(f"CREATE TRIGGER email_logs_stats_update AFTER UPDATE ON email_logs "
+                   f"WHEN ({_stage_changed(dialect)}) AND NOT ({_key_changed(dialect)}) BEGIN {_moved_insert(dialect)} END")
+        op.execute(f"CREATE TRIGGER email_logs_stats_rekey AFTER UPDATE ON email_logs WHEN {_key_changed(dialect)} "
+                   f"BEGIN {_delta_insert('OLD', '-', dialect)} {_delta_insert('NEW', '', dialect)} END")
 
 
 def downgrade():
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS email_logs_stats_rekey")
     op.execute("DROP TRIGGER IF EXISTS email_logs_stats_update" + (" ON email_logs" if op.get_bind().dialect.name == "postgresql" else ""))
     op.execute("DROP TRIGGER IF EXISTS email_logs_stats_insert" + (" ON email_logs" if op.get_bind().dialect.name == "postgresql" else ""))
     if op.get_bind().dialect.name == "postgresql":
