@@ -1,7 +1,13 @@
 """All models, importable from one place: `from messaging_web.models import Store, EmailLog, ...`."""
 from .deliverability import EmailSuppression, SoftBounceRun, SuppressionAudit
 from .email import EmailLog, EmailTemplate, StoreEmailSettings, StoreEmailTemplate
-from .email_stats import EmailDailyStats, EmailDailyStatsAllStores, EmailDailyStatsPerStore, EmailStatDelta
+from .email_stats import (
+    EmailDailyStats,
+    EmailDailyStatsAllStores,
+    EmailDailyStatsPerStore,
+    EmailStatDelta,
+    EmailWeeklyStatsPerStore,
+)
 from .enums import (
     CONVERSATION_TYPES_SEEN,
     CONVERSATION_TYPES_STARTED,
@@ -42,6 +48,7 @@ __all__ = [
     "EmailDailyStatsPerStore",
     "EmailLog",
     "EmailStatDelta",
+    "EmailWeeklyStatsPerStore",
     "EmailProvider",
     "EmailStatus",
     "EmailSuppression",

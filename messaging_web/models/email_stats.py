@@ -6,7 +6,8 @@ the day it was queued. A periodic fold (services/email/email_stats.py) sums the 
 each as fine as its pages need and no finer, so that a page sums hundreds of rows, not millions:
 - per store, template and category (a store's own analytics, the admin's view of one store);
 - per template and category, all stores together (the platform's chart and tables);
-- per store alone (the admin's table of stores).
+- per store alone, by day and by week (the admin's table of stores: a 90-day period is 13 weeks and a few
+  days per store, not 90 days).
 Written by the database itself, so that every path that moves a status (the delivery workers' raw UPDATEs,
 webhooks, sweeps, resends) counts, and with no shared row to lock until the fold: sending never waits on a
 counter.
@@ -79,6 +80,15 @@ class EmailDailyStatsPerStore(StageCounts, Model):
     __table_args__ = (sa.Index("ix_email_daily_stats_per_store_store_key_day", "store_key", "day"),)
 
     day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    store_key: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+
+
+class EmailWeeklyStatsPerStore(StageCounts, Model):
+    """Per week (its Monday) and store, whatever the template."""
+
+    __tablename__ = "email_weekly_stats_per_store"
+
+    week: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
     store_key: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
 
 

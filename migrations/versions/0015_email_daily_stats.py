@@ -84,13 +84,21 @@ def _counter_columns():
     return [sa.Column(stage, sa.Integer(), nullable=False) for stage in STAGES]
 
 
-KEY_TYPES = {"day": sa.Date, "store_key": sa.Integer, "template_code": lambda: sa.String(length=100),
+KEY_TYPES = {"day": sa.Date, "week": sa.Date, "store_key": sa.Integer, "template_code": lambda: sa.String(length=100),
              "category": lambda: sa.String(length=50), "reports_delivery": sa.Boolean}
 ROLL_UPS = {
     "email_daily_stats": KEYS,
     "email_daily_stats_all_stores": ("day", "template_code", "category", "reports_delivery"),
     "email_daily_stats_per_store": ("day", "store_key", "reports_delivery"),
+    "email_weekly_stats_per_store": ("week", "store_key", "reports_delivery"),
 }
+
+
+def week_of(day: str, dialect: str) -> str:
+    """The Monday of the week of `day` (an SQL expression)."""
+    if dialect == "postgresql":
+        return f"CAST(date_trunc('week', {day}) AS date)"
+    return f"date({day}, '-6 days', 'weekday 1')"
 
 
 def _key_columns(keys):
@@ -103,11 +111,12 @@ def backfill_statements(dialect: str) -> list[str]:
     keys = _keys("l", dialect)
     statements = [f"INSERT INTO email_daily_stats ({', '.join(KEYS + STAGES)}) "
                   f"SELECT {', '.join(keys)}, {sums} FROM email_logs l GROUP BY {', '.join(keys)}"]
+    totals = ", ".join(f"sum({stage})" for stage in STAGES)
     for table, table_keys in ROLL_UPS.items():
         if table != "email_daily_stats":
-            totals = ", ".join(f"sum({stage})" for stage in STAGES)
-            statements.append(f"INSERT INTO {table} ({', '.join(table_keys + STAGES)}) SELECT {', '.join(table_keys)}, "
-                              f"{totals} FROM email_daily_stats GROUP BY {', '.join(table_keys)}")
+            selected = [week_of("day", dialect) if key == "week" else key for key in table_keys]
+            statements.append(f"INSERT INTO {table} ({', '.join(table_keys + STAGES)}) SELECT {', '.join(selected)}, "
+                              f"{totals} FROM email_daily_stats GROUP BY {', '.join(selected)}")
     return statements
 
 

@@ -117,9 +117,15 @@ def test_the_roll_up_matches_the_log_after_random_events_late_ones_included(app,
 
     import sqlalchemy as sa
 
-    from messaging_web.models import EmailDailyStats, EmailDailyStatsAllStores, EmailDailyStatsPerStore, EmailStatDelta
+    from messaging_web.models import (
+        EmailDailyStats,
+        EmailDailyStatsAllStores,
+        EmailDailyStatsPerStore,
+        EmailStatDelta,
+        EmailWeeklyStatsPerStore,
+    )
     from messaging_web.models.email_stats import STAGE_STATUSES
-    from messaging_web.services.email import email_stats
+    from messaging_web.services.email import email_analytics, email_stats
 
     rng = random.Random(13)
     stores = [factory.store().id for _ in range(3)] + [None]
@@ -152,11 +158,13 @@ def test_the_roll_up_matches_the_log_after_random_events_late_ones_included(app,
                               "suppressed", "failed"], 0)
         roll_ups = {EmailDailyStats: ("day", "store_key", "template_code", "reports_delivery"),
                     EmailDailyStatsAllStores: ("day", "template_code", "reports_delivery"),
-                    EmailDailyStatsPerStore: ("day", "store_key", "reports_delivery")}
+                    EmailDailyStatsPerStore: ("day", "store_key", "reports_delivery"),
+                    EmailWeeklyStatsPerStore: ("week", "store_key", "reports_delivery")}
         for model, keys in roll_ups.items():
             expected: dict = {}
             for r in rows:
-                values = {"day": r.created_at.date(), "store_key": r.store_id or 0,
+                day = r.created_at.date()
+                values = {"day": day, "week": day - dt.timedelta(days=day.weekday()), "store_key": r.store_id or 0,
                           "template_code": r.template_code or "",
                           "reports_delivery": bool(r.via_store_settings and r.provider == "sendgrid")}
                 counts = expected.setdefault(tuple(values[k] for k in keys), dict(zero))
@@ -172,3 +180,16 @@ def test_the_roll_up_matches_the_log_after_random_events_late_ones_included(app,
                 for stage in counts:
                     counts[stage] += getattr(s, stage)
             assert actual == expected, model.__name__
+
+        # The table of stores adds whole weeks and the days around them: the same as counting the log.
+        for days in (1, 7, 10, 30, 90):
+            since = (utcnow() - dt.timedelta(days=days - 1)).date()
+            listed = {f.store_id or 0: (f.queued, f.sent, f.opened)
+                      for f in email_analytics.by_store(days=days, per_page=100).items}
+            counted: dict = {}
+            for r in rows:
+                if r.created_at.date() >= since:
+                    queued, sent, opened = counted.get(r.store_id or 0, (0, 0, 0))
+                    counted[r.store_id or 0] = (queued + 1, sent + (r.status in STAGE_STATUSES["sent"]),
+                                                opened + (r.status in STAGE_STATUSES["opened"]))
+            assert listed == counted, days

@@ -9,7 +9,6 @@ deliveries (the stores' SendGrid, Mailgun and SES accounts): the platform's send
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -19,8 +18,8 @@ from ...extensions import db
 from ...models import Store
 from ...models.base import utcnow
 from ...models.email_stats import STAGES
-from ..pagination import Page, like_pattern, paginate
-from .email_stats import summed
+from ..pagination import Page, clamp_page, like_pattern
+from .email_stats import summed, summed_per_store
 
 PERIODS = (7, 30, 90)
 PLATFORM_KEY = 0  # the roll-up's store key of the platform's own emails
@@ -111,12 +110,20 @@ def store_label(store_key: int) -> str:
 
 def by_store(*, days: int, search: str = "", page: int = 1, per_page: int = 25) -> Page:
     """One page of stores (and the platform's own emails) by emails sent, most first; stores that sent
-    nothing in the period are left out. Two queries: the page, and how many there are."""
-    grouped = summed(("store_key",), since=_since(days)).subquery()
-    query = sa.select(grouped, Store.name).outerjoin(Store, Store.id == grouped.c.store_key)
+    nothing in the period are left out. One query counts them and reads the page (a second only for a page
+    number past the end)."""
+    grouped = summed_per_store(since=_since(days), today=utcnow().date()).subquery()
+    query = sa.select(grouped, Store.name, sa.func.count().over().label("total")).outerjoin(
+        Store, Store.id == grouped.c.store_key)
     if search.strip():
         query = query.where(sa.func.lower(Store.name).like(like_pattern(search), escape="\\"))
-    rows = paginate(query.order_by(grouped.c.sent.desc(), grouped.c.store_key.asc()),
-                    page=page, per_page=per_page, scalars=False)
-    items = [_figures(row, row.name or "Platform (no store)", row.store_key or None) for row in rows.items]
-    return dataclasses.replace(rows, items=items)
+    query = query.order_by(grouped.c.sent.desc(), grouped.c.store_key.asc())
+    page = max(1, page)
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    if not rows and page > 1:  # past the end: the last page
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
+        page = clamp_page(page, total, per_page)
+        rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    total = rows[0].total if rows else 0
+    items = [_figures(row, row.name or "Platform (no store)", row.store_key or None) for row in rows]
+    return Page(items=items, page=page, per_page=per_page, total=total)
