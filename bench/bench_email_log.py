@@ -2,7 +2,8 @@
 
 Builds 1,000 stores (a team member each), a platform admin and 1,000,000 email logs spread over 90 days
 with set-based SQL, then serves each page through the real app (Flask test client, signed in through
-the login form) and reports SQL queries per page and p50 / p95 server time (request to rendered HTML).
+the login form) and reports SQL queries per page and p50 / p95 server time (request to rendered HTML),
+then the floors: the hand-written query of the rows a page shows, alone.
 
     /work/main/.venv/bin/python bench/bench_email_log.py
     BENCH_REUSE=1 ...   # measure again on the database of the previous run (no regeneration)
@@ -48,6 +49,17 @@ PAGES = [
     ("store", "store email log", "/store/store-7/email-log"),
     ("store", "store search, rare address", "/store/store-7/email-log?q=customer1007@"),
     ("store", "store home", "/store/store-7/"),
+]
+
+
+# Each page's floor: the one hand-written query it cannot do without (its 25 rows), run in the same process.
+FLOORS = [
+    ("floor: the newest 25 rows", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
+                                  "ORDER BY id DESC LIMIT 25"),
+    ("floor: rare address, its rows", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
+                                      "WHERE recipient_email ILIKE '%customer123457@%' ORDER BY id DESC LIMIT 25"),
+    ("floor: one store's newest 25", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
+                                     "WHERE store_id = 7 ORDER BY id DESC LIMIT 25"),
 ]
 
 
@@ -127,6 +139,15 @@ def main() -> None:
                 times.append(clock.last * 1000)
                 queries = len([s for s, _t in timer.statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))])
         print(f"   {label:30} {queries:>7} {percentile(times, 50):>8.1f} {percentile(times, 95):>8.1f}")
+    with engine.connect() as conn:
+        for label, sql in FLOORS:
+            times = []
+            for run in range(RUNS + 3):
+                started = time.perf_counter()
+                conn.execute(sa.text(sql)).all()
+                if run >= 3:
+                    times.append((time.perf_counter() - started) * 1000)
+            print(f"   {label:30} {1:>7} {percentile(times, 50):>8.1f} {percentile(times, 95):>8.1f}")
     print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

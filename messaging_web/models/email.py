@@ -76,6 +76,8 @@ class EmailLog(TimestampMixin, Model):
         # answered from the index alone.
         sa.Index("ix_email_logs_created_at_store_id_status", "created_at", "store_id", "status"),
         sa.Index("ix_email_logs_store_id_created_at_status", "store_id", "created_at", "status"),
+        # A store's log, newest first.
+        sa.Index("ix_email_logs_store_id_id", "store_id", "id"),
         # The log's search (recipient or subject ILIKE '%term%') through pg_trgm; SQLite scans.
         sa.Index(
             "ix_email_logs_recipient_email_trgm", "recipient_email",

@@ -17,7 +17,7 @@ from .htmx import render_page
 @bp.get("/email-log")
 def email_log_index():
     form = EmailLogFilterForm(request.args)
-    form.set_choices(access.admin_store_choices(current_actor()), email_log.provider_choices())
+    form.set_choices(email_log.provider_choices())
     page = email_log.search_email_logs(form.filters(), page=form.page_number(),
                                        per_page=current_app.config["PAGE_SIZE"])
     context = dict(form=form, page=page, detail_endpoint="admin.email_log_detail", show_store=True)

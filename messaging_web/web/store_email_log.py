@@ -15,7 +15,7 @@ from .store import bp
 @bp.get("/email-log")
 def email_log_index():
     form = EmailLogFilterForm(request.args)
-    form.set_choices(None, email_log.provider_choices())
+    form.set_choices(email_log.provider_choices())
     page = email_log.search_email_logs(form.filters(), page=form.page_number(),
                                        per_page=current_app.config["PAGE_SIZE"], only_store_id=g.store.id)
     context = dict(form=form, page=page, detail_endpoint="store.email_log_detail", show_store=False)

@@ -64,6 +64,8 @@ def test_admin_filters_by_status_store_and_search(factory, signed_in, logs):
     assert "1 email" in page
     page = client.get(f"/admin/email-log?store={second.id}").get_data(as_text=True)
     assert "1 email" in page and "secret@other.example" in page
+    by_name = client.get(f"/admin/email-log?store={second.name.upper()}").get_data(as_text=True)
+    assert "1 email" in by_name and "secret@other.example" in by_name
     page = client.get("/admin/email-log?q=BUYER2").get_data(as_text=True)
     assert "11 emails" in page  # buyer2 and buyer20..29
     page = client.get("/admin/email-log?q=100%25_").get_data(as_text=True)
