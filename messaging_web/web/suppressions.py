@@ -8,7 +8,6 @@ from flask_wtf import FlaskForm
 from wtforms import SearchField, SelectField
 from wtforms.validators import Length, Optional
 
-from .. import access
 from ..actors import current_actor
 from ..extensions import db
 from ..models import EmailSuppression, SuppressionReason
@@ -27,21 +26,22 @@ class SuppressionFilterForm(PagedFilterForm):
         "Reason", validators=[Optional()],
         choices=options([("", "Any reason")] + [(r, suppression.REASON_LABELS[r]) for r in SuppressionReason.values()]),
     )
-    store = SelectField("List", choices=[], validators=[Optional()])
-
-    def set_store_choices(self, stores: list[tuple[int, str]]) -> None:
-        self.store.choices = options([("", "All lists"), (PLATFORM, "Platform-wide (bounces)")]
-                                     + [(str(i), n) for i, n in stores])
+    # Admins: every list, the platform-wide one, or one store's (its name, or its id from links): no picker of
+    # every store, which at a thousand stores costs more than the page.
+    list = SelectField("List", validators=[Optional()],
+                       choices=options([("", "Every list"), (PLATFORM, "Platform-wide (bounces)")]))
+    store = SearchField("Store", validators=[Optional(), Length(max=200)])
 
     def filters(self) -> suppression.SuppressionFilters:
         valid = self.validate()
         errors = self.errors if not valid else {}
-        chosen = self.store.data if "store" not in errors else ""
+        store = (self.store.data or "").strip() if "store" not in errors else ""
         return suppression.SuppressionFilters(
             search=(self.q.data or "").strip() or None if "q" not in errors else None,
             reason=self.reason.data if "reason" not in errors and self.reason.data else None,
-            store_id=int(chosen) if chosen and chosen.isdigit() else None,
-            platform_only=chosen == PLATFORM,
+            store_id=int(store) if store.isdigit() and len(store) < 10 else None,
+            store_search=store if store and not store.isdigit() else None,
+            platform_only="list" not in errors and self.list.data == PLATFORM,
         )
 
 
@@ -61,7 +61,6 @@ def _register(bp: Blueprint, portal: str) -> None:
     @bp.get("/suppressions", endpoint="suppressions_index")
     def suppressions_index():
         form = SuppressionFilterForm(request.args)
-        form.set_store_choices(access.admin_store_choices(current_actor()))
         page = suppression.search_suppressions(form.filters(), page=form.page_number(),
                                                per_page=current_app.config["PAGE_SIZE"],
                                                only_store_id=_only_store_id())

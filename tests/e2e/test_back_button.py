@@ -37,7 +37,8 @@ def test_back_from_page_two_of_a_filtered_email_log_shows_the_whole_page(page, o
     page.wait_for_url("**/admin/")
     page.click("nav.nav >> text=Email log")
     page.wait_for_url("**/admin/email-log")
-    page.select_option("#store", label="Alpine Outfitters")  # the demo's two emails to Alpine's customers
+    page.fill("#store", "Alpine Outfitters")  # the demo's two emails to Alpine's customers
+    page.press("#store", "Enter")
     page.wait_for_url("**/admin/email-log?*store=*")
     expect(page.locator("#email-log-results p.muted").first).to_contain_text("2 emails · page 1 of 2")
     page.locator("#email-log-results nav.pagination a", has_text="Next").click()
@@ -47,7 +48,7 @@ def test_back_from_page_two_of_a_filtered_email_log_shows_the_whole_page(page, o
     go_back_with_a_cold_history_cache(page)
     expect(page).not_to_have_url(re.compile(r"page=2"))
     expect_the_whole_page(page, "Email log")
-    expect(page.locator("#store option:checked")).to_have_text("Alpine Outfitters")
+    expect(page.locator("#store")).to_have_value("Alpine Outfitters")
     expect(page.locator("#email-log-results p.muted").first).to_contain_text("2 emails · page 1 of 2")
 
     go_back_with_a_cold_history_cache(page)

@@ -197,8 +197,10 @@ def test_an_admin_sees_every_list_and_removes_a_platform_wide_bounce(app, client
     signed_in(admin)
     page = client.get("/admin/suppressions").get_data(as_text=True)
     assert "ana@shop.example" in page and "cy@shop.example" in page
-    platform_only = client.get("/admin/suppressions?store=platform").get_data(as_text=True)
+    platform_only = client.get("/admin/suppressions?list=platform").get_data(as_text=True)
     assert "cy@shop.example" in platform_only and "ana@shop.example" not in platform_only
+    one_store = client.get(f"/admin/suppressions?store={store.name}").get_data(as_text=True)
+    assert "ana@shop.example" in one_store and "cy@shop.example" not in one_store
     token = csrf_token(client, "/admin/suppressions")
     assert client.post(f"/admin/suppressions/{platform_id}/remove", data={"csrf_token": token}).status_code == 302
     with app.app_context():

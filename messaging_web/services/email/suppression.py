@@ -24,6 +24,7 @@ from ...models import (
     EmailProvider,
     EmailSuppression,
     SoftBounceRun,
+    Store,
     SuppressionAudit,
     SuppressionReason,
     SuppressionScope,
@@ -265,6 +266,7 @@ class SuppressionFilters:
     search: str | None = None
     reason: str | None = None
     store_id: int | None = None  # admins: one store's list
+    store_search: str | None = None  # admins: the lists of stores whose name has this
     platform_only: bool = False  # admins: the platform-wide list (bounces)
 
 
@@ -286,6 +288,10 @@ def search_suppressions(filters: SuppressionFilters, *, page: int, per_page: int
         query = query.where(EmailSuppression.store_id.is_(None))
     elif filters.store_id is not None:
         query = query.where(EmailSuppression.store_id == filters.store_id)
+    elif filters.store_search:
+        pattern = like_pattern(filters.store_search)
+        named = sa.select(Store.id).where(sa.func.lower(Store.name).like(pattern, escape="\\"))
+        query = query.where(EmailSuppression.store_id.in_(named))
     if filters.reason in SuppressionReason.values():
         query = query.where(EmailSuppression.reason == filters.reason)
     if filters.search:
