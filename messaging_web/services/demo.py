@@ -151,8 +151,9 @@ def _raise_demo_notifications() -> None:
 def _queue_demo_emails() -> None:
     """A few emails through the real pipeline, so a newcomer finds .eml files in instance/outbox/ and rows
     in the email log. Only on the first run (when the log is empty)."""
-    from ..models import EmailLog
-    from .email import outbox
+    from ..models import EmailLog, SuppressionReason, SuppressionScope
+    from ..models.base import utcnow
+    from .email import outbox, suppression
 
     if db.session.scalar(sa.select(EmailLog.id).limit(1)) is not None:
         return
@@ -170,4 +171,23 @@ def _queue_demo_emails() -> None:
         {"customer_name": "Bob", "store_name": alpine.name, "order_number": "A-10045", "carrier": "DHL",
          "tracking_number": "JD014600003828", "tracking_url": "https://tracking.example/JD014600003828"},
         store_id=alpine.id, recipient_name="Bob", related_type="demo",
+    )
+    # A newsletter (it carries the one-click unsubscribe link and header), and an address that bounced
+    # earlier: the suppression list has a row, and the email to it is logged as suppressed, not sent.
+    outbox.queue_email(
+        "store_newsletter", "alice@customer.example",
+        {"customer_name": "Alice", "store_name": alpine.name, "headline": "Winter boots are back",
+         "message": "Our warmest boots are back in stock, in every size, until the end of the month.",
+         "offer_url": "https://shop.example/winter"},
+        store_id=alpine.id, recipient_name="Alice", related_type="demo",
+    )
+    suppression.suppress(
+        "old-address@customer.example", store_id=None, scope=SuppressionScope.ADDRESS.value,
+        reason=SuppressionReason.HARD_BOUNCE.value, actor="SendGrid", provider="sendgrid",
+        detail=f"hard bounce on {utcnow().date().isoformat()} via SendGrid (550 5.1.1 no such user)",
+    )
+    outbox.queue_email(
+        "order_shipped", "old-address@customer.example",
+        {"customer_name": "Carl", "store_name": alpine.name, "order_number": "A-10046"},
+        store_id=alpine.id, recipient_name="Carl", related_type="demo",
     )
