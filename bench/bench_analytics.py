@@ -16,10 +16,8 @@ the same figures counted from the log itself (what the pages did before the roll
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,8 +28,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_inbox import ServerClock, SqlTimer, fresh_database, percentile  # noqa: E402
+from bench_pages import (  # noqa: E402
+    PASSWORD,
+    PASSWORD_HASH_METHOD,
+    bench_app,
+    migration_backfill,
+    signed_in_clients,
+    time_page,
+    time_query,
+)
 
-from messaging_web import create_app  # noqa: E402
 from messaging_web.extensions import db  # noqa: E402
 
 URL = os.environ.get("BENCH_ANALYTICS_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/analytics_bench")
@@ -39,7 +45,6 @@ EMAILS = int(os.environ.get("BENCH_EMAILS", "10000000"))
 STORES = 1000
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 CHUNK = 1_000_000
-PASSWORD = "bench-password"
 TEMPLATES = "ARRAY['order_confirmation','order_shipped','invoice_available','payment_failed','new_message_notification'," \
             "'store_newsletter','password_reset','team_invite']"
 CATEGORIES = "ARRAY['orders','orders','billing','billing','system','marketing','auth','system']"
@@ -65,15 +70,6 @@ FROM_THE_LOG = [
      "SELECT (created_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE status IN "
      "('delivered','opened','clicked')) FROM email_logs WHERE created_at >= now() - interval '90 days' GROUP BY 1"),
 ]
-
-
-def migration_backfill() -> list[str]:
-    path = ROOT / "migrations" / "versions" / "0015_email_daily_stats.py"
-    spec = importlib.util.spec_from_file_location("roll_up_migration", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.backfill_statements("postgresql")
 
 
 def generate(engine, password_hash: str) -> None:
@@ -125,23 +121,10 @@ def generate(engine, password_hash: str) -> None:
     print(f"   roll-ups built in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def timed(conn, sql: str, runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        conn.execute(sa.text(sql)).all()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
 def main() -> None:
     reuse = os.environ.get("BENCH_REUSE") == "1"
     url = URL if reuse else fresh_database(sa.make_url(URL).database)
-    app = create_app({
-        "MESSAGING_ENV": "testing", "TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
-        "INSTANCE_DIR": tempfile.mkdtemp(prefix="bench-analytics-"), "WTF_CSRF_ENABLED": False,
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_ENABLED": False,
-    })
+    app = bench_app(url, "analytics")
     with app.app_context():
         from flask_migrate import upgrade
         from werkzeug.security import generate_password_hash
@@ -149,7 +132,7 @@ def main() -> None:
         started = time.perf_counter()
         if not reuse:
             upgrade()
-            generate(db.engine, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
+            generate(db.engine, generate_password_hash(PASSWORD, PASSWORD_HASH_METHOD))
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
         counts = {table: db.session.scalar(sa.text(f"SELECT count(*) FROM {table}")) for table in (
@@ -161,31 +144,18 @@ def main() -> None:
           f"{counts['email_daily_stats_all_stores']:,} all stores, {counts['email_daily_stats_per_store']:,} per store")
 
     timer, clock = SqlTimer(engine), ServerClock(app)
-    clients = {"admin": app.test_client(), "store": app.test_client()}
-    assert clients["admin"].post("/admin/login", data={"email": "admin@bench.test", "password": PASSWORD}).status_code == 302
-    assert clients["store"].post(
-        "/store/store-7/login", data={"email": "team@store-7.test", "password": PASSWORD}
-    ).status_code == 302
+    clients = signed_in_clients(app)
     print(f"   {'page':42} {'queries':>7} {'SQL p50':>8} {'p50 ms':>8} {'p95 ms':>8}")
     for who, label, path in PAGES:
-        times, sql_times, queries = [], [], 0
-        for run in range(RUNS + 3):
-            timer.reset()
-            response = clients[who].get(path)
-            assert response.status_code == 200, (path, response.status_code)
-            if run >= 3:  # warm-up runs left out
-                times.append(clock.last * 1000)
-                statements = [(s, t) for s, t in timer.statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
-                queries = len(statements)
-                sql_times.append(sum(t for _s, t in statements) * 1000)
+        queries, sql_times, times = time_page(clients[who], path, timer, clock, RUNS)
         print(f"   {label:42} {queries:>7} {percentile(sql_times, 50):>8.1f} {percentile(times, 50):>8.1f} "
               f"{percentile(times, 95):>8.1f}")
     with engine.connect() as conn:
         for label, sql in FLOORS:
-            times = timed(conn, sql, RUNS + 3)[3:]
+            times = time_query(conn, sql, RUNS)
             print(f"   {label:42} {1:>7} {'':>8} {percentile(times, 50):>8.1f} {percentile(times, 95):>8.1f}")
         for label, sql in FROM_THE_LOG:
-            times = timed(conn, sql, 2)
+            times = time_query(conn, sql, 2, warm_up=0)
             print(f"   {label:42} {1:>7} {'':>8} {min(times):>8.1f} {'(best of 2)':>8}")
     print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,17 +23,23 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_analytics import migration_backfill  # noqa: E402
 from bench_inbox import ServerClock, SqlTimer, fresh_database, percentile  # noqa: E402
+from bench_pages import (  # noqa: E402
+    PASSWORD,
+    PASSWORD_HASH_METHOD,
+    bench_app,
+    migration_backfill,
+    signed_in_clients,
+    time_page,
+    time_query,
+)
 
-from messaging_web import create_app  # noqa: E402
 from messaging_web.extensions import db  # noqa: E402
 
 URL = os.environ.get("BENCH_EMAIL_LOG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/email_log_bench")
 EMAILS = int(os.environ.get("BENCH_EMAILS", "1000000"))
 STORES = 1000
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
-PASSWORD = "bench-password"
 
 PAGES = [
     ("admin", "admin email log, page 1", "/admin/email-log"),
@@ -99,11 +104,7 @@ def generate(conn, password_hash: str) -> None:
 def main() -> None:
     reuse = os.environ.get("BENCH_REUSE") == "1"
     url = URL if reuse else fresh_database(sa.make_url(URL).database)
-    app = create_app({
-        "MESSAGING_ENV": "testing", "TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
-        "INSTANCE_DIR": tempfile.mkdtemp(prefix="bench-email-log-"), "WTF_CSRF_ENABLED": False,
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_ENABLED": False,
-    })
+    app = bench_app(url, "email-log")
     with app.app_context():
         from flask_migrate import upgrade
         from werkzeug.security import generate_password_hash
@@ -112,7 +113,7 @@ def main() -> None:
         if not reuse:
             upgrade()
             with db.engine.begin() as conn:
-                generate(conn, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
+                generate(conn, generate_password_hash(PASSWORD, PASSWORD_HASH_METHOD))
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
         count = db.session.scalar(sa.text("SELECT count(*) FROM email_logs"))
@@ -123,30 +124,14 @@ def main() -> None:
           f"{time.perf_counter() - started:.1f} s); PostgreSQL {version}, server defaults")
 
     timer, clock = SqlTimer(engine), ServerClock(app)
-    clients = {"admin": app.test_client(), "store": app.test_client()}
-    assert clients["admin"].post("/admin/login", data={"email": "admin@bench.test", "password": PASSWORD}).status_code == 302
-    assert clients["store"].post(
-        "/store/store-7/login", data={"email": "team@store-7.test", "password": PASSWORD}
-    ).status_code == 302
+    clients = signed_in_clients(app)
     print(f"   {'page':30} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8}")
     for who, label, path in PAGES:
-        times, queries = [], 0
-        for run in range(RUNS + 3):
-            timer.reset()
-            response = clients[who].get(path)
-            assert response.status_code == 200, (path, response.status_code)
-            if run >= 3:  # warm-up runs left out
-                times.append(clock.last * 1000)
-                queries = len([s for s, _t in timer.statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))])
+        queries, _sql_times, times = time_page(clients[who], path, timer, clock, RUNS)
         print(f"   {label:30} {queries:>7} {percentile(times, 50):>8.1f} {percentile(times, 95):>8.1f}")
     with engine.connect() as conn:
         for label, sql in FLOORS:
-            times = []
-            for run in range(RUNS + 3):
-                started = time.perf_counter()
-                conn.execute(sa.text(sql)).all()
-                if run >= 3:
-                    times.append((time.perf_counter() - started) * 1000)
+            times = time_query(conn, sql, RUNS)
             print(f"   {label:30} {1:>7} {percentile(times, 50):>8.1f} {percentile(times, 95):>8.1f}")
     print(f"   load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

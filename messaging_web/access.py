@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from .actors import Actor, PortalStore
 from .extensions import db
-from .models import AdminNotification, EmailLog, Store
+from .models import AdminNotification, EmailLog, EmailSuppression, Store
 from .services.errors import NotFound
 
 
@@ -51,6 +51,24 @@ def access_email_log(actor: Actor, log_id: int) -> EmailLog:
     row = db.session.get(EmailLog, log_id)
     if row is None or not (actor.is_admin or (actor.is_store_user and row.store_id == actor.store_id)):
         raise NotFound("No such email.")
+    return row
+
+
+def suppression_lists_of(actor: Actor) -> int | None:
+    """Whose suppression list the actor reads: a store's team its store's (its id), a platform admin every
+    list (None)."""
+    return None if actor.is_admin else actor.store_id
+
+
+def access_suppression(actor: Actor, suppression_id: int, *, for_update: bool = False) -> EmailSuppression:
+    """A suppression the actor may remove: any for a platform admin; for a store's team only its store's own
+    (complaints and unsubscribes), not the platform-wide bounces it also sees. NotFound otherwise."""
+    query = sa.select(EmailSuppression).where(EmailSuppression.id == suppression_id)
+    if not actor.is_admin:
+        query = query.where(EmailSuppression.store_id == actor.store_id)
+    row = db.session.scalar(query.with_for_update() if for_update else query)
+    if row is None:
+        raise NotFound("This address is not on the list (any more).")
     return row
 
 

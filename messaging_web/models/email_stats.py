@@ -37,9 +37,8 @@ REPORTING_PROVIDERS = ("sendgrid", "mailgun", "ses")
 
 
 class StageCounts:
-    """How many emails reached each stage; whether their provider reports deliveries is part of every key."""
+    """How many emails reached each stage."""
 
-    reports_delivery: Mapped[bool] = mapped_column(sa.Boolean, primary_key=True)
     queued: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     sent: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     delivered: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
@@ -51,7 +50,13 @@ class StageCounts:
     failed: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
 
 
-class EmailDailyStats(StageCounts, Model):
+class RollUp(StageCounts):
+    """A roll-up row: whether the emails' provider reports deliveries is part of every roll-up's key."""
+
+    reports_delivery: Mapped[bool] = mapped_column(sa.Boolean, primary_key=True)
+
+
+class EmailDailyStats(RollUp, Model):
     """Per day, store (its id; 0 for the platform's own emails), template ('' when none) and category."""
 
     __tablename__ = "email_daily_stats"
@@ -63,7 +68,7 @@ class EmailDailyStats(StageCounts, Model):
     category: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
 
 
-class EmailDailyStatsAllStores(StageCounts, Model):
+class EmailDailyStatsAllStores(RollUp, Model):
     """Per day, template and category, every store and the platform together."""
 
     __tablename__ = "email_daily_stats_all_stores"
@@ -73,7 +78,7 @@ class EmailDailyStatsAllStores(StageCounts, Model):
     category: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
 
 
-class EmailDailyStatsPerStore(StageCounts, Model):
+class EmailDailyStatsPerStore(RollUp, Model):
     """Per day and store, whatever the template."""
 
     __tablename__ = "email_daily_stats_per_store"
@@ -83,7 +88,7 @@ class EmailDailyStatsPerStore(StageCounts, Model):
     store_key: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
 
 
-class EmailWeeklyStatsPerStore(StageCounts, Model):
+class EmailWeeklyStatsPerStore(RollUp, Model):
     """Per week (its Monday) and store, whatever the template."""
 
     __tablename__ = "email_weekly_stats_per_store"
@@ -92,7 +97,7 @@ class EmailWeeklyStatsPerStore(StageCounts, Model):
     store_key: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
 
 
-class EmailStatDelta(Model):
+class EmailStatDelta(StageCounts, Model):
     """A change the triggers recorded and the fold has not summed yet."""
 
     __tablename__ = "email_stat_deltas"
@@ -103,12 +108,3 @@ class EmailStatDelta(Model):
     template_code: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     category: Mapped[str] = mapped_column(sa.String(50), nullable=False)
     reports_delivery: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
-    queued: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    sent: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    delivered: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    opened: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    clicked: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    bounced: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    complained: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    suppressed: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    failed: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)

@@ -9,7 +9,7 @@ from ..actors import current_actor
 from ..extensions import db
 from ..services.email import delivery, email_analytics, email_log
 from .admin import bp
-from .analytics_views import analytics_report
+from .analytics_views import analytics_context
 from .email_log_forms import AnalyticsFilterForm, EmailLogFilterForm
 from .htmx import render_page
 
@@ -28,15 +28,9 @@ def email_log_index():
 def email_log_analytics():
     form = AnalyticsFilterForm(request.args)
     days, search = form.period()
-    store_key = form.store_key()
-    page = None
-    if store_key is None:
-        page = email_analytics.by_store(days=days, search=search, page=form.page_number(),
-                                        per_page=current_app.config["PAGE_SIZE"])
-        label = "All stores and the platform"
-    else:
-        label = email_analytics.store_label(store_key)
-    context = dict(form=form, page=page, **analytics_report(days, store_key, label))
+    report = email_analytics.platform_report(days=days, store_key=form.store_key(), search=search,
+                                             page=form.page_number(), per_page=current_app.config["PAGE_SIZE"])
+    context = dict(form=form, **analytics_context(report))
     return render_page("admin/email_log/analytics.html", "admin/email_log/_analytics_results.html", **context)
 
 

@@ -1,17 +1,14 @@
-"""What the admin's and the store's analytics pages show of one scope: totals, the chart, per template and per
-category (services/email/email_analytics.py read through its roll-up)."""
+"""The context of the admin's and the store's analytics pages: a report (services/email/email_analytics.py)
+and its chart."""
 from __future__ import annotations
 
 from ..services.email import email_analytics
 from .charts import line_chart
 
 
-def analytics_report(days: int, store_key: int | None, label: str) -> dict:
-    daily = email_analytics.daily(days=days, store_key=store_key)
+def analytics_context(report: email_analytics.Report) -> dict:
     return dict(
-        days=days, daily=daily, series_names=email_analytics.CHART_SERIES,
-        chart=line_chart(daily, email_analytics.CHART_SERIES),
-        totals=email_analytics.totals(days=days, store_key=store_key, label=label),
-        by_template=email_analytics.by_template(days=days, store_key=store_key),
-        by_category=email_analytics.by_category(days=days, store_key=store_key),
+        days=report.days, daily=report.daily, series_names=email_analytics.CHART_SERIES,
+        chart=line_chart(report.daily, email_analytics.CHART_SERIES), totals=report.totals,
+        by_template=report.by_template, by_category=report.by_category, page=report.stores,
     )

@@ -22,6 +22,14 @@ class PagedFilterForm(FlaskForm):
         return self.page.data if self.page.data and "page" not in self.errors else 1
 
 
+def store_filter(value: str | None) -> tuple[int | None, str | None]:
+    """A store filter as typed (part of a name) or linked (an id) -> (store id, name search), either or neither."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return (int(value) if len(value) < 10 else None), None
+    return None, value or None
+
+
 class EmailLogFilterForm(PagedFilterForm):
     q = SearchField("Search recipient or subject", validators=[Optional(), Length(max=200)])
     status = SelectField(
@@ -39,11 +47,10 @@ class EmailLogFilterForm(PagedFilterForm):
     def filters(self) -> EmailLogFilters:
         valid = self.validate()
         errors = self.errors if not valid else {}
-        store = (self.store.data or "").strip() if "store" not in errors else ""
+        store_id, store_search = store_filter(self.store.data if "store" not in errors else None)
         return EmailLogFilters(
             status=self.status.data if "status" not in errors and self.status.data else None,
-            store_id=int(store) if store.isdigit() and len(store) < 10 else None,
-            store_search=store if store and not store.isdigit() else None,
+            store_id=store_id, store_search=store_search,
             provider=self.provider.data if "provider" not in errors and self.provider.data else None,
             search=(self.q.data or "").strip() or None if "q" not in errors else None,
         )

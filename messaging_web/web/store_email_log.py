@@ -5,8 +5,8 @@ from flask import current_app, g, render_template, request
 
 from .. import access
 from ..actors import current_actor
-from ..services.email import email_log
-from .analytics_views import analytics_report
+from ..services.email import email_analytics, email_log
+from .analytics_views import analytics_context
 from .email_log_forms import AnalyticsFilterForm, EmailLogFilterForm
 from .htmx import render_page
 from .store import bp
@@ -26,7 +26,8 @@ def email_log_index():
 def email_log_analytics():
     form = AnalyticsFilterForm(request.args)
     days, _ = form.period()
-    context = dict(form=form, **analytics_report(days, g.store.id, g.store.name))
+    report = email_analytics.report(days=days, store_key=g.store.id, label=g.store.name)
+    context = dict(form=form, **analytics_context(report))
     return render_page("analytics/store.html", "analytics/_store_results.html", **context)
 
 

@@ -3,17 +3,18 @@ emailed) and the admin console (every row, the platform list): search, filter, a
 confirmation page; the same views on both blueprints."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import SearchField, SelectField
 from wtforms.validators import Length, Optional
 
+from .. import access
 from ..actors import current_actor
 from ..extensions import db
-from ..models import EmailSuppression, SuppressionReason
+from ..models import SuppressionReason
 from ..services.email import suppression
 from . import admin, store
-from .email_log_forms import PagedFilterForm
+from .email_log_forms import PagedFilterForm, store_filter
 from .forms import options
 from .htmx import render_page
 
@@ -35,12 +36,11 @@ class SuppressionFilterForm(PagedFilterForm):
     def filters(self) -> suppression.SuppressionFilters:
         valid = self.validate()
         errors = self.errors if not valid else {}
-        store = (self.store.data or "").strip() if "store" not in errors else ""
+        store_id, store_search = store_filter(self.store.data if "store" not in errors else None)
         return suppression.SuppressionFilters(
             search=(self.q.data or "").strip() or None if "q" not in errors else None,
             reason=self.reason.data if "reason" not in errors and self.reason.data else None,
-            store_id=int(store) if store.isdigit() and len(store) < 10 else None,
-            store_search=store if store and not store.isdigit() else None,
+            store_id=store_id, store_search=store_search,
             platform_only="list" not in errors and self.list.data == PLATFORM,
         )
 
@@ -48,43 +48,33 @@ class SuppressionFilterForm(PagedFilterForm):
 def _register(bp: Blueprint, portal: str) -> None:
     layout = f"{portal}/layout.html"
 
-    def _only_store_id() -> int | None:
-        actor = current_actor()
-        return None if actor.is_admin else actor.store_id
-
-    def _removable(row: EmailSuppression) -> EmailSuppression:
-        only = _only_store_id()
-        if only is not None and row.store_id != only:
-            abort(404)  # a store removes its own rows only; the platform's bounces are the admins'
-        return row
-
     @bp.get("/suppressions", endpoint="suppressions_index")
     def suppressions_index():
         form = SuppressionFilterForm(request.args)
+        only_store_id = access.suppression_lists_of(current_actor())
         page = suppression.search_suppressions(form.filters(), page=form.page_number(),
-                                               per_page=current_app.config["PAGE_SIZE"],
-                                               only_store_id=_only_store_id())
+                                               per_page=current_app.config["PAGE_SIZE"], only_store_id=only_store_id)
         return render_page("suppressions/index.html", "suppressions/_results.html", layout=layout, form=form,
                            page=page, reasons=suppression.REASON_LABELS, scopes=suppression.SCOPE_LABELS,
-                           only_store_id=_only_store_id())
+                           only_store_id=only_store_id)
 
     @bp.route("/suppressions/<int:suppression_id>/remove", methods=["GET", "POST"], endpoint="suppressions_remove")
     def suppressions_remove(suppression_id: int):
-        row = _removable(db.get_or_404(EmailSuppression, suppression_id))
+        actor = current_actor()
+        row = access.access_suppression(actor, suppression_id, for_update=request.method == "POST")
         index_url = url_for(f"{portal}.suppressions_index")
         if request.method == "POST":
             if not FlaskForm().validate_on_submit():
                 flash("The form expired: reload the page and try again.", "error")
                 return redirect(index_url)
-            actor = current_actor()
-            removed = suppression.remove(suppression_id, actor=actor.name, actor_user_id=actor.id,
-                                         only_store_id=_only_store_id())
+            suppression.remove(row, actor=actor.name, actor_user_id=actor.id)
             db.session.commit()
-            flash(f"{removed.email} is off the list: it will receive these emails again.", "success")
+            flash(f"{row.email} is off the list: it will receive these emails again.", "success")
             return redirect(index_url)
         return render_template("suppressions/remove.html", layout=layout, row=row,
                                reasons=suppression.REASON_LABELS, scopes=suppression.SCOPE_LABELS,
-                               history=suppression.audit_of(row.email, only_store_id=_only_store_id()))
+                               history=suppression.audit_of(row.email,
+                                                            only_store_id=access.suppression_lists_of(actor)))
 
 
 _register(store.bp, "store")

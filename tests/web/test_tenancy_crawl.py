@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from messaging_web.actors import Actor
 from messaging_web.extensions import db
-from messaging_web.models import Conversation, ConversationParticipant, Customer, Message, Store
+from messaging_web.models import Conversation, ConversationParticipant, Customer, EmailSuppression, Message, Store
 from messaging_web.services import conversations, templates
 from messaging_web.services.attachments import Upload
 from tests import sample_files
@@ -57,6 +57,9 @@ def demo_data_with_a_photo(app):
         for subject in ("Paket {{ order_number }} unterwegs", "Ihr Paket {{ order_number }}"):
             templates.save_store_override(store.id, base, templates.OverrideInput(
                 subject=subject, body_html="<p>{{ customer_name }}</p>", body_text=None))
+        # A row of the store's own suppression list: its removal page and form name it by id.
+        db.session.add(EmailSuppression(email="alice@customer.example", store_id=store.id, scope="marketing",
+                                        reason="unsubscribe", detail="unsubscribed from marketing emails"))
         db.session.commit()
     yield
     reply_by_email_off(app)
@@ -94,6 +97,7 @@ def test_every_url_and_form_naming_a_row_of_one_account_is_a_404_for_another(app
     if owner_prefix.startswith("/store/"):
         # The team's saved replies and its template versions are among them too.
         assert any("/saved-replies/" in url for url in pages), pages
+        assert any("/suppressions/" in url for url in pages), pages
         assert any("/history/" in form.action and form.action.endswith("/restore") for form in forms), forms
 
     intruder = signed_in_client(app, intruder_login, intruder_email)

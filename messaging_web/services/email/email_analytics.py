@@ -127,3 +127,31 @@ def by_store(*, days: int, search: str = "", page: int = 1, per_page: int = 25) 
     total = rows[0].total if rows else 0
     items = [_figures(row, row.name or "Platform (no store)", row.store_key or None) for row in rows]
     return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What an analytics page shows of one scope (all stores, one store, or the platform's own emails)."""
+
+    days: int
+    totals: Figures
+    daily: list[Day]
+    by_template: list[Figures]
+    by_category: list[Figures]
+    stores: Page | None = None  # the admin's table of stores, for all stores only
+
+
+def report(*, days: int, store_key: int | None, label: str, stores: Page | None = None) -> Report:
+    return Report(
+        days=days, totals=totals(days=days, store_key=store_key, label=label),
+        daily=daily(days=days, store_key=store_key), by_template=by_template(days=days, store_key=store_key),
+        by_category=by_category(days=days, store_key=store_key), stores=stores,
+    )
+
+
+def platform_report(*, days: int, store_key: int | None, search: str, page: int, per_page: int) -> Report:
+    """The admin's page: every store with the table of stores, or one store (0: the platform's own emails)."""
+    if store_key is not None:
+        return report(days=days, store_key=store_key, label=store_label(store_key))
+    stores = by_store(days=days, search=search, page=page, per_page=per_page)
+    return report(days=days, store_key=None, label="All stores and the platform", stores=stores)

@@ -30,7 +30,6 @@ from ...models import (
     SuppressionScope,
 )
 from ...models.base import utcnow
-from ..errors import NotFound
 from ..pagination import Page, like_pattern, paginate
 
 # The kinds of email a recipient may turn off, by the key an email is filed under (preference_key).
@@ -170,7 +169,11 @@ def record_hard_bounce(row: EmailLog, occurred_at: dt.datetime, reason: str | No
     suppress(row.recipient_email, store_id=None, scope=SuppressionScope.ADDRESS.value,
              reason=SuppressionReason.HARD_BOUNCE.value, detail=detail, actor=name, provider=row.provider,
              source_email_log_id=row.id)
-    db.session.execute(sa.delete(SoftBounceRun).where(SoftBounceRun.email == normalise(row.recipient_email)))
+    _end_soft_bounce_run(row.recipient_email)
+
+
+def _end_soft_bounce_run(email: str) -> None:
+    db.session.execute(sa.delete(SoftBounceRun).where(SoftBounceRun.email == normalise(email)))
 
 
 def record_soft_bounce(row: EmailLog, occurred_at: dt.datetime) -> None:
@@ -199,7 +202,7 @@ def record_soft_bounce(row: EmailLog, occurred_at: dt.datetime) -> None:
 
 def record_delivery(row: EmailLog) -> None:
     """A delivery ends the address's run of soft bounces."""
-    db.session.execute(sa.delete(SoftBounceRun).where(SoftBounceRun.email == normalise(row.recipient_email)))
+    _end_soft_bounce_run(row.recipient_email)
 
 
 def record_complaint(row: EmailLog, occurred_at: dt.datetime) -> None:
@@ -237,23 +240,15 @@ def store_suppressions_of(email: str, store_id: int | None) -> list[EmailSuppres
 # --- off the list ------------------------------------------------------------------------------
 
 
-def remove(suppression_id: int, *, actor: str, actor_user_id: int | None,
-           only_store_id: int | None) -> EmailSuppression:
-    """A store (only_store_id: its own rows only) or an admin (None: any row) takes an address off the list."""
-    query = sa.select(EmailSuppression).where(EmailSuppression.id == suppression_id)
-    if only_store_id is not None:
-        query = query.where(EmailSuppression.store_id == only_store_id)
-    row = db.session.scalar(query.with_for_update())
-    if row is None:
-        raise NotFound("This address is not on the list (any more).")
+def remove(row: EmailSuppression, *, actor: str, actor_user_id: int | None) -> None:
+    """A store or an admin takes an address off the list (access.access_suppression decided who may)."""
     _remove(row, actor, actor_user_id)
-    return row
 
 
 def _remove(row: EmailSuppression, actor: str, actor_user_id: int | None) -> None:
     _audit(row, "removed", actor, actor_user_id)
     if row.scope == SuppressionScope.ADDRESS.value:
-        db.session.execute(sa.delete(SoftBounceRun).where(SoftBounceRun.email == row.email))
+        _end_soft_bounce_run(row.email)
     db.session.delete(row)
     db.session.flush()
 
