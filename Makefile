@@ -48,6 +48,7 @@ $(STACK_ENV_FILE): | install
 	@printf '%s\n' MESSAGING_ENV=production FLASK_APP=wsgi.py \
 	  DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/$(STACK_DB_NAME) \
 	  EMAIL_DISPATCHER=celery CELERY_BROKER_URL=redis://127.0.0.1:6379/1 RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/2 \
+	  LIVE_BUS_URL=redis://127.0.0.1:6379/3 \
 	  PUBLIC_BASE_URL=http://127.0.0.1:$(STACK_PORT) SESSION_COOKIE_SECURE=0 INBOUND_EMAIL_DOMAIN=reply.localhost \
 	  WEB_PORT=$(STACK_PORT) >> $@
 

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -39,6 +39,12 @@ def create_app(config: dict | None = None) -> Flask:
     _check_required_settings(app)
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
 
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_size": app.config["DATABASE_POOL_SIZE"],
+            "max_overflow": app.config["DATABASE_POOL_OVERFLOW"],
+            "pool_timeout": app.config["DATABASE_POOL_TIMEOUT"],
+        })
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
@@ -85,7 +91,8 @@ def _check_required_settings(app: Flask) -> None:
 
 
 def _request_writes() -> bool:
-    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    # A GET that writes says so in g.writes: a live stream marking what it delivered as read.
+    return has_request_context() and (request.method not in ("GET", "HEAD", "OPTIONS") or g.get("writes", False))
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:

@@ -122,6 +122,27 @@ def _visibility(kind: str | None, viewer_id, viewer_store_id) -> sa.ColumnElemen
     return sa.and_(Conversation.customer_id == viewer_id, Conversation.store_id == viewer_store_id, seen)
 
 
+def may_see_thread_event(actor: Actor, scope: dict) -> bool:
+    """Whether a live event about a thread (services/live: its type, store and customer) is for a thread the
+    actor may see: _visibility's rule, in memory, applied by a stream to every event before it is sent."""
+    from .models import CONVERSATION_TYPES_SEEN, ConversationType, ParticipantType
+
+    kind = getattr(actor, "kind", None)
+    if kind not in ParticipantType.values():
+        return False
+    try:
+        conversation_type = ConversationType(str(scope.get("conversation_type")))
+    except ValueError:
+        return False
+    if conversation_type not in CONVERSATION_TYPES_SEEN[ParticipantType(kind)]:
+        return False
+    if kind == "admin":
+        return True
+    if actor.store_id is None or scope.get("store_id") != actor.store_id:
+        return False
+    return kind == "store" or scope.get("customer_id") == actor.id
+
+
 def visible_conversations(actor: Actor) -> sa.Select:
     """SELECT of the conversations the actor may see (callers add order, filters, columns)."""
     from .models import Conversation

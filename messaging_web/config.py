@@ -75,6 +75,12 @@ def load_config(overrides: dict | None = None) -> dict:
         # A pooled connection idle longer than this is pinged before use (a dead one is replaced);
         # one used more recently is trusted, as HikariCP does, sparing every request a round trip.
         "DATABASE_PING_AFTER_IDLE_SECONDS": float(os.environ.get("DATABASE_PING_AFTER_IDLE_SECONDS", "1")),
+        # The pool per web process. Under gevent one process serves thousands of greenlets: a request that finds
+        # the pool taken waits at most DATABASE_POOL_TIMEOUT seconds, then gets "busy, try again" (a 503), not
+        # a 30-second hang; live streams take at most LIVE_DB_CONCURRENCY of these connections at a time.
+        "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", 10),
+        "DATABASE_POOL_OVERFLOW": _int("DATABASE_POOL_OVERFLOW", 10),
+        "DATABASE_POOL_TIMEOUT": float(os.environ.get("DATABASE_POOL_TIMEOUT", "5")),
         # Comma-separated Fernet keys: the first encrypts, all decrypt (see services/secrets.py).
         "MESSAGING_ENCRYPTION_KEYS": os.environ.get("MESSAGING_ENCRYPTION_KEYS", ""),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -162,6 +168,23 @@ def load_config(overrides: dict | None = None) -> dict:
         # and how long notification emails wait to batch a thread's new messages into one.
         "MESSAGE_MAX_LENGTH": _int("MESSAGE_MAX_LENGTH", 10_000),
         "CONVERSATION_POLL_SECONDS": _int("CONVERSATION_POLL_SECONDS", 3),
+        # Live conversations (services/live/): the bus that carries events between web processes (empty:
+        # in-process, for `make run`; production: redis://.../n, every process then sees every post), how
+        # often an idle stream sends a keep-alive comment, re-checks that its account may still follow it, and
+        # is ended for the browser to reconnect (with Last-Event-ID); how long "is typing" and presence last.
+        "LIVE_BUS_URL": os.environ.get("LIVE_BUS_URL", ""),
+        "LIVE_BUS_CHANNEL": os.environ.get("LIVE_BUS_CHANNEL", "messaging_web:live"),
+        "LIVE_KEEPALIVE_SECONDS": float(os.environ.get("LIVE_KEEPALIVE_SECONDS", "15")),
+        "LIVE_RECHECK_SECONDS": float(os.environ.get("LIVE_RECHECK_SECONDS", "60")),
+        "LIVE_STREAM_MAX_SECONDS": float(os.environ.get("LIVE_STREAM_MAX_SECONDS", "1800")),
+        # Streams reading the database at once, per process (catch-ups after a restart come all together), and
+        # how long a stream gathers its account's badge changes into one frame.
+        "LIVE_DB_CONCURRENCY": _int("LIVE_DB_CONCURRENCY", 6),
+        "LIVE_BADGE_COALESCE_SECONDS": float(os.environ.get("LIVE_BADGE_COALESCE_SECONDS", "0.2")),
+        "LIVE_TYPING_SECONDS": _int("LIVE_TYPING_SECONDS", 5),
+        "LIVE_PRESENCE_SECONDS": _int("LIVE_PRESENCE_SECONDS", 45),
+        # The composer says "typing" at most every 3 s; this bounds what a script can make the bus carry.
+        "LIVE_TYPING_RATE_LIMIT": os.environ.get("LIVE_TYPING_RATE_LIMIT", "40 per minute"),
         "CONVERSATION_NOTIFY_DELAY_SECONDS": _int("CONVERSATION_NOTIFY_DELAY_SECONDS", 120),
         # Attachments (services/attachments.py): limits, image handling, and where the bytes live.
         "ATTACHMENT_MAX_FILE_SIZE": _int("ATTACHMENT_MAX_FILE_SIZE", 10 * 1024 * 1024),

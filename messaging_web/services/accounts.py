@@ -7,7 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import Customer, Store, User
-from . import conversations
+from . import conversations, live
 from .errors import ValidationError
 
 MIN_PASSWORD_LENGTH = 8
@@ -61,6 +61,8 @@ def authenticate_customer(store: Store, email: str, password: str) -> Customer |
 def end_all_sessions(account: User | Customer) -> None:
     """Every session cookie issued before this call stops working (the loader compares versions)."""
     account.session_version = (account.session_version or 0) + 1
+    kind = "customer" if isinstance(account, Customer) else ("admin" if account.is_platform_admin else "store")
+    live.sessions_ended(kind, account.id)
 
 
 def change_password(account: User | Customer, current_password: str, new_password: str) -> None:

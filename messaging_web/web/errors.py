@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask import Flask, make_response, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -18,6 +19,7 @@ MESSAGES = {
     405: "This action is not allowed here.",
     413: "What you sent is too large.",
     429: "Too many attempts. Please wait a few minutes and try again.",
+    503: "The server is very busy right now. Please try again in a few seconds.",
     500: "Something went wrong on our side. The team has been told; please try again later.",
 }
 
@@ -81,6 +83,16 @@ def register(app: Flask) -> None:
             # base.html's htmx-config swaps a 429 like a form error, into this target only.
             response.headers["HX-Retarget"] = slow_down.htmx_target
             response.headers["HX-Reswap"] = "innerHTML"
+        return response
+
+    @app.errorhandler(sa.exc.TimeoutError)
+    def _pool_busy(exc):
+        # Every database connection of this process stayed taken for DATABASE_POOL_TIMEOUT: a burst (a
+        # restart's reconnecting streams). Nothing was written; the browser may simply retry.
+        app.logger.warning("Database pool busy on %s %s", request.method, request.path)
+        db.session.rollback()
+        response = make_response(render_error(503))
+        response.headers["Retry-After"] = "3"
         return response
 
     @app.errorhandler(HTTPException)

@@ -11,6 +11,7 @@ from .actions import (  # noqa: F401
     SUBJECT_MAX_LENGTH,
     clean_content,
     close_conversation,
+    colleague_replies_since,
     delete_message,
     join_conversations_of_new_member,
     mark_read,

@@ -26,7 +26,7 @@ from ...models import (
     participants_of,
 )
 from ...models.base import utcnow
-from .. import attachments
+from .. import attachments, live
 from ..attachments import Upload
 from ..email.providers.message import UnsafeHeader, check_header_text
 from ..errors import PermissionDenied, ValidationError
@@ -231,11 +231,12 @@ def post_message(actor: Actor, conversation: Conversation, content: str, files: 
     db.session.flush()
     if staged:
         attachments.attach_staged(message, staged)
-    _count_unread(actor, conversation, now)
+    readers = _count_unread(actor, conversation, now)
+    live.thread_changed(conversation, readers)
     return message
 
 
-def _count_unread(actor: Actor, conversation: Conversation, now: dt.datetime) -> None:
+def _count_unread(actor: Actor, conversation: Conversation, now: dt.datetime) -> list[tuple[str, int]]:
     """One more unread message (and a notification email due) for every reader but the sender, who has
     seen everything up to their own message. One UPDATE for both: the sender's row was a query and an
     UPDATE of its own, a quarter of a reply by email's round trips (bench/bench_inbound.py)."""
@@ -248,6 +249,8 @@ def _count_unread(actor: Actor, conversation: Conversation, now: dt.datetime) ->
             db.session.expire(loaded, ["unread_count", "last_read_at", "notify_pending_since", "updated_at"])
     if not any(kind == actor.participant_type and reader_id == actor.id for _, kind, reader_id in updated):
         participant_row(actor, conversation)  # a reader who joined before reader rows existed: read up to now
+    # Every reader's inbox row changed (the last message), the sender's too.
+    return [(ParticipantType(str(kind)).value, cast(int, reader_id)) for _, kind, reader_id in updated]
 
 
 @functools.cache
@@ -310,12 +313,31 @@ def _system_message(actor: Actor, conversation: Conversation, content: str) -> M
     )
     db.session.add(message)
     db.session.flush()
+    live.thread_changed(conversation, _readers(conversation.id))
     return message
+
+
+def _readers(conversation_id: int) -> list[tuple[str, int]]:
+    """Every reader of the thread (kind, id): whose inbox shows a change of its state."""
+    rows = db.session.execute(
+        sa.select(P.participant_type, P.participant_id).where(P.conversation_id == conversation_id)
+    ).all()
+    return [(kind.value, reader_id) for kind, reader_id in rows]
 
 
 def _who(actor: Actor) -> str:
     side = {"admin": "the platform team", "store": "the store team", "customer": "the customer"}[actor.kind]
     return f"{actor.name} ({side})"
+
+
+def colleague_replies_since(actor: Actor, conversation: Conversation, seen_id: int):
+    """What someone else on the actor's side (another team member, another admin) posted after message
+    `seen_id`, the last one the actor had seen when they began writing: the collision a reply is warned of."""
+    from .thread import thread_messages
+
+    newer = thread_messages(conversation, after_id=seen_id).messages
+    return [m for m in newer if m.sender_type == actor.participant_type and m.sender_id != actor.id
+            and not m.is_system_message and not m.is_deleted]
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -330,6 +352,7 @@ def mark_read(actor: Actor, conversation: Conversation) -> ConversationParticipa
             .values(unread_count=0, last_read_at=utcnow(), notify_pending_since=None, updated_at=utcnow())
             .execution_options(synchronize_session="fetch")
         )
+        live.reader_changed(actor.kind, actor.id)
     return row
 
 
@@ -340,6 +363,7 @@ def mark_unread(actor: Actor, conversation: Conversation) -> ConversationPartici
         sa.update(P).where(P.id == row.id, P.unread_count < 1).values(unread_count=1, updated_at=utcnow())
         .execution_options(synchronize_session="fetch")
     )
+    live.reader_changed(actor.kind, actor.id)
     return row
 
 
@@ -401,4 +425,6 @@ def delete_message(actor: Actor, message: Message) -> Message:
         message.deleted_by_type = actor.participant_type
         message.deleted_by_id = actor.id
         db.session.flush()
+        conversation = db.session.get_one(Conversation, message.conversation_id)
+        live.thread_changed(conversation, _readers(conversation.id))
     return message
