@@ -10,16 +10,18 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from ...actors import Actor
 from ...extensions import db
 from ...models import (
     Conversation,
     Customer,
     Message,
+    MessageAttachment,
     ParticipantType,
     User,
 )
 from ...models.base import utcnow
-from .. import attachments
+from .. import attachments, nav_badges
 from ..errors import NotFound
 
 THREAD_PAGE_SIZE = 30
@@ -46,15 +48,22 @@ class ThreadMessage:
 class ThreadSlice:
     messages: list[ThreadMessage]  # oldest first
     has_older: bool
+    badges: nav_badges.NavBadges | None = None  # the reader's nav badges, when asked for and read with the rows
 
 
 def thread_messages(
     conversation: Conversation, *, before_id: int | None = None, after_id: int | None = None,
-    limit: int = THREAD_PAGE_SIZE,
+    limit: int = THREAD_PAGE_SIZE, badges_for: Actor | None = None,
 ) -> ThreadSlice:
-    """The newest `limit` messages (or those before / after a message id), with sender names, in one query."""
-    rows, has_older = _thread_rows(conversation, before_id=before_id, after_id=after_id, limit=limit)
-    return ThreadSlice(messages=_thread_messages_of(rows), has_older=has_older)
+    """The newest `limit` messages (or those before / after a message id), with sender names, in one query;
+    with `badges_for`, the same query reads that reader's nav badges (the page needs no query of its own)."""
+    rows, has_older = _thread_rows(
+        conversation, before_id=before_id, after_id=after_id, limit=limit,
+        badges_kind=badges_for.kind if badges_for is not None else None,
+        viewer_id=badges_for.id if badges_for is not None else None,
+    )
+    badges = nav_badges.nav_badges_from_row(rows[0]) if badges_for is not None and rows else None
+    return ThreadSlice(messages=_thread_messages_of(rows), has_older=has_older, badges=badges)
 
 
 SelectFromMessage = TypeVar("SelectFromMessage", bound=sa.Select)
@@ -80,35 +89,78 @@ def join_senders(stmt: SelectFromMessage) -> SelectFromMessage:
     )
 
 
-def _thread_select(conversation: Conversation):
-    """The thread's messages with their senders' names: the one SELECT every view of a thread starts from."""
+def _thread_select(badges_kind: str | None = None):
+    """The thread's messages (conversation_id a parameter) as plain columns, in the order _thread_message
+    unpacks them, with their senders' names: the one SELECT every view of a thread starts from."""
+    # Columns, not the Message entity: building 31 entities cost more than PostgreSQL takes for the query
+    # (bench/bench_inbox.py, the thread pages).
     sender_user, sender_customer = sender_aliases()
-    return join_senders(
-        sa.select(Message, sender_user.name.label("user_name"), sender_customer.name.label("customer_name"))
-    ).where(Message.conversation_id == conversation.id)
+    # Whether a message has files, so that a thread without any needs no query for them.
+    has_files = sa.exists().where(MessageAttachment.message_id == Message.id)
+    badges = nav_badges.badge_columns(badges_kind) if badges_kind else ()
+    return join_senders(sa.select(
+        Message.id, Message.sender_type, Message.sender_id, Message.content, Message.is_system_message,
+        Message.is_deleted, Message.deleted_at, Message.deleted_by_type, Message.created_at,
+        Message.inbound_email_id, Message.attachment_note,
+        sender_user.name.label("user_name"), sender_customer.name.label("customer_name"),
+        has_files.label("has_files"), *badges,
+    )).where(Message.conversation_id == sa.bindparam("conversation_id", type_=sa.Integer))
+
+
+@functools.lru_cache(maxsize=64)
+def _slice_statement(direction: str, limit: int, badges_kind: str | None) -> sa.Select:
+    # Built once per shape (newest | before | after, page size, whose badges): building the select cost
+    # as much as running it. Unlike the inbox's, the LIMIT stays a parameter: with the page size written
+    # into the SQL, PostgreSQL's generic plan for the prepared statement expects a thread of 10 messages,
+    # reads all of them and sorts, 10 ms for a thread of 5,000 (bench/bench_inbox.py, thread_big).
+    stmt = _thread_select(badges_kind)
+    page_limit = int(limit) + 1
+    if direction == "after":
+        return stmt.where(Message.id > sa.bindparam("after_id", type_=sa.Integer)).order_by(
+            Message.id.asc()).limit(page_limit)
+    if direction == "before":
+        stmt = stmt.where(Message.id < sa.bindparam("before_id", type_=sa.Integer))
+    return stmt.order_by(Message.id.desc()).limit(page_limit)
+
+
+def _read_rows(stmt: sa.Select, params: dict) -> Sequence[sa.Row[Any]]:
+    # Plain rows through the Core connection: nothing here is an ORM entity to track. Flushed first, as
+    # the ORM's execute would: a message this request has just added is in the thread.
+    db.session.flush()
+    return db.session.connection().execute(stmt, params).all()
 
 
 def _thread_rows(
-    conversation: Conversation, *, before_id: int | None, after_id: int | None, limit: int
+    conversation: Conversation, *, before_id: int | None, after_id: int | None, limit: int,
+    badges_kind: str | None = None, viewer_id: int | None = None,
 ) -> tuple[Sequence[sa.Row[Any]], bool]:
     """The rows of a slice of the thread, oldest first, and whether older messages exist."""
-    stmt = _thread_select(conversation)
+    params: dict[str, Any] = {"conversation_id": conversation.id}
+    if badges_kind is not None:
+        params["viewer_id"] = viewer_id
     if after_id is not None:
-        rows = db.session.execute(stmt.where(Message.id > after_id).order_by(Message.id.asc()).limit(limit + 1)).all()
+        params["after_id"] = after_id
+        rows = _read_rows(_slice_statement("after", limit, badges_kind), params)
         # A poll that finds more than a page of new messages shows the newest page.
         if len(rows) > limit:
-            return _thread_rows(conversation, before_id=None, after_id=None, limit=limit)
+            return _thread_rows(
+                conversation, before_id=None, after_id=None, limit=limit, badges_kind=badges_kind,
+                viewer_id=viewer_id,
+            )
         return rows, False
     if before_id is not None:
-        stmt = stmt.where(Message.id < before_id)
-    rows = db.session.execute(stmt.order_by(Message.id.desc()).limit(limit + 1)).all()
+        params["before_id"] = before_id
+    rows = _read_rows(_slice_statement("newest" if before_id is None else "before", limit, badges_kind), params)
     return list(reversed(rows[:limit])), len(rows) > limit
 
 
 def _thread_messages_of(rows) -> list[ThreadMessage]:
-    """Thread rows as the page shows them, with the attachments of all of them read in one query."""
-    files = attachments.attachments_by_message([r.Message.id for r in rows if not r.Message.is_system_message])
-    return [_thread_message(r, files.get(r.Message.id, ())) for r in rows]
+    """Thread rows as the page shows them, with the attachments of all of them read in one query (none
+    when no message has files)."""
+    # By position, in _thread_select's column order: id 0, is_system_message 4, has_files 13.
+    with_files = [r[0] for r in rows if r[13] and not r[4]]
+    files = attachments.attachments_by_message(with_files) if with_files else {}
+    return [_thread_message(r, files.get(r[0], ())) for r in rows]
 
 
 # --- polling an open thread: new messages and deletions --------------------------------------------------
@@ -169,22 +221,34 @@ def thread_updates(
     next_since = utcnow() - DELETION_GRACE
     since = deleted_since or next_since
     new_rows, _ = _thread_rows(conversation, before_id=None, after_id=after_id, limit=limit)
-    deleted_rows = db.session.execute(
-        _thread_select(conversation)
-        .where(Message.id <= after_id, Message.id >= (oldest_shown_id or 0), Message.deleted_at >= since)
-        .order_by(Message.deleted_at.asc(), Message.id.asc())
-        .limit(limit + 1)
-    ).all()
+    deleted_rows = _read_rows(_deleted_statement(limit), {
+        "conversation_id": conversation.id, "after_id": after_id, "oldest_id": oldest_shown_id or 0, "since": since,
+    })
     if len(deleted_rows) > limit:
         # More than a page of deletions between two polls (a reader back from a long sleep): carry on
         # from the last one sent. Inside this rare case the grace is not kept.
         deleted_rows = deleted_rows[:limit]
-        next_since = deleted_rows[-1].Message.deleted_at
+        next_since = deleted_rows[-1].deleted_at
     shown = _thread_messages_of([*new_rows, *deleted_rows])
     return ThreadUpdates(
         new=ThreadSlice(messages=shown[: len(new_rows)], has_older=False),
         deleted=shown[len(new_rows):],
         deleted_since=_deleted_since_value(next_since),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _deleted_statement(limit: int) -> sa.Select:
+    """The shown messages deleted since a moment, oldest deletion first (a poll's second query)."""
+    return (
+        _thread_select()
+        .where(
+            Message.id <= sa.bindparam("after_id", type_=sa.Integer),
+            Message.id >= sa.bindparam("oldest_id", type_=sa.Integer),
+            Message.deleted_at >= sa.bindparam("since", type_=sa.DateTime(timezone=True)),
+        )
+        .order_by(Message.deleted_at.asc(), Message.id.asc())
+        .limit(int(limit) + 1)
     )
 
 
@@ -197,11 +261,14 @@ def thread_message(conversation: Conversation, message_id: int) -> ThreadMessage
 
 
 def _thread_message(row, files=()) -> ThreadMessage:
-    m = row.Message
-    name = row.customer_name if m.sender_type is ParticipantType.CUSTOMER else row.user_name
+    (
+        id_, sender_type, sender_id, content, is_system_message, is_deleted, deleted_at, deleted_by_type,
+        created_at, inbound_email_id, attachment_note, user_name, customer_name,
+    ) = row[:13]
+    name = customer_name if sender_type is ParticipantType.CUSTOMER else user_name
     return ThreadMessage(
-        id=m.id, sender_type=m.sender_type, sender_id=m.sender_id, sender_name=name or "Former member",
-        content=m.content, is_system_message=m.is_system_message, is_deleted=m.is_deleted,
-        deleted_at=m.deleted_at, deleted_by_type=m.deleted_by_type, created_at=m.created_at,
-        attachments=tuple(files), inbound_email_id=m.inbound_email_id, attachment_note=m.attachment_note,
+        id=id_, sender_type=sender_type, sender_id=sender_id, sender_name=name or "Former member",
+        content=content, is_system_message=is_system_message, is_deleted=is_deleted,
+        deleted_at=deleted_at, deleted_by_type=deleted_by_type, created_at=created_at,
+        attachments=tuple(files), inbound_email_id=inbound_email_id, attachment_note=attachment_note,
     )
