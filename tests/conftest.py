@@ -15,6 +15,9 @@ from messaging_web.extensions import db, limiter
 from messaging_web.models import EmailTemplate, Store, StoreTier
 from messaging_web.services import accounts
 
+# Conversation fixtures (two shops, threads made through the service), for every conversation test.
+pytest_plugins = ["tests.support.conversation_fixtures"]
+
 PASSWORD = "correct-horse-battery"
 
 
@@ -49,6 +52,9 @@ def testing_config(tmp_root: Path, purpose: str = "unit") -> dict:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": None,
+        # A live stream sends what it has to catch up on and ends: a test reading one does not wait forever.
+        # Tests of live delivery hold it open longer.
+        "LIVE_STREAM_MAX_SECONDS": 0,
     }
 
 

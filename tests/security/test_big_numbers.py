@@ -12,6 +12,7 @@ from tests.support.crawler import (
     crawl,
     csrf_from,
     csrf_of,
+    read_to_the_end,
     reply_by_email_off,
     seed_demo_data,
     send,
@@ -89,7 +90,7 @@ def test_huge_numbers_on_every_page_and_form_of_a_portal_are_a_404_or_a_plain_an
     failures = []
     for url in one_per_view:
         for huge in with_huge_ids(url):
-            if (status := client.get(huge).status_code) not in (404, 405):
+            if (status := read_to_the_end(client.get(huge)).status_code) not in (404, 405):
                 failures.append(f"GET {huge[:80]} -> {status}")
         names = dict.fromkeys([*re.findall(r"[?&]([^=&]+)=", url), *NUMBER_ARGS, *CURSOR_ARGS])
         for name in names:

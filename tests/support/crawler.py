@@ -98,7 +98,7 @@ class PageLinks(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         a = {k: (v or "") for k, v in attrs}
-        for attr in ("href", "hx-get", "src"):
+        for attr in ("href", "hx-get", "src", "sse-connect"):
             if a.get(attr):
                 self.urls.append(a[attr])
         if tag == "form":
@@ -177,12 +177,13 @@ def crawl(client, starts: list[str], prefix: str) -> tuple[list[str], list[Form]
     while queue and len(pages) < PAGES_PER_PORTAL:
         url = queue.popleft()
         response = client.get(url, headers={"HX-Request": "true"} if "page=" in url else {})
+        body = read_to_the_end(response).get_data()
         assert response.status_code < 500, f"GET {url} -> {response.status_code}"
         pages.append(url)
         if "html" not in (response.content_type or ""):
             continue
         parser = PageLinks(urlsplit(url).path)
-        parser.feed(response.get_data(as_text=True))
+        parser.feed(body.decode())
         for link in parser.urls:
             link = link.split("#")[0]
             if link and in_portal(link, prefix) and link not in seen and shapes[shape(app, link)] < PAGES_PER_SHAPE:
@@ -207,8 +208,17 @@ def send(client, method: str, url: str, fields: list[tuple[str, str]], raw: dict
     headers = {"HX-Request": "true"}
     if method == "get":
         base = url.split("?")[0]
-        return client.get(f"{base}?{body}", headers=headers)
-    return client.post(url, data=body, content_type="application/x-www-form-urlencoded", headers=headers)
+        response = client.get(f"{base}?{body}", headers=headers)
+    else:
+        response = client.post(url, data=body, content_type="application/x-www-form-urlencoded", headers=headers)
+    return read_to_the_end(response)
+
+
+def read_to_the_end(response):
+    """The response read and closed: a live stream's generator ends inside its own request context."""
+    response.get_data()
+    response.close()
+    return response
 
 
 def csrf_from(page: str) -> str:

@@ -7,12 +7,9 @@ import sqlalchemy as sa
 
 from messaging_web.extensions import db
 from messaging_web.models import ConversationParticipant, ConversationType, ModerationView
-from tests.web import test_conversations as conversation_pages
 
 P = ConversationParticipant
 # The conversation pages' fixtures: two shops with their people, and threads made through the service.
-shop = conversation_pages.shop
-threads = conversation_pages.threads
 
 
 def test_an_admin_finds_a_store_customer_thread_and_reads_it_with_deleted_originals(signed_in, shop, threads, app):

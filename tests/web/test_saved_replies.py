@@ -9,11 +9,8 @@ import sqlalchemy as sa
 from messaging_web.extensions import db
 from messaging_web.models import ConversationType, SavedReply
 from tests.conftest import CSRF_META
-from tests.web import test_conversations as conversation_pages
 
 # The conversation pages' fixtures: two shops with their people, and threads made through the service.
-shop = conversation_pages.shop
-threads = conversation_pages.threads
 
 
 def _post(client, url: str, form_page: str, **data):

@@ -20,6 +20,8 @@ from tests import sample_files
 from tests.support.crawler import crawl, csrf_from, reply_by_email_off, seed_demo_data, send, signed_in_client
 
 NAMES_A_ROW = re.compile(r"/\d+(/|$)")
+# A thread's live stream names its row in the query: /conversations/live?conversation=<id>&after=...
+A_THREAD_STREAM = re.compile(r"/live\?conversation=\d+")
 
 # owner (login, email, portal prefix) -> intruder (login, email, portal prefix)
 PAIRS = {
@@ -89,11 +91,14 @@ def test_every_url_and_form_naming_a_row_of_one_account_is_a_404_for_another(app
     starts = [owner_prefix] + ([f"{owner_prefix}templates/order_shipped/de/history"]
                                if owner_prefix.startswith("/store/") else [])
     pages, forms = crawl(owner, starts, owner_prefix)
+    streams = [url for url in pages if A_THREAD_STREAM.search(url)]
     pages = [url for url in pages if NAMES_A_ROW.search(url.split("?")[0])]
     forms = [form for form in forms if NAMES_A_ROW.search(form.action.split("?")[0])]
     # The photo's download and thumbnail are among them; the owner itself opens every page.
     assert {"attachments", "thumbnail"} <= {part for url in pages for part in url.split("/")}, pages
     assert forms and all(owner.get(url).status_code == 200 for url in pages)
+    # Each open thread's live stream is among them, and opens for the owner.
+    assert streams and all(owner.get(url).status_code == 200 for url in streams), pages
     if owner_prefix.startswith("/store/"):
         # The team's saved replies and its template versions are among them too.
         assert any("/saved-replies/" in url for url in pages), pages
@@ -106,6 +111,8 @@ def test_every_url_and_form_naming_a_row_of_one_account_is_a_404_for_another(app
     answers = {}
     for url in pages:
         answers[f"GET {url}"] = send(intruder, "get", url.replace(owner_prefix, intruder_prefix, 1), []).status_code
+    for url in streams:  # the thread named in the query, which send() would drop
+        answers[f"GET {url}"] = intruder.get(url.replace(owner_prefix, intruder_prefix, 1)).status_code
     for form in forms:
         fields = [(n, v) for n, v in form.fields if n != "csrf_token"] + [("csrf_token", token)]
         action = form.action.replace(owner_prefix, intruder_prefix, 1)
