@@ -5,19 +5,25 @@
   function atEnd() {
     return window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
   }
+  // A swap from a request names its target; one from the live stream fires on the element it fills.
+  function targetOf(event) { return (event.detail && event.detail.target) || event.target; }
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "messages") nearEnd = atEnd();
+    if (targetOf(event) && targetOf(event).id === "messages") nearEnd = atEnd();
   });
-  // A poll and a post can both bring the same new message; the first copy stays.
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    if (event.target && event.target.id === "messages") nearEnd = atEnd();
+  });
+  // A poll, a post and the live stream can all bring the same new message; the first copy stays.
   document.addEventListener("htmx:afterSwap", function (event) {
     var list = document.getElementById("messages");
-    if (!list || !event.detail.target || !list.contains(event.detail.target) && event.detail.target !== list) return;
+    var target = targetOf(event);
+    if (!list || !target || !list.contains(target) && target !== list) return;
     var seen = {};
     list.querySelectorAll("li[data-message-id]").forEach(function (item) {
       var id = item.getAttribute("data-message-id");
       if (seen[id]) item.remove(); else seen[id] = true;
     });
-    if (event.detail.target === list && nearEnd) {
+    if (target === list && nearEnd) {
       var composer = document.getElementById("composer");
       if (composer) composer.scrollIntoView({block: "end"});
     }

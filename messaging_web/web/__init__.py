@@ -22,6 +22,7 @@ def register_blueprints(app: Flask) -> None:
         errors,
         inbound_replies,
         inbound_webhooks,
+        live_views,
         nav,
         public,
         read_only,
@@ -52,3 +53,4 @@ def register_blueprints(app: Flask) -> None:
     read_only.register(app)
     nav.register(app)
     assets.register(app)
+    live_views.register(app)

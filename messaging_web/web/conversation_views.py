@@ -23,6 +23,7 @@ from ..services.attachments import Refusal, Upload, UploadRefused
 from ..services.errors import PermissionDenied, ValidationError
 from .forms import save_form
 from .htmx import is_htmx, render_page
+from .live_views import register_live_views
 from .message_text import message_html
 from .nav import nav_url, remember_nav_badges
 from .portal import int_arg
@@ -79,6 +80,7 @@ class Portal:
 
 def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, inbox_rule: str | None = None):
     """Add the inbox, thread and their actions to `bp` under `prefix` (e.g. '/conversations')."""
+    register_live_views(bp, portal, prefix=prefix)
 
     @bp.context_processor
     def _conversation_context():
@@ -91,6 +93,10 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             "message_html": message_html,
             "conv_type_labels": TYPE_LABELS,
             "conv_side_labels": SIDE_LABELS,
+            # Every page of the portal follows the account's badges live; the inbox its rows too.
+            "live_stream_url": url_for(
+                portal.endpoint("live_stream"), inbox=1 if request.endpoint == portal.inbox_endpoint else None
+            ) if viewer is not None and viewer.is_authenticated else None,
         }
 
     @read_only
@@ -114,18 +120,23 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         actor = current_actor()
         thread = access.access_conversation(actor, conversation_id)
         reader = conversations.mark_read(actor, thread)
-        messages = conversations.thread_messages(thread)
+        messages = conversations.thread_messages(thread, badges_for=actor)
+        remember_nav_badges(messages.badges)
         counterpart = conversations.counterpart_name(
             actor, thread.conversation_type, thread.store.name if thread.store else None,
             thread.customer.name if thread.customer else None,
         )
+        last_shown = messages.messages[-1].id if messages.messages else 0
+        deleted_since = conversations.deleted_since_cursor()
         # Rendered before the commit, which expires the loaded rows; the page shows what was read.
         page = render_template(
             portal.template("thread.html"), conversation=thread, reader=reader, slice=messages,
             counterpart=counterpart, form=MessageForm(),
             poll_seconds=current_app.config["CONVERSATION_POLL_SECONDS"],
             max_length=current_app.config["MESSAGE_MAX_LENGTH"],
-            deleted_since=conversations.deleted_since_cursor(),
+            deleted_since=deleted_since, composer_seen=last_shown,
+            live_stream_url=url_for(portal.endpoint("live_stream"), conversation=thread.id, after=last_shown,
+                                    deleted_since=deleted_since),
         )
         db.session.commit()
         return page
@@ -167,6 +178,9 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         left_out = set(filter(None, request.form.get("without", "").split("\n")))
         files = [Upload.from_file_storage(f) for f in request.files.getlist("attachments")
                  if not (f.filename and f.filename in left_out)]
+        collision = _collision_warning(actor, thread, form)
+        if collision is not None:
+            return collision
         submission = save_form(form, lambda: conversations.post_message(actor, thread, form.content.data or "", files))
         if submission.saved:
             if not is_htmx():
@@ -267,6 +281,26 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             shown = conversations.thread_message(thread, message.id)
             return render_template("conversations/_message.html", conversation=thread, m=shown)
         return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+
+
+def _collision_warning(actor, thread, form: MessageForm):
+    """A colleague answered after the last message the writer had seen (field `seen`): the composer says
+    so, with their reply, and keeps the draft and files; sending again (with `confirmed`) goes through."""
+    seen = int_arg(request.form, "seen")
+    if seen is None or request.form.get("confirmed"):
+        return None
+    replies = conversations.colleague_replies_since(actor, thread, seen)
+    if not replies:
+        return None
+    if is_htmx():
+        response = make_response(render_template("conversations/_composer_collision.html", replies=replies))
+        response.headers["HX-Retarget"] = "#composer-status"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render_template(
+        "conversations/_composer.html", conversation=thread, form=form, colleague_replies=replies,
+        composer_seen=seen, max_length=current_app.config["MESSAGE_MAX_LENGTH"],
+    )
 
 
 def _attachment_refusals(refusal: ValidationError | PermissionDenied | None) -> list[Refusal]:

@@ -34,6 +34,8 @@ def live_app():
     tmp_root = Path(tempfile.mkdtemp(prefix=f"messaging-e2e-{_worker()}-"))
     config = testing_config(tmp_root, purpose="e2e")
     config["PASSWORD_HASH_METHOD"] = "pbkdf2:sha256:1000"
+    # Pages hold their live stream open, as in production.
+    config["LIVE_STREAM_MAX_SECONDS"] = 600
     app = create_app(config)
     with app.app_context():
         from flask_migrate import upgrade
