@@ -88,6 +88,8 @@ ENV = {
     "INBOUND_EMAIL_DOMAIN": "reply.localhost", "LOG_FORMAT": "json",
     "MESSAGING_INSTANCE_DIR": str(WORK / "instance"), "UPLOAD_DIR": str(WORK / "uploads"),
     "PROMETHEUS_MULTIPROC_DIR": str(WORK / "prometheus"),
+    "WEB_PORT": str(WEB_PORT), "WEB_WORKERS": "3",
+    "LIVE_BUS_URL": "redis://127.0.0.1:6379/6", "LIVE_BUS_CHANNEL": "soak:live",
     "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
 }
 
@@ -145,7 +147,8 @@ class Processes:
 
     def start_stack(self) -> None:
         (WORK / "prometheus").mkdir(exist_ok=True)
-        self.start("web", ["gunicorn", "--workers", "3", "--bind", f"127.0.0.1:{WEB_PORT}", "wsgi:app"])
+        # As production runs it: gevent workers (gunicorn.conf.py), live events through Redis.
+        self.start("web", ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"])
         for n in (1, 2):
             self.start(f"worker{n}", [sys.executable, "-m", "messaging_web.supervise", "celery", "-A",
                                       "messaging_web.tasks", "worker", "--loglevel", "INFO", "--concurrency", "2",
