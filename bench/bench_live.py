@@ -256,6 +256,10 @@ class SseParser:
         return events
 
 
+HTMX_MAX_RETRIES = 8
+READ_TRIGGER = re.compile(r'hx-post="([^"]+/read)" hx-trigger="load"')
+
+
 def message_items(data: str) -> list[tuple[int, int | None]]:
     """(message id, bench token) of each message <li> in an event's data."""
     found = list(MESSAGE_LI.finditer(data))
@@ -430,12 +434,16 @@ class Run:
         self.figures: dict = {"layout": plan.layout}
         self.writers: set[asyncio.StreamWriter] = set()
         self.sub_errors: collections.Counter = collections.Counter()
+        self.reads: list[asyncio.Future] = []
+        self.read_statuses: collections.Counter = collections.Counter()
+        self.read_error_sample = ""
 
     # -- streams --------------------------------------------------------------------------------------------
 
     async def stream(self, sub: Sub, gate: asyncio.Semaphore, opened: asyncio.Event, counter: list[int]) -> None:
         first = True
         attempts = 0
+        busy_retries = 0
 
         def give_up() -> None:
             counter[0] += 1  # it will not open: the wait for all streams ends without it
@@ -464,6 +472,16 @@ class Run:
                     sample = await asyncio.wait_for(reader.read(300), 5)
                     sub.error = f"{status} {content_type} {sample[:120]!r}"
                     self.sub_errors[f"{status} {content_type}"] += 1
+                    if status >= 500 and busy_retries < HTMX_MAX_RETRIES:
+                        # EventSource gives up on an error status; the htmx SSE extension then opens it again
+                        # after 0.5 s, doubling each time (capped at 64 s), as the pages do.
+                        busy_retries += 1
+                        if first:
+                            gate.release()
+                            released = True
+                        writer.close()
+                        await asyncio.sleep(0.5 * min(2 ** (busy_retries - 1), 128))
+                        continue  # (the loop takes a turn at the opening gate again)
                     if first:
                         give_up()
                     return
@@ -484,6 +502,9 @@ class Run:
                         if event == "message":
                             for message_id, token in message_items(data):
                                 sub.received.append((message_id, token, arrived))
+                            # As the page does once it shows them: it marks them read (POST .../read).
+                            if (read := READ_TRIGGER.search(data)) is not None:
+                                self.reads.append(asyncio.ensure_future(self.confirm_read(sub, read.group(1))))
                         else:
                             sub.other_events[event] += 1
                     sub.keepalives += parser.comments - before
@@ -514,6 +535,17 @@ class Run:
             sub.reconnects += 1
             # As EventSource does: the server's `retry:`, else the browser's default (about 3 s).
             await asyncio.sleep(sub.retry_s if sub.retry_s is not None else self.reconnect_delay)
+
+    async def confirm_read(self, sub: Sub, path: str) -> None:
+        headers = {"X-CSRFToken": sub.account.csrf, "HX-Request": "true",
+                   **sub.account.cookie_header()}
+        try:
+            answer = await http(self.target.host, self.target.port, "POST", path, headers, b"", timeout=30)
+            self.read_statuses[answer.status] += 1
+            if answer.status != 200:
+                self.read_error_sample = self.read_error_sample or f"{answer.status} {answer.text[:200]!r}"
+        except (TimeoutError, OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
+            self.read_statuses[type(exc).__name__] += 1
 
     # -- posts ----------------------------------------------------------------------------------------------
 
@@ -591,7 +623,8 @@ class Run:
             async with gate:
                 for attempt in range(3):
                     try:
-                        await self.target.sign_in(account, id(account) in posting)
+                        # Every page's account needs its CSRF token: it posts its read confirmations.
+                        await self.target.sign_in(account, True)
                         return
                     except (TimeoutError, OSError, ConnectionError, RuntimeError, AttributeError) as exc:
                         if attempt == 2:
@@ -700,6 +733,7 @@ class Run:
             reconnects=sum(s.reconnects for s in self.subs), keepalives=sum(s.keepalives for s in self.subs),
             other_events=sum((s.other_events for s in self.subs), collections.Counter()),
             stream_errors=dict(self.sub_errors),
+            read_confirmations=dict(self.read_statuses), read_error_sample=self.read_error_sample,
             stream_error_sample=next((s.error for s in self.subs if s.error), ""),
             streams=len(self.subs), subscribed_threads=len({s.conv for s in self.subs}),
         )
@@ -1434,6 +1468,9 @@ def report(parts: dict[str, dict], errors: dict[str, str]) -> None:
             notes.append(f"lost: {fig['first_lost']}")
         if fig.get("other_events"):
             notes.append(f"other events read: {dict(fig['other_events'])}")
+        if fig.get("read_confirmations"):
+            notes.append(f"read confirmations posted (as pages do), by answer: {fig['read_confirmations']}"
+                         + (f"; e.g. {fig['read_error_sample']}" if fig.get("read_error_sample") else ""))
         if fig.get("log_problems", (0, []))[0]:
             notes.append("log: " + " | ".join(line[:200] for line in fig["log_problems"][1]))
         if "mem_streams" in fig:

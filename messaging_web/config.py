@@ -175,7 +175,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "LIVE_BUS_URL": os.environ.get("LIVE_BUS_URL", ""),
         "LIVE_BUS_CHANNEL": os.environ.get("LIVE_BUS_CHANNEL", "messaging_web:live"),
         "LIVE_KEEPALIVE_SECONDS": float(os.environ.get("LIVE_KEEPALIVE_SECONDS", "15")),
-        "LIVE_RECHECK_SECONDS": float(os.environ.get("LIVE_RECHECK_SECONDS", "60")),
+        "LIVE_RECHECK_SECONDS": float(os.environ.get("LIVE_RECHECK_SECONDS", "120")),
         "LIVE_STREAM_MAX_SECONDS": float(os.environ.get("LIVE_STREAM_MAX_SECONDS", "1800")),
         # Streams reading the database at once, per process (catch-ups after a restart come all together), and
         # how long a stream gathers its account's badge changes into one frame.

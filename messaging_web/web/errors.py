@@ -24,6 +24,12 @@ MESSAGES = {
 }
 
 
+BUSY_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Busy</title></head>'
+    f'<body><main><h1>Please try again</h1><p role="alert">{MESSAGES[503]}</p></main></body></html>'
+)
+
+
 @dataclass(frozen=True)
 class SlowDown:
     """What a 429 from one view says, and the element an HTMX request shows it in (its content replaced)."""
@@ -91,7 +97,8 @@ def register(app: Flask) -> None:
         # restart's reconnecting streams). Nothing was written; the browser may simply retry.
         app.logger.warning("Database pool busy on %s %s", request.method, request.path)
         db.session.rollback()
-        response = make_response(render_error(503))
+        # A plain page: the usual one reads the database too (the nav), which is what is out of reach.
+        response = make_response(BUSY_PAGE, 503)
         response.headers["Retry-After"] = "3"
         return response
 

@@ -30,6 +30,7 @@ from ..services import conversations, live
 from ..services.errors import NotFound
 from .portal import int_arg
 from .rate_limits import per_account
+from .read_only import read_only
 
 typing_limit = per_account("LIVE_TYPING_RATE_LIMIT", "live-typing")
 
@@ -45,7 +46,11 @@ def register_live_views(bp: Blueprint, portal, *, prefix: str) -> None:
     """Add the stream and the typing signal to a portal's blueprint (see conversation_views)."""
 
     @bp.get(f"{prefix}/live")
+    @read_only
     def live_stream():
+        # The portal guard's account query is done: its connection goes back to the pool before the wait for
+        # a turn, or a burst of waiting streams would hold the whole pool while waiting.
+        db.session.close()
         try:
             with database_turn(timeout=current_app.config["DATABASE_POOL_TIMEOUT"]):
                 return _open_stream()
@@ -82,8 +87,7 @@ def register_live_views(bp: Blueprint, portal, *, prefix: str) -> None:
         thread = access.access_conversation(actor, conversation_id)
         conversations.mark_read(actor, thread)
         db.session.commit()
-        g.pop("nav_badges", None)
-        return render_template("conversations/_unread_badge.html", oob=True)
+        return "", 204  # the badges of all the account's tabs follow by their streams (live.reader_changed)
 
     @bp.post(f"{prefix}/<int:conversation_id>/typing")
     @typing_limit
@@ -117,6 +121,35 @@ def database_turn(timeout: float | None = None):
         yield
     finally:
         gate.release()
+
+
+class BadgeCache:
+    """The last nav badge rendered per account in this process, and when its rendering began: a render begun
+    after a stream heard of a change (which was committed before it was published) shows that change."""
+
+    _EXTENSION = "messaging_live_badges"
+    LIMIT = 20_000  # accounts; past it the cache starts again (an entry is only worth its next few seconds)
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, tuple[float, str]] = {}
+
+    @classmethod
+    def of_app(cls) -> BadgeCache:
+        cache = current_app.extensions.get(cls._EXTENSION)
+        if cache is None:
+            cache = current_app.extensions.setdefault(cls._EXTENSION, cls())
+        return cache
+
+    def fresh(self, key: tuple, changed_at: float) -> str | None:
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] >= changed_at else None
+
+    def keep(self, key: tuple, started: float, html: str) -> None:
+        if len(self._entries) >= self.LIMIT:
+            self._entries.clear()
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < started:
+            self._entries[key] = (started, html)
 
 
 class ThreadCursor:
@@ -173,6 +206,7 @@ class LiveStream:
         self.presence_seconds = config["LIVE_PRESENCE_SECONDS"]
         self.badge_coalesce = config["LIVE_BADGE_COALESCE_SECONDS"]
         self.badge_due: float | None = None  # when the gathered badge changes are sent
+        self.badge_changed_at = 0.0  # when this stream last heard that its account's badge changed
 
     # --- the stream -----------------------------------------------------------------------------------------
 
@@ -181,7 +215,7 @@ class LiveStream:
         if self.thread_id is not None:
             topics.append(live.conversation_topic(self.thread_id))
         subscription = self.bus.subscribe(topics)
-        started = time.monotonic()
+        started = self.badge_changed_at = time.monotonic()  # the catch-up's badge is read after subscribing
         # Streams opened together (a restart, a deploy) do not all end, and reconnect, together.
         ends = started + self.max_seconds * random.uniform(0.8, 1.0)
         next_check = started + self.recheck_every
@@ -238,11 +272,9 @@ class LiveStream:
             # A post changes the counts of every reader, and each reader's page then marks it read: gathered
             # for a moment, that is one badge frame per tab, not two or more.
             self.badge_due = self.badge_due or time.monotonic() + self.badge_coalesce
+            self.badge_changed_at = time.monotonic()  # a badge rendered after this shows the change
         if resync or any(e["kind"] == "thread" for e in allowed):
-            thread_frame = self._thread_frame()
-            out.append(thread_frame)
-            if thread_frame and not self.inbox:
-                self.badge_due = None  # the thread frame carries the badge, read after every event so far
+            out.append(self._thread_frame())
         for event in allowed:
             if event["kind"] == "typing":
                 out.append(self._typing_frame(event))
@@ -271,7 +303,7 @@ class LiveStream:
             if not updates.new.messages and not updates.deleted and self.cursor.deleted_since is not None:
                 self.cursor.deleted_since = updates.deleted_since
                 return ""
-            g.pop("nav_badges", None)
+            g.pop("nav_badges", None)  # read afresh if shown (a frame with deletions only)
             html = render_template(
                 "conversations/_new_messages.html", conversation=thread, slice=updates.new,
                 after=self.cursor.after or 0, deleted=updates.deleted, deleted_since=updates.deleted_since,
@@ -287,13 +319,21 @@ class LiveStream:
         return sse_frame("message", html, self.cursor.event_id())
 
     def _badge_frame(self) -> str:
-        """The nav badge (swapped out of band), and on the inbox page word that its rows changed."""
+        """The nav badge (swapped out of band), and on the inbox page word that its rows changed.
+
+        An account's tabs (often several in one process) all hear of the same change at once: the first to
+        render the badge after it shares the result with the others (BadgeCache), one query instead of one per
+        tab."""
         self.badge_due = None
-        try:
-            g.pop("nav_badges", None)
-            html = render_template("conversations/_unread_badge.html", oob=True)
-        finally:
-            db.session.close()
+        html = BadgeCache.of_app().fresh((request.blueprint, self.actor.kind, self.actor.id), self.badge_changed_at)
+        if html is None:
+            started = time.monotonic()
+            try:
+                g.pop("nav_badges", None)
+                html = render_template("conversations/_unread_badge.html", oob=True)
+            finally:
+                db.session.close()
+            BadgeCache.of_app().keep((request.blueprint, self.actor.kind, self.actor.id), started, html)
         return sse_frame("badge", html) + (sse_frame("inbox", "changed") if self.inbox else "")
 
     def _typing_frame(self, event: live.Event) -> str:

@@ -133,8 +133,9 @@ def test_a_message_reaches_the_other_sides_open_thread_as_its_rendered_element(a
     assert threads.unread(shop["team"], conversation_id) == 2
     read_url = re.search(r'<i hx-post="([^"]+)" hx-trigger="load"', message["data"]).group(1)
     assert read_url == f"{base_of(shop, 'team')}/{conversation_id}/read"
+    assert "unread-total" not in message["data"]  # the badge follows that confirmation, by the stream
     answer = team.post(read_url, headers={"X-CSRFToken": token(team, base_of(shop, "team") + "/")})
-    assert answer.status_code == 200 and 'data-unread="0"' in answer.get_data(as_text=True)
+    assert answer.status_code == 204
     assert threads.unread(shop["team"], conversation_id) == 0
 
 
@@ -226,6 +227,19 @@ def test_the_nav_badge_follows_the_accounts_unread_count_on_every_page(app, shop
     stream.read(until=lambda f: f.get("event") == "badge" and 'data-unread="2"' in f["data"])
 
     assert 'data-unread="2"' in stream.named("badge")[-1]["data"]
+
+
+def test_a_read_confirmation_brings_the_badge_down_in_the_accounts_open_tabs(app, shop, threads, held_open):
+    conversation_id = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hello")
+    team = signed_in_client(app, shop["team"])
+    other_tab = Stream(team, f"{base_of(shop, 'team')}/live")
+    assert 'data-unread="1"' in other_tab.named("badge")[-1]["data"]
+
+    answer = team.post(f"{base_of(shop, 'team')}/{conversation_id}/read",
+                       headers={"X-CSRFToken": token(team, base_of(shop, "team") + "/")})
+    assert answer.status_code == 204
+    other_tab.read(until=lambda f: f.get("event") == "badge" and 'data-unread="0"' in f["data"])
+    assert 'data-unread="0"' in other_tab.named("badge")[-1]["data"]
 
 
 def test_badge_changes_that_come_together_make_one_badge_frame(app, shop, threads, held_open, monkeypatch):
