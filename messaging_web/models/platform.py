@@ -17,6 +17,11 @@ class Store(TimestampMixin, Model):
     slug: Mapped[str] = mapped_column(sa.String(100), nullable=False, unique=True)
     tier: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=StoreTier.STARTER.value)
     default_language: Mapped[str] = mapped_column(sa.String(5), nullable=False, default="en")
+    # Conversations: whether a customer sees which team member is typing ("Ana is typing") or only
+    # "The store team is typing" (the default). Set on the store's conversation settings page.
+    show_staff_names_to_customers: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
 
     team = relationship("User", back_populates="store", lazy="raise_on_sql")
 

@@ -28,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
         read_only,
         saved_replies,
         store,
+        store_conversation_settings,
         store_conversations,
         store_email_log,
         store_email_settings,

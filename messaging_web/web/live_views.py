@@ -26,7 +26,7 @@ from flask_wtf import FlaskForm
 from .. import access
 from ..actors import Actor, current_actor, load_actor
 from ..extensions import db
-from ..services import conversations, live
+from ..services import conversations, live, store_settings
 from ..services.errors import NotFound
 from .portal import int_arg
 from .rate_limits import per_account
@@ -72,6 +72,8 @@ def register_live_views(bp: Blueprint, portal, *, prefix: str) -> None:
                 cursor.after = newest[-1].id if newest else 0
         stream = LiveStream(actor, scope, cursor, inbox=request.args.get("inbox") == "1",
                             read_endpoint=portal.endpoint("conversation_read"))
+        if actor.is_customer and thread_id is not None:
+            stream.staff_names_shown = store_settings.shows_staff_names(actor.store_id)
         # Nothing stays open while the stream waits: the connection goes back to the pool.
         db.session.commit()
         response = Response(stream_with_context(stream.frames()), mimetype="text/event-stream")
@@ -206,6 +208,7 @@ class LiveStream:
         self.presence_seconds = config["LIVE_PRESENCE_SECONDS"]
         self.badge_coalesce = config["LIVE_BADGE_COALESCE_SECONDS"]
         self.badge_due: float | None = None  # when the gathered badge changes are sent
+        self.staff_names_shown = False  # for a customer: the store shows which team member types
         self.badge_changed_at = 0.0  # when this stream last heard that its account's badge changed
 
     # --- the stream -----------------------------------------------------------------------------------------
@@ -340,8 +343,9 @@ class LiveStream:
         typist = event.get("typist") or {}
         if (typist.get("kind"), typist.get("id")) == (self.actor.kind, self.actor.id):
             return ""  # never shown to the typist, in any of their tabs
-        if self.actor.is_customer and typist.get("kind") in SIDE_TEAMS:
-            name = SIDE_TEAMS[typist["kind"]]
+        if self.actor.is_customer and typist.get("kind") in SIDE_TEAMS and not (
+                typist["kind"] == "store" and self.staff_names_shown):
+            name = SIDE_TEAMS[typist["kind"]]  # unless the store chose to show who
         else:
             name = str(typist.get("name") or "Someone")
         html = render_template("conversations/_typing.html", typist_name=name,

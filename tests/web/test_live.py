@@ -345,6 +345,36 @@ def test_typing_reaches_the_others_never_the_typist_and_a_customer_sees_the_team
     assert not team_stream.named("typing")
 
 
+def test_a_store_may_choose_to_show_its_customers_who_is_typing(app, shop, threads, held_open):
+    conversation_id = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Who types?")
+    team = signed_in_client(app, shop["team"])
+    settings = "/store/north/settings/conversations"
+    page = team.get(settings)
+    assert page.status_code == 200 and 'name="show_staff_names"' in page.get_data(as_text=True)
+    saved = team.post(settings, data={"show_staff_names": "y", "csrf_token": token(team, settings)})
+    assert saved.status_code == 302
+    assert re.search(r'<input checked id="show_staff_names"', team.get(settings).get_data(as_text=True))
+
+    customer = signed_in_client(app, shop["customer"])
+    customer_stream = Stream(customer, thread_stream_url(shop, "customer", conversation_id))
+    url = f"{base_of(shop, 'team')}/{conversation_id}/typing"
+    assert team.post(url, data={"csrf_token": token(team, f"{base_of(shop, 'team')}/{conversation_id}")}).status_code == 204
+    customer_stream.read(until=lambda f: f.get("event") == "typing")
+    typing = customer_stream.named("typing")[-1]["data"]
+    assert shop["team"].name in typing and "The store team" not in typing
+
+
+def test_conversation_settings_are_the_store_teams_own(app, shop):
+    customer = signed_in_client(app, shop["customer"])
+    assert customer.get("/store/north/settings/conversations").status_code in (302, 403)
+    other_team = signed_in_client(app, shop["other_team"])
+    assert other_team.get("/store/north/settings/conversations").status_code == 404
+    with app.app_context():
+        from messaging_web.extensions import db
+        from messaging_web.models import Store
+        assert db.session.get(Store, shop["store"].id).show_staff_names_to_customers is False
+
+
 def test_typing_in_a_thread_one_may_not_see_is_not_found(app, shop, threads):
     foreign = threads.start(shop["other_customer"], ConversationType.STORE_CUSTOMER, "Theirs")
     team = signed_in_client(app, shop["team"])
