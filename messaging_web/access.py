@@ -4,7 +4,10 @@ A row of another tenant is a NotFound, the same as a row that does not exist.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -158,6 +161,67 @@ def access_conversation(actor: Actor, conversation_id: int):
     if conversation is None:
         raise NotFound("No such conversation.")
     return conversation
+
+
+@dataclass(frozen=True)
+class ThreadHead:
+    """A conversation as its thread page shows it, with the reader's own row: plain columns, read by
+    access_thread_head in one query (no ORM entities: loading them cost more than the query)."""
+
+    id: int
+    conversation_type: Any  # ConversationType
+    subject: str
+    store_id: int | None
+    customer_id: int | None
+    is_closed: bool
+    closed_at: dt.datetime | None
+    store_name: str | None
+    customer_name: str | None
+    # The reader's row (ConversationParticipant) of the actor; reader_id None: the actor has none yet.
+    reader_id: int | None
+    unread_count: int | None
+    last_read_at: dt.datetime | None
+    notify_pending_since: dt.datetime | None
+    muted: bool | None
+    email_notifications: bool | None
+
+
+def access_thread_head(actor: Actor, conversation_id: int) -> ThreadHead:
+    """access_conversation for a page that only shows the thread: the same rule (visibility_rule), read as
+    a ThreadHead with the store's and customer's names and the actor's reader row; else NotFound."""
+    row = db.session.connection().execute(
+        _thread_head_by_id(actor.kind),
+        {"conversation_id": conversation_id, "viewer_kind": actor.participant_type, **visibility_params(actor)},
+    ).first()
+    if row is None:
+        raise NotFound("No such conversation.")
+    return ThreadHead(*cast(tuple[Any, ...], row))
+
+
+@functools.cache
+def _thread_head_by_id(kind: str | None) -> sa.Select:
+    # Built once per kind of actor, like _conversation_by_id; columns in ThreadHead's order.
+    from .models import Conversation, ConversationParticipant, Customer
+
+    reader = ConversationParticipant
+    return (
+        sa.select(
+            Conversation.id, Conversation.conversation_type, Conversation.subject, Conversation.store_id,
+            Conversation.customer_id, Conversation.is_closed, Conversation.closed_at,
+            Store.name.label("store_name"), Customer.name.label("customer_name"),
+            reader.id.label("reader_id"), reader.unread_count, reader.last_read_at, reader.notify_pending_since,
+            reader.muted, reader.email_notifications,
+        )
+        .outerjoin(Store, Store.id == Conversation.store_id)
+        .outerjoin(Customer, Customer.id == Conversation.customer_id)
+        # The reader's row by its unique key (conversation, kind, id): at most one.
+        .outerjoin(reader, sa.and_(
+            reader.conversation_id == Conversation.id,
+            reader.participant_type == sa.bindparam("viewer_kind", type_=reader.participant_type.type),
+            reader.participant_id == sa.bindparam("viewer_id", type_=sa.Integer),
+        ))
+        .where(visibility_rule(kind), Conversation.id == sa.bindparam("conversation_id", type_=sa.Integer))
+    )
 
 
 @functools.cache

@@ -10,6 +10,7 @@ without a token configured, to requests from this machine only.
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 import time
@@ -43,9 +44,21 @@ def _count_request(response: Response) -> Response:
     started = g.pop("_metrics_started", None)
     endpoint = request.endpoint or "unmatched"  # an unknown URL is one label, not one per URL tried
     if started is not None and endpoint != "metrics":
-        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
-        LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        _request_counter(endpoint, request.method, response.status_code).inc()
+        _latency_histogram(endpoint).observe(time.perf_counter() - started)
     return response
+
+
+# The labelled children, looked up once per label values: labels() validates and locks on every call, a
+# cost on every request. Bounded: endpoints, methods and statuses are the app's own, few.
+@functools.lru_cache(maxsize=4096)
+def _request_counter(endpoint: str, method: str, status: int):
+    return REQUESTS.labels(endpoint, method, str(status))
+
+
+@functools.lru_cache(maxsize=1024)
+def _latency_histogram(endpoint: str):
+    return LATENCY.labels(endpoint)
 
 
 def metrics_endpoint() -> Response:

@@ -69,12 +69,13 @@ def _end(response: Response) -> Response:
     if request_id:
         response.headers["X-Request-ID"] = request_id
         started = g.get("_request_started")
-        request_log.info("request", extra={
-            "event": "request", "request_id": request_id, "method": request.method,
-            "route": request.url_rule.rule if request.url_rule is not None else "unmatched",
-            "endpoint": request.endpoint, "status": response.status_code,
-            "ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-        })
+        if request_log.isEnabledFor(logging.INFO):  # the line's fields are not gathered for nobody
+            request_log.info("request", extra={
+                "event": "request", "request_id": request_id, "method": request.method,
+                "route": request.url_rule.rule if request.url_rule is not None else "unmatched",
+                "endpoint": request.endpoint, "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+            })
         token = g.pop("_request_id_token", None)
         if token is not None:
             request_id_var.reset(token)

@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
         customer,
         customer_conversations,
         errors,
+        forms,
         inbound_replies,
         inbound_webhooks,
         live_views,
@@ -51,6 +52,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(inbound_webhooks.bp)
     errors.register(app)
+    forms.register(app)
     read_only.register(app)
     nav.register(app)
     assets.register(app)

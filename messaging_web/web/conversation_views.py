@@ -28,7 +28,7 @@ from .message_text import message_html
 from .nav import nav_url, remember_nav_badges
 from .portal import int_arg
 from .rate_limits import message_post_limit, upload_limit
-from .read_only import read_only
+from .read_only import read_only, writes_one_statement_at_a_time
 
 
 class MessageForm(FlaskForm):
@@ -94,9 +94,10 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             "conv_type_labels": TYPE_LABELS,
             "conv_side_labels": SIDE_LABELS,
             # Every page of the portal follows the account's badges live; the inbox its rows too.
-            "live_stream_url": url_for(
-                portal.endpoint("live_stream"), inbox=1 if request.endpoint == portal.inbox_endpoint else None
-            ) if viewer is not None and viewer.is_authenticated else None,
+            # (url_for's URL, from the cached one: url_for cost as much as rendering a few rows.)
+            "live_stream_url": nav_url(portal.endpoint("live_stream"))
+            + ("?inbox=1" if request.endpoint == portal.inbox_endpoint else "")
+            if viewer is not None and viewer.is_authenticated else None,
         }
 
     @read_only
@@ -116,15 +117,16 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         return render_template("conversations/_unread_badge.html")
 
     @bp.get(f"{prefix}/<int:conversation_id>")
+    @writes_one_statement_at_a_time
     def conversation(conversation_id: int):
         actor = current_actor()
-        thread = access.access_conversation(actor, conversation_id)
-        reader = conversations.mark_read(actor, thread)
+        # The thread with the reader's row, as plain columns in one query: the page changes neither.
+        thread = access.access_thread_head(actor, conversation_id)
+        reader = conversations.mark_thread_read(actor, thread)
         messages = conversations.thread_messages(thread, badges_for=actor)
         remember_nav_badges(messages.badges)
         counterpart = conversations.counterpart_name(
-            actor, thread.conversation_type, thread.store.name if thread.store else None,
-            thread.customer.name if thread.customer else None,
+            actor, thread.conversation_type, thread.store_name, thread.customer_name,
         )
         last_shown = messages.messages[-1].id if messages.messages else 0
         deleted_since = conversations.deleted_since_cursor()

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from flask import Flask, g
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from wtforms import EmailField, IntegerField, PasswordField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than types-WTForms 3.2
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -92,3 +94,20 @@ class ChangePasswordForm(FlaskForm):
     confirm = PasswordField(
         "Repeat the new password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")]
     )
+
+
+def page_csrf_token() -> str:
+    """The templates' csrf_token(): Flask-WTF's generate_csrf, asked once per request. A thread page has a
+    dozen forms, and each call of generate_csrf reads its settings again through the app and `g` proxies
+    before it returns the token it keeps in `g`; this is that same token."""
+    token = g.get("_page_csrf_token")
+    if token is None:
+        token = g._page_csrf_token = generate_csrf()
+    return token
+
+
+def register(app: Flask) -> None:
+    # In place of Flask-WTF's generate_csrf, which it puts in the globals and in a context processor: this
+    # one runs after it, so its value is the one templates see.
+    app.jinja_env.globals["csrf_token"] = page_csrf_token
+    app.context_processor(lambda: {"csrf_token": page_csrf_token})

@@ -49,6 +49,9 @@ def id_url(endpoint: str, **ids: int) -> str:
     pattern = _id_url_pattern(request.script_root, g.get("store_slug"), endpoint, tuple(ids))
     if pattern is None:
         return url_for(endpoint, **ids)  # type: ignore[arg-type]  # ids are route values, not url_for's options
+    if len(pattern) == 2:  # one id (a thread's links, its inbox row): no loop
+        for value in ids.values():
+            return f"{pattern[0]}{int(value)}{pattern[1]}"
     parts = [pattern[0]]
     for name, text in zip(ids, pattern[1:], strict=True):
         parts.append(str(int(ids[name])))

@@ -19,6 +19,16 @@ def read_only(view):
     return view
 
 
+def writes_one_statement_at_a_time(view):
+    """Mark a view that reads and writes, if at all, only statements each complete on its own (the thread
+    page marking the thread read: one UPDATE, or the INSERT of a missing reader row). On PostgreSQL it runs
+    in autocommit mode too: each write commits as it runs. Its reads lose nothing by it: under READ
+    COMMITTED each statement sees its own snapshot inside a transaction as well. Events for after the
+    commit (services/live) still go out with the view's session commit."""
+    view.autocommits = True
+    return view
+
+
 def register(app: Flask) -> None:
     # App-level, so it runs before the portal guards load the signed-in account.
     app.before_request(_read_outside_a_transaction)
@@ -26,5 +36,6 @@ def register(app: Flask) -> None:
 
 def _read_outside_a_transaction() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
-    if getattr(view, "reads_only", False) and db.engine.dialect.name == "postgresql":
+    if (getattr(view, "reads_only", False) or getattr(view, "autocommits", False)) \
+            and db.engine.dialect.name == "postgresql":
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

@@ -109,9 +109,9 @@ def test_thread_page_costs_the_same_queries_for_a_short_and_a_long_thread(app, s
             assert client.get(f"/store/north/conversations/{conversation_id}").status_code == 200
         return [s for s in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
 
-    # The account with its store; the thread; the reader's row; the messages with the nav's badges. No
+    # The account with its store; the thread with the reader's row; the messages with the nav's badges. No
     # query for attachments: no message has files.
-    assert len(queries_for(short)) == len(queries_for(long)) == 4
+    assert len(queries_for(short)) == len(queries_for(long)) == 3
 
 
 def test_inbox_search_filters_and_pagination_through_the_page(app, signed_in, shop, threads):
@@ -796,6 +796,22 @@ def test_on_postgresql_the_inbox_reads_in_autocommit_mode_and_a_writing_view_kee
         _read_outside_a_transaction()
         assert db.session.connection().connection.dbapi_connection.autocommit is False
         db.session.remove()
+
+
+def test_on_postgresql_the_thread_page_reads_in_autocommit_mode_and_still_marks_the_thread_read(
+    app, signed_in, shop, threads
+):
+    _needs_postgresql(app)
+    with app.test_request_context("/store/north/conversations/1"):
+        _read_outside_a_transaction()
+        assert db.session.connection().connection.dbapi_connection.autocommit is True
+        db.session.remove()
+    opened = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Read me", "one")
+    threads.post(shop["customer"], opened, "two")
+    client = signed_in(shop["team"])
+    assert client.get(f"/store/north/conversations/{opened}").status_code == 200
+    # The UPDATE committed on its own (no transaction around the page): another session sees it.
+    assert threads.unread(shop["team"], opened) == 0
 
 
 def test_a_connection_killed_while_idle_in_the_pool_is_replaced_before_the_next_request(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from .actions import (  # noqa: F401
     SUBJECT_MAX_LENGTH,
+    ReaderSettings,
     clean_content,
     close_conversation,
     colleague_replies_since,
     delete_message,
     join_conversations_of_new_member,
     mark_read,
+    mark_thread_read,
     mark_unread,
     participant_row,
     post_message,

@@ -4,12 +4,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.util import identity_key
 
+from ...access import ThreadHead
 from ...actors import Actor
 from ...extensions import db
 from ...models import (
@@ -152,7 +154,7 @@ def join_conversations_of_new_member(user: User) -> int:
     return result.rowcount or 0
 
 
-def participant_row(actor: Actor, conversation: Conversation) -> ConversationParticipant:
+def participant_row(actor: Actor, conversation: Conversation | ThreadHead) -> ConversationParticipant:
     """The actor's reader row in a conversation they may see, created if they joined before rows existed."""
     row = db.session.scalar(
         sa.select(P).where(
@@ -343,7 +345,7 @@ def colleague_replies_since(actor: Actor, conversation: Conversation, seen_id: i
 # --- reading ---------------------------------------------------------------------------------------------
 
 
-def mark_read(actor: Actor, conversation: Conversation) -> ConversationParticipant:
+def mark_read(actor: Actor, conversation: Conversation | ThreadHead) -> ConversationParticipant:
     """Opening a thread: nothing unread for the reader, and no pending notification email."""
     row = participant_row(actor, conversation)
     if row.unread_count or row.notify_pending_since is not None or row.last_read_at is None:
@@ -354,6 +356,30 @@ def mark_read(actor: Actor, conversation: Conversation) -> ConversationParticipa
         )
         live.reader_changed(actor.kind, actor.id)
     return row
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    """The reader's own settings of a thread, as its page shows them."""
+
+    muted: bool
+    email_notifications: bool
+
+
+def mark_thread_read(actor: Actor, head: ThreadHead) -> ReaderSettings | ConversationParticipant:
+    """mark_read for a thread page, from the reader row access.access_thread_head read with the thread: no
+    query when there is nothing to mark, one UPDATE when there is (and the row as mark_read makes it when
+    the actor has none yet)."""
+    if head.reader_id is None:
+        return mark_read(actor, head)
+    if head.unread_count or head.notify_pending_since is not None or head.last_read_at is None:
+        db.session.execute(
+            sa.update(P).where(P.id == head.reader_id)
+            .values(unread_count=0, last_read_at=utcnow(), notify_pending_since=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)  # the row was read as plain columns, not loaded
+        )
+        live.reader_changed(actor.kind, actor.id)
+    return ReaderSettings(muted=bool(head.muted), email_notifications=bool(head.email_notifications))
 
 
 def mark_unread(actor: Actor, conversation: Conversation) -> ConversationParticipant:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from ...access import ThreadHead
 from ...actors import Actor
 from ...extensions import db
 from ...models import (
@@ -52,7 +53,7 @@ class ThreadSlice:
 
 
 def thread_messages(
-    conversation: Conversation, *, before_id: int | None = None, after_id: int | None = None,
+    conversation: Conversation | ThreadHead, *, before_id: int | None = None, after_id: int | None = None,
     limit: int = THREAD_PAGE_SIZE, badges_for: Actor | None = None,
 ) -> ThreadSlice:
     """The newest `limit` messages (or those before / after a message id), with sender names, in one query;
@@ -131,7 +132,7 @@ def _read_rows(stmt: sa.Select, params: dict) -> Sequence[sa.Row[Any]]:
 
 
 def _thread_rows(
-    conversation: Conversation, *, before_id: int | None, after_id: int | None, limit: int,
+    conversation: Conversation | ThreadHead, *, before_id: int | None, after_id: int | None, limit: int,
     badges_kind: str | None = None, viewer_id: int | None = None,
 ) -> tuple[Sequence[sa.Row[Any]], bool]:
     """The rows of a slice of the thread, oldest first, and whether older messages exist."""
