@@ -180,9 +180,9 @@ def load_config(overrides: dict | None = None) -> dict:
         # Streams reading the database at once, per process (catch-ups after a restart come all together), and
         # how long a stream gathers its account's badge changes into one frame.
         "LIVE_DB_CONCURRENCY": _int("LIVE_DB_CONCURRENCY", 6),
-        "LIVE_BADGE_COALESCE_SECONDS": float(os.environ.get("LIVE_BADGE_COALESCE_SECONDS", "0.2")),
+        "LIVE_BADGE_COALESCE_SECONDS": float(os.environ.get("LIVE_BADGE_COALESCE_SECONDS", "0.5")),
         "LIVE_TYPING_SECONDS": _int("LIVE_TYPING_SECONDS", 5),
-        "LIVE_PRESENCE_SECONDS": _int("LIVE_PRESENCE_SECONDS", 45),
+        "LIVE_PRESENCE_SECONDS": _int("LIVE_PRESENCE_SECONDS", 90),
         # The composer says "typing" at most every 3 s; this bounds what a script can make the bus carry.
         "LIVE_TYPING_RATE_LIMIT": os.environ.get("LIVE_TYPING_RATE_LIMIT", "40 per minute"),
         "CONVERSATION_NOTIFY_DELAY_SECONDS": _int("CONVERSATION_NOTIFY_DELAY_SECONDS", 120),

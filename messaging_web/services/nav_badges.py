@@ -46,7 +46,9 @@ def read_nav_badges(actor) -> NavBadges:
     """The actor's badges in one query; nothing for an anonymous visitor."""
     if not getattr(actor, "is_authenticated", False):
         return NavBadges()
-    row = db.session.execute(_badges_statement(actor.kind), {"viewer_id": actor.id}).one()
+    # Through the Core connection: plain columns, nothing for the ORM session to track (every page and every
+    # live badge frame reads it).
+    row = db.session.connection().execute(_badges_statement(actor.kind), {"viewer_id": actor.id}).one()
     return nav_badges_from_row(row)
 
 

@@ -86,8 +86,8 @@ def register_live_views(bp: Blueprint, portal, *, prefix: str) -> None:
         """The page shows what its stream sent: read up to now. The page says so, not the stream, whose tab may
         be gone (a closed tab's stream lives on until its next write fails) and must not read for nobody."""
         actor = current_actor()
-        thread = access.access_conversation(actor, conversation_id)
-        conversations.mark_read(actor, thread)
+        # The thread with the reader's row in one plain query; an UPDATE only if something was unread.
+        conversations.mark_thread_read(actor, access.access_thread_head(actor, conversation_id))
         db.session.commit()
         return "", 204  # the badges of all the account's tabs follow by their streams (live.reader_changed)
 
@@ -206,6 +206,8 @@ class LiveStream:
         self.recheck_every = config["LIVE_RECHECK_SECONDS"]
         self.max_seconds = config["LIVE_STREAM_MAX_SECONDS"]
         self.presence_seconds = config["LIVE_PRESENCE_SECONDS"]
+        # Renewed twice per lifetime of the entry: one late renewal does not make a viewer vanish.
+        self.presence_renew = self.presence_seconds / 2
         self.badge_coalesce = config["LIVE_BADGE_COALESCE_SECONDS"]
         self.badge_due: float | None = None  # when the gathered badge changes are sent
         self.staff_names_shown = False  # for a customer: the store shows which team member types
@@ -222,7 +224,8 @@ class LiveStream:
         # Streams opened together (a restart, a deploy) do not all end, and reconnect, together.
         ends = started + self.max_seconds * random.uniform(0.8, 1.0)
         next_check = started + self.recheck_every
-        next_presence = next_keepalive = started + self.keepalive
+        next_keepalive = started + self.keepalive
+        next_presence = started + self.presence_renew
         try:
             # Subscribed first, then caught up: nothing committed in between can pass unseen. The retry delay
             # is spread too, for the same reason.
@@ -250,7 +253,7 @@ class LiveStream:
                     with database_turn():
                         out.append(self._badge_frame())
                 if self.thread_id is not None and now >= next_presence:
-                    next_presence = now + self.keepalive
+                    next_presence = now + self.presence_renew
                     self._join_presence()  # still here: the entry would expire otherwise
                 sent = "".join(out)
                 if not sent and now >= next_keepalive:
@@ -296,7 +299,8 @@ class LiveStream:
             return ""
         try:
             try:
-                thread = access.access_conversation(self.actor, self.thread_id)
+                # Plain columns, as the thread page reads it: what the frame shows of the thread is its status.
+                thread = access.access_thread_head(self.actor, self.thread_id)
             except NotFound:
                 return sse_frame("bye", "")
             updates = conversations.thread_updates(

@@ -206,7 +206,7 @@ def parse_deleted_since(raw: str | None) -> dt.datetime | None:
 
 
 def thread_updates(
-    conversation: Conversation, *, after_id: int, deleted_since: dt.datetime | None,
+    conversation: Conversation | ThreadHead, *, after_id: int, deleted_since: dt.datetime | None,
     oldest_shown_id: int | None = None, limit: int = THREAD_PAGE_SIZE,
 ) -> ThreadUpdates:
     """Messages newer than `after_id`, and messages from `oldest_shown_id` up to `after_id` deleted at or
