@@ -242,6 +242,18 @@ def test_a_read_confirmation_brings_the_badge_down_in_the_accounts_open_tabs(app
     assert 'data-unread="0"' in other_tab.named("badge")[-1]["data"]
 
 
+def test_opening_a_thread_brings_the_badge_down_in_the_accounts_other_tabs(app, shop, threads, held_open):
+    conversation_id = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Opened elsewhere")
+    team = signed_in_client(app, shop["team"])
+    other_tab = Stream(team, f"{base_of(shop, 'team')}/live")
+    assert 'data-unread="1"' in other_tab.named("badge")[-1]["data"]
+
+    # The thread page marks it read (on PostgreSQL outside a transaction: the event still follows the commit).
+    assert team.get(f"{base_of(shop, 'team')}/{conversation_id}").status_code == 200
+    other_tab.read(until=lambda f: f.get("event") == "badge" and 'data-unread="0"' in f["data"])
+    assert 'data-unread="0"' in other_tab.named("badge")[-1]["data"]
+
+
 def test_badge_changes_that_come_together_make_one_badge_frame(app, shop, threads, held_open, monkeypatch):
     monkeypatch.setitem(app.config, "LIVE_BADGE_COALESCE_SECONDS", 0.3)
     first = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "One")
