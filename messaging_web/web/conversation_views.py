@@ -186,7 +186,8 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         submission = save_form(form, lambda: conversations.post_message(actor, thread, form.content.data or "", files))
         if submission.saved:
             if not is_htmx():
-                return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
+                # The URL's id, not thread.id: after the commit that would be a SELECT to reload the thread.
+                return redirect(url_for(portal.endpoint("conversation"), conversation_id=conversation_id))
             new = conversations.thread_messages(thread, after_id=after)
             return render_template(
                 "conversations/_new_messages.html", conversation=thread, slice=new, after=after,
