@@ -640,7 +640,7 @@ def reckon(app, run: Run, faults: list[Fault], load_seconds: float, producer: Pr
     print(f"posts answered 2xx: {len(run.posted)}; in the database: {len(run.posted) - len(lost)}; twice: {len(twice)}")
     checks += [("every message answered 2xx is stored", not lost, f"{len(lost)} lost"),
                ("no message stored twice", not twice, f"{len(twice)} twice")]
-    print("  (delivery to open streams: the pages poll today; push streams are issue 17)")
+    print("  (the simulated users poll; delivery to open streams is measured by bench/bench_live.py)")
 
     print("\n== faults")
     pg = next(f for f in faults if f.name == "postgresql restart")
