@@ -53,7 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     limiter.init_app(app)
 
-    from . import actors, metrics, models, structured_logs, tasks  # noqa: F401  (the user loader, the mappers)
+    from . import actors, i18n, metrics, models, structured_logs, tasks  # noqa: F401  (the user loader, the mappers)
     from .cli import register_cli
     from .services.email import dispatcher
     from .web import register_blueprints, time_format
@@ -62,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     dispatcher.use_task_queue(app, tasks.CeleryTaskQueue())
     metrics.register(app)
     structured_logs.configure(app)
+    i18n.register(app)
     register_blueprints(app)
     register_cli(app)
     time_format.register(app)

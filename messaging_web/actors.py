@@ -53,6 +53,9 @@ class Actor(UserMixin):
     timezone: str
     session_version: int
     store: PortalStore | None = None  # set by the login loader for store team members and customers
+    # Whether the person chose their language / zone (messaging_web/i18n.py decides for them until then).
+    language_saved: bool = False
+    timezone_saved: bool = False
 
     @classmethod
     def for_user(cls, user: User | sa.Row[Any], store: PortalStore | None = None) -> Actor:
@@ -67,6 +70,8 @@ class Actor(UserMixin):
             timezone=user.timezone,
             session_version=user.session_version,
             store=store,
+            language_saved=user.language_saved_at is not None,
+            timezone_saved=user.timezone_saved_at is not None,
         )
 
     @classmethod
@@ -81,6 +86,8 @@ class Actor(UserMixin):
             timezone=customer.timezone,
             session_version=customer.session_version,
             store=store,
+            language_saved=customer.language_saved_at is not None,
+            timezone_saved=customer.timezone_saved_at is not None,
         )
 
     @property
@@ -151,7 +158,7 @@ def _account_with_store(model) -> sa.Select:
     # Actor holds (Actor.account loads the entity for the few views that change it).
     columns = [
         model.id, model.name, model.email, model.store_id, model.preferred_language, model.timezone,
-        model.session_version, model.is_active,
+        model.session_version, model.is_active, model.language_saved_at, model.timezone_saved_at,
     ]
     if model is User:
         columns.append(User.is_platform_admin)

@@ -116,6 +116,9 @@ class Message(TimestampMixin, Model):
     sender_id: Mapped[int] = mapped_column(sa.Integer, nullable=False, index=True)
     content: Mapped[str] = mapped_column(sa.Text, nullable=False)
     is_system_message: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # A system line as data ({"key": "closed", "name": ..., "side": ...}): each viewer reads it in their own
+    # language (web/message_text.py); `content` keeps the English words.
+    system_text: Mapped[dict | None] = mapped_column(sa.JSON, nullable=True)
     is_deleted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     deleted_by_type: Mapped[ParticipantType | None] = mapped_column(

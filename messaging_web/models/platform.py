@@ -1,6 +1,8 @@
 """Host models that stand in for the platform around this module: Store, User, Customer."""
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +51,10 @@ class User(TimestampMixin, Model):
     session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     preferred_language: Mapped[str] = mapped_column(sa.String(5), nullable=False, default="en")
     timezone: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="UTC")
+    # When the person chose them (profile page, language switcher); null: the portal picks for them
+    # (messaging_web/i18n.py) and offers the browser's zone.
+    language_saved_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    timezone_saved_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     store = relationship("Store", back_populates="team")
 
@@ -71,6 +77,10 @@ class Customer(TimestampMixin, Model):
     session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     preferred_language: Mapped[str] = mapped_column(sa.String(5), nullable=False, default="en")
     timezone: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="UTC")
+    # When the person chose them (profile page, language switcher); null: the portal picks for them
+    # (messaging_web/i18n.py) and offers the browser's zone.
+    language_saved_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    timezone_saved_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     store = relationship("Store")
 

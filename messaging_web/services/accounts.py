@@ -6,6 +6,7 @@ from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
+from ..i18n import _l
 from ..models import Customer, Store, User
 from . import conversations, live
 from .errors import ValidationError
@@ -67,7 +68,7 @@ def end_all_sessions(account: User | Customer) -> None:
 
 def change_password(account: User | Customer, current_password: str, new_password: str) -> None:
     if not check_password_hash(account.password_hash, current_password):
-        raise ValidationError("The current password is not correct.", field="current_password")
+        raise ValidationError(_l("The current password is not correct."), field="current_password")
     _check_new_password(new_password)
     account.password_hash = hash_password(new_password)
     end_all_sessions(account)
@@ -76,7 +77,7 @@ def change_password(account: User | Customer, current_password: str, new_passwor
 def _check_new_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise ValidationError(
-            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.", field="password"
+            _l("The password must be at least %(num)d characters long.", num=MIN_PASSWORD_LENGTH), field="password"
         )
 
 
@@ -84,7 +85,7 @@ def create_admin(email: str, name: str, password: str) -> User:
     email = normalise_email(email)
     _check_new_password(password)
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
-        raise ValidationError(f"A user with the email {email} already exists.", field="email")
+        raise ValidationError(_l("A user with the email %(email)s already exists.", email=email), field="email")
     user = User(email=email, name=name, password_hash=hash_password(password), is_platform_admin=True)
     db.session.add(user)
     db.session.flush()
@@ -96,7 +97,7 @@ def create_store_user(store: Store, email: str, name: str, password: str) -> Use
     email = normalise_email(email)
     _check_new_password(password)
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
-        raise ValidationError(f"A user with the email {email} already exists.", field="email")
+        raise ValidationError(_l("A user with the email %(email)s already exists.", email=email), field="email")
     user = User(email=email, name=name, password_hash=hash_password(password), store_id=store.id)
     db.session.add(user)
     db.session.flush()
@@ -111,7 +112,9 @@ def create_customer(store: Store, email: str, name: str, password: str, language
         sa.select(Customer.id).where(Customer.email == email, Customer.store_id == store.id)
     )
     if exists:
-        raise ValidationError(f"{email} is already a customer of {store.name}.", field="email")
+        raise ValidationError(
+            _l("%(email)s is already a customer of %(store)s.", email=email, store=store.name), field="email"
+        )
     customer = Customer(
         store_id=store.id, email=email, name=name, password_hash=hash_password(password),
         preferred_language=language,

@@ -16,9 +16,11 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from babel.numbers import format_decimal
 from flask import current_app
 
 from ..extensions import db
+from ..i18n import _, _l, current_language, ngettext
 from ..models import Message, MessageAttachment
 from . import sandbox, transaction_hooks
 from .attachment_storage import AttachmentStorage, StorageError, storage_for_app
@@ -72,7 +74,16 @@ TYPES_BY_EXTENSION = {ext: file_type for file_type in ACCEPTED_TYPES for ext in 
 TYPES_BY_MIME = {file_type.mime_type: file_type.label for file_type in ACCEPTED_TYPES}
 # Served inline (and shown as <img>); everything else, SVG included, is a download.
 RASTER_IMAGE_TYPES = frozenset(t.mime_type for t in ACCEPTED_TYPES if t.is_image)
-ACCEPTED_SUMMARY = "images (PNG, JPEG, GIF, WebP), PDF, text, CSV and office documents"
+ACCEPTED_SUMMARY = _l("images (PNG, JPEG, GIF, WebP), PDF, text, CSV and office documents")
+# What the pages call each type, in the viewer's language (FileType.label stays English: the sandbox, logs).
+SHOWN_LABELS = {
+    "PNG image": _l("PNG image"), "JPEG image": _l("JPEG image"), "GIF image": _l("GIF image"),
+    "WebP image": _l("WebP image"), "PDF document": _l("PDF document"), "text file": _l("text file"),
+    "CSV file": _l("CSV file"), "Word document": _l("Word document"), "Excel spreadsheet": _l("Excel spreadsheet"),
+    "PowerPoint presentation": _l("PowerPoint presentation"), "OpenDocument text": _l("OpenDocument text"),
+    "OpenDocument spreadsheet": _l("OpenDocument spreadsheet"),
+    "OpenDocument presentation": _l("OpenDocument presentation"),
+}
 
 # [Content_Types].xml names the main part of an OOXML package; macro-enabled variants are not listed.
 OOXML_MAIN_PARTS = {
@@ -108,7 +119,7 @@ class UploadRefused(ValidationError):
     def __init__(self, refusals: Sequence[Refusal], message: str | None = None):
         self.refusals = list(refusals)
         text = message or " ".join(
-            f"{r.filename}: {r.reason}" if r.filename else r.reason for r in self.refusals
+            f"{r.filename}: {r.reason}" if r.filename else str(r.reason) for r in self.refusals
         )
         super().__init__(text, field="attachments")
 
@@ -168,18 +179,30 @@ class CheckedFile:
     thumbnail: bytes | None = None
 
 
+def _decimal(value: float) -> str:
+    """A number as the viewer's language writes it ("2.5", "2,5"; "10", not "10.0")."""
+    return format_decimal(value, format="0.###", locale=current_language())
+
+
 def format_size(size: int) -> str:
+    """A file size in the viewer's language ("1.2 KB", "1,2 Ko")."""
     if size < 1024:
-        return f"{size} bytes" if size != 1 else "1 byte"
+        return ngettext("%(num)d byte", "%(num)d bytes", size)
     if size < 1024 * 1024:
         kb = size / 1024
-        return (f"{kb:.1f} KB" if kb < 10 else f"{kb:.0f} KB").replace(".0 KB", " KB")
-    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+        # Rounded here as the English text always was (one decimal under 10 KB), then written per language.
+        return _("%(size)s KB", size=_decimal(float(f"{kb:.1f}") if kb < 10 else float(f"{kb:.0f}")))
+    return _("%(size)s MB", size=_decimal(float(f"{size / (1024 * 1024):.1f}")))
 
 
 def type_label(mime_type: str) -> str:
-    """What the thread calls a file of this type ("PDF document")."""
-    return TYPES_BY_MIME.get(mime_type, mime_type)
+    """What the thread calls a file of this type ("PDF document"), in the viewer's language."""
+    label = TYPES_BY_MIME.get(mime_type)
+    return _shown_label(label) if label is not None else mime_type
+
+
+def _shown_label(label: str) -> str:
+    return str(SHOWN_LABELS.get(label, label))
 
 
 def thumbnail_box(attachment: MessageAttachment, size: int | None = None) -> tuple[int, int]:
@@ -223,7 +246,8 @@ def display_filename(name: str | None, file_type: FileType) -> str:
         return clean
     claimed = TYPES_BY_EXTENSION.get(ext)
     if claimed is not None:
-        raise FileRefused(f"its name says {claimed.label}, but the content is a {file_type.label}.")
+        raise FileRefused(_l("its name says %(claimed)s, but the content is a %(actual)s.",
+                             claimed=_shown_label(claimed.label), actual=_shown_label(file_type.label)))
     return f"{clean}.{file_type.extension}"
 
 
@@ -251,7 +275,7 @@ def _zip_document_type(data: bytes) -> FileType:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
             if any(n.lower().endswith("vbaproject.bin") for n in names):
-                raise FileRefused("documents with macros are not accepted.")
+                raise FileRefused(_l("documents with macros are not accepted."))
             if "mimetype" in names:
                 mimetype = _read_small_member(archive, "mimetype").decode("ascii", "replace").strip()
                 if mimetype in ODF_MIMETYPES:
@@ -262,8 +286,8 @@ def _zip_document_type(data: bytes) -> FileType:
                     if f'ContentType="{main_part}"' in content_types:
                         return file_type
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise FileRefused("it looks like a damaged archive or document.") from exc
-    raise FileRefused(f"ZIP archives are not accepted; we accept {ACCEPTED_SUMMARY}.")
+        raise FileRefused(_l("it looks like a damaged archive or document.")) from exc
+    raise FileRefused(_l("ZIP archives are not accepted; we accept %(types)s.", types=ACCEPTED_SUMMARY))
 
 
 def _read_small_member(archive: zipfile.ZipFile, name: str, limit: int = 1024 * 1024) -> bytes:
@@ -275,14 +299,14 @@ def _read_small_member(archive: zipfile.ZipFile, name: str, limit: int = 1024 * 
 def _ole_document_type(data: bytes) -> FileType:
     names = _ole_directory_names(data)
     if "EncryptedPackage" in names:
-        raise FileRefused("password-protected documents are not accepted.")
+        raise FileRefused(_l("password-protected documents are not accepted."))
     if names & {"Macros", "_VBA_PROJECT_CUR", "_VBA_PROJECT"}:
-        raise FileRefused("documents with macros are not accepted.")
+        raise FileRefused(_l("documents with macros are not accepted."))
     for stream, file_type in OLE_STREAMS.items():
         if stream in names:
             return file_type
     # Installers (.msi) and other compound files share the signature with old office documents.
-    raise FileRefused(f"this kind of file is not accepted; we accept {ACCEPTED_SUMMARY}.")
+    raise FileRefused(_l("this kind of file is not accepted; we accept %(types)s.", types=ACCEPTED_SUMMARY))
 
 
 def _ole_directory_names(data: bytes) -> set[str]:
@@ -339,9 +363,9 @@ def _text_type(data: bytes, filename: str) -> FileType:
             except UnicodeDecodeError:
                 text = None
     if text is None or BINARY_CONTROL.search(text):
-        raise FileRefused(f"this kind of file is not accepted; we accept {ACCEPTED_SUMMARY}.")
+        raise FileRefused(_l("this kind of file is not accepted; we accept %(types)s.", types=ACCEPTED_SUMMARY))
     if MARKUP_START.match(text.lstrip("\ufeff \t\r\n")):
-        raise FileRefused("HTML, SVG and XML files are not accepted; send them as a PDF or an image.")
+        raise FileRefused(_l("HTML, SVG and XML files are not accepted; send them as a PDF or an image."))
     extension = sanitize_filename(filename).rpartition(".")[2].lower()
     return CSV if extension in CSV.extensions else TEXT
 
@@ -364,34 +388,60 @@ def inspect_images(files: Sequence[tuple[bytes, FileType]],
     try:
         answer = sandbox.inspect_images(payload)
     except sandbox.PoolBusy:
-        raise UploadRefused([Refusal("", "Many images are being processed just now, so the message was not sent. "
-                                         "Please try again in a moment.")]) from None
+        raise UploadRefused([Refusal("", _l("Many images are being processed just now, so the message was not "
+                                            "sent. Please try again in a moment."))]) from None
     if isinstance(answer, sandbox.JobFailed):
-        reason = ("these images take too long to process" if answer.reason == "timeout"
-                  else "these images need too much memory to process" if answer.reason == "memory"
-                  else "these images could not be processed")
-        raise UploadRefused([Refusal("", f"The message was not sent: {reason}. Send fewer or smaller images.")])
+        if answer.reason == "timeout":
+            failed = _l("The message was not sent: these images take too long to process. "
+                        "Send fewer or smaller images.")
+        elif answer.reason == "memory":
+            failed = _l("The message was not sent: these images need too much memory to process. "
+                        "Send fewer or smaller images.")
+        else:
+            failed = _l("The message was not sent: these images could not be processed. "
+                        "Send fewer or smaller images.")
+        raise UploadRefused([Refusal("", failed)])
     return [
-        FileRefused(result["refused"]) if "refused" in result
+        FileRefused(_sandbox_reason(result["refused"], file_type)) if "refused" in result
         else (result["width"], result["height"], base64.b64decode(result["thumbnail"]))
-        for result in answer["images"]
+        for result, (_data, file_type) in zip(answer["images"], files, strict=True)
     ]
+
+
+# The sandbox worker (sandbox/images.py) words its refusals in English; the user reads them in their language.
+_TOO_MANY_PIXELS = re.compile(r"the image has too many pixels; the limit is (?P<limit>[\d.]+) million\.")
+_OVER_BUDGET = re.compile(r"together with the other images of this message it has too many pixels to process "
+                          r"\(at most (?P<limit>[\d.]+) million per message\); send it in another message\.")
+_DAMAGED = re.compile(r"the .+ is damaged and cannot be shown\.")
+
+
+def _sandbox_reason(reason: str, file_type: FileType):
+    if match := _TOO_MANY_PIXELS.fullmatch(reason):
+        return _l("the image has too many pixels; the limit is %(limit)s million.",
+                  limit=_decimal(float(match["limit"])))
+    if match := _OVER_BUDGET.fullmatch(reason):
+        return _l("together with the other images of this message it has too many pixels to process "
+                  "(at most %(limit)s million per message); send it in another message.",
+                  limit=_decimal(float(match["limit"])))
+    if _DAMAGED.fullmatch(reason):
+        return _l("the %(type)s is damaged and cannot be shown.", type=_shown_label(file_type.label))
+    return reason
 
 
 def check_file(upload: Upload, limits: UploadLimits) -> CheckedFile:
     """One upload checked from its bytes (size, type, name); an image's pixels are inspect_images' to check."""
     if upload.size <= 0:
-        raise FileRefused("the file is empty.")
+        raise FileRefused(_l("the file is empty."))
     if upload.size > limits.max_file_size:
-        raise FileRefused(
-            f"the file is {format_size(upload.size)}; the limit is {format_size(limits.max_file_size)} per file."
-        )
+        raise FileRefused(_l("the file is %(size)s; the limit is %(limit)s per file.",
+                             size=format_size(upload.size), limit=format_size(limits.max_file_size)))
     upload.stream.seek(0)
     data = upload.stream.read(limits.max_file_size + 1)
     if not data:
-        raise FileRefused("the file is empty.")
+        raise FileRefused(_l("the file is empty."))
     if len(data) > limits.max_file_size:
-        raise FileRefused(f"the file is larger than {format_size(limits.max_file_size)}, the limit per file.")
+        raise FileRefused(_l("the file is larger than %(limit)s, the limit per file.",
+                             limit=format_size(limits.max_file_size)))
     file_type = detect_type(data, upload.filename or "")
     return CheckedFile(display_filename(upload.filename, file_type), file_type, data)
 
@@ -401,13 +451,15 @@ def check_uploads(uploads: Sequence[Upload], limits: UploadLimits) -> list[Check
     uploads = [u for u in uploads if u.filename or u.size]  # an empty file input sends one nameless part
     if len(uploads) > limits.max_files:
         raise UploadRefused(
-            [Refusal("", f"You can attach at most {limits.max_files} files to a message; you chose {len(uploads)}.")]
+            [Refusal("", ngettext("You can attach at most %(num)d file to a message; you chose %(chosen)d.",
+                                  "You can attach at most %(num)d files to a message; you chose %(chosen)d.",
+                                  limits.max_files, chosen=len(uploads)))]
         )
     total = sum(u.size for u in uploads)
     if total > limits.max_total_size:
-        raise UploadRefused([Refusal("", (
-            f"The files add up to {format_size(total)}; the limit is {format_size(limits.max_total_size)} "
-            "per message."
+        raise UploadRefused([Refusal("", _l(
+            "The files add up to %(total)s; the limit is %(limit)s per message.",
+            total=format_size(total), limit=format_size(limits.max_total_size),
         ))])
     checked: list[CheckedFile] = []
     refusals: list[Refusal] = []
@@ -492,7 +544,7 @@ def stage_uploads(uploads: Sequence[Upload], *, storage: AttachmentStorage | Non
         if written and storage is not None:  # something was written, so the storage was built
             _delete_quietly(storage, written)
         raise ValidationError(
-            "Your files could not be stored just now, so the message was not sent. Please try again.",
+            _l("Your files could not be stored just now, so the message was not sent. Please try again."),
             field="attachments",
         ) from None
     # Written for this transaction: removed again if it ends without a commit.

@@ -128,22 +128,20 @@ def _seed_conversations(store: Store) -> None:
 def _raise_demo_notifications() -> None:
     """A few admin notifications of each priority, on the first run only (when there are none)."""
     from ..models import AdminNotification, NotificationPriority, NotificationType
+    from .notification_texts import text
     from .notifications import raise_admin_notification
 
     if db.session.scalar(sa.select(AdminNotification.id).limit(1)) is not None:
         return
     raise_admin_notification(
-        NotificationType.STORE_ISSUE, "Café Bergmann: emails bouncing",
-        "Three emails to customers of Café Bergmann bounced in the last hour. Check the store's sender settings.",
+        NotificationType.STORE_ISSUE, text=text("demo_emails_bouncing", store="Café Bergmann"),
         priority=NotificationPriority.HIGH, action_required=True, action_url="/admin/email-log?status=bounced",
     )
     raise_admin_notification(
-        NotificationType.SYSTEM_ALERT, "Worker queue is healthy again",
-        "The email worker caught up with the queue after a short outage.", priority=NotificationPriority.LOW,
+        NotificationType.SYSTEM_ALERT, text=text("demo_worker_healthy"), priority=NotificationPriority.LOW,
     )
     raise_admin_notification(
-        NotificationType.IMPORT_FAILURE, "Product import failed for Alpine Outfitters",
-        "The CSV import stopped at line 1,204: the price column is empty.",
+        NotificationType.IMPORT_FAILURE, text=text("demo_import_failed", store="Alpine Outfitters", line=1204),
         priority=NotificationPriority.CRITICAL, action_required=True,
     )
 

@@ -9,15 +9,34 @@ import sqlalchemy as sa
 from ..extensions import AnySession, db
 from ..models import AdminNotification, NotificationPriority, NotificationType
 from ..models.base import utcnow
+from . import notification_texts
 from .pagination import Page, like_pattern, paginate
 
 
-def raise_admin_notification(type_: NotificationType | str, title: str, message: str, *,
+def _words(title: str | None, message: str | None, text: dict | None) -> tuple[str, str]:
+    """The English title and message stored in the columns: given, or written from `text`."""
+    if text is not None:
+        english_title, english_message = notification_texts.english(text)
+        title = english_title if title is None else title
+        message = english_message if message is None else message
+    if title is None or message is None:
+        raise TypeError("A notification needs a title and a message, or a text")
+    return title, message
+
+
+def raise_admin_notification(type_: NotificationType | str, title: str | None = None, message: str | None = None,
+                             *, text: dict | None = None,
                              priority: NotificationPriority | str = NotificationPriority.NORMAL,
                              action_url: str | None = None, action_required: bool = False,
                              metadata: dict | None = None, session: AnySession | None = None) -> AdminNotification:
-    """Add a notification in the caller's transaction (add + flush)."""
+    """Add a notification in the caller's transaction (add + flush).
+
+    Platform code passes `text` (notification_texts.text(key, **values)): the words as data, kept in
+    metadata["text"] and shown in each admin's language; the title and message columns get their English."""
     session = session or db.session
+    title, message = _words(title, message, text)
+    if text is not None:
+        metadata = {**(metadata or {}), "text": text}
     notification = AdminNotification(
         type=NotificationType(type_).value,
         priority=NotificationPriority(priority).value,
@@ -32,11 +51,12 @@ def raise_admin_notification(type_: NotificationType | str, title: str, message:
     return notification
 
 
-def raise_admin_notification_once(type_: NotificationType | str, title: str, message: str,
-                                  **options) -> AdminNotification | None:
+def raise_admin_notification_once(type_: NotificationType | str, title: str | None = None,
+                                  message: str | None = None, **options) -> AdminNotification | None:
     """raise_admin_notification, unless one with the same title is still unread: a problem that repeats (a
     template every email of which fails, a store whose recipients keep complaining) is told once, and
-    again only after an admin has read it."""
+    again only after an admin has read it (the English title is compared, whatever language it is read in)."""
+    title, message = _words(title, message, options.get("text"))
     unread = sa.select(AdminNotification.id).where(
         AdminNotification.title == title[:200], AdminNotification.is_read.is_(False)
     )

@@ -15,8 +15,9 @@ from flask import current_app
 
 from ..actors import Actor
 from ..extensions import db
+from ..i18n import _l
 from ..models import Conversation, SavedReply
-from .errors import NotFound, PermissionDenied, ValidationError
+from .errors import NotFound, PermissionDenied, ValidationError, number
 from .pagination import like_pattern
 
 LANGUAGES = {"en": "English", "fr": "Français", "de": "Deutsch"}
@@ -38,7 +39,7 @@ def _owner_store_id(actor: Actor) -> int | None:
         return None
     if actor.is_store_user and actor.store_id is not None:
         return actor.store_id
-    raise PermissionDenied("Only store teams and the platform team keep saved replies.")
+    raise PermissionDenied(_l("Only store teams and the platform team keep saved replies."))
 
 
 def _own(actor: Actor) -> sa.ColumnElement[bool]:
@@ -72,21 +73,26 @@ def _clean(actor: Actor, data: SavedReplyInput, *, editing: SavedReply | None = 
     name = " ".join((data.name or "").replace("\x00", "").split())
     body = (data.body or "").replace("\x00", "").replace("\r\n", "\n").strip()
     if not name:
-        raise ValidationError("Give the reply a name.", field="name")
+        raise ValidationError(_l("Give the reply a name."), field="name")
     if len(name) > NAME_MAX_LENGTH:
-        raise ValidationError(f"The name is too long: at most {NAME_MAX_LENGTH} characters.", field="name")
+        raise ValidationError(
+            _l("The name is too long: at most %(num)d characters.", num=NAME_MAX_LENGTH), field="name"
+        )
     if data.language not in LANGUAGES:
-        raise ValidationError("Choose one of the languages offered.", field="language")
+        raise ValidationError(_l("Choose one of the languages offered."), field="language")
     if not body:
-        raise ValidationError("Write the reply's text.", field="body")
+        raise ValidationError(_l("Write the reply's text."), field="body")
     limit = current_app.config["MESSAGE_MAX_LENGTH"]
     if len(body) > limit:
-        raise ValidationError(f"The reply is too long: at most {limit:,} characters, as for a message.", field="body")
+        raise ValidationError(
+            _l("The reply is too long: at most %(limit)s characters, as for a message.", limit=number(limit)),
+            field="body",
+        )
     same_name = db.session.scalar(sa.select(SavedReply.id).where(
         _own(actor), SavedReply.language == data.language, sa.func.lower(SavedReply.name) == name.lower(),
     ))
     if same_name is not None and (editing is None or same_name != editing.id):
-        raise ValidationError("A saved reply with this name exists in this language already.", field="name")
+        raise ValidationError(_l("A saved reply with this name exists in this language already."), field="name")
     return SavedReplyInput(name=name, language=data.language, body=body)
 
 

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from ..access import own_store
 from ..actors import Actor
 from ..extensions import db
+from ..i18n import _l
 from ..models import Store
 from .errors import PermissionDenied
 
@@ -19,7 +20,7 @@ def shows_staff_names(store_id: int | None) -> bool:
 
 def update_conversation_settings(actor: Actor, *, show_staff_names: bool) -> Store:
     if not actor.is_store_user:
-        raise PermissionDenied("Only the store's team changes its settings.")
+        raise PermissionDenied(_l("Only the store's team changes its settings."))
     store = own_store(actor)  # the actor's own store only, else NotFound
     store.show_staff_names_to_customers = bool(show_staff_names)
     return store

@@ -14,7 +14,7 @@
     var box = document.getElementById("flashes");
     if (!box) return;
     var xhr = event.detail.xhr;
-    var text = "The request failed (" + xhr.status + "). Please try again.";
+    var text = window.messagingText("requestFailed", { status: xhr.status }, "The request failed (" + xhr.status + "). Please try again.");
     var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
     var msg = doc.querySelector(".flash, .error-page p:not(.status)");
     if (msg && msg.textContent.trim()) text = msg.textContent.trim();
@@ -29,7 +29,7 @@
     if (!box) return;
     var div = document.createElement("div");
     div.className = "flash flash-error";
-    div.textContent = "The server could not be reached. Check your connection and try again.";
+    div.textContent = window.messagingText("unreachable", null, "The server could not be reached. Check your connection and try again.");
     box.appendChild(div);
   });
   // Buttons with data-confirm ask before they submit (no inline onclick under our CSP).

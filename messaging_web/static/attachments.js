@@ -61,7 +61,7 @@
       remove.className = "link attach-remove";
       remove.setAttribute("data-index", String(index));
       remove.setAttribute("aria-label", "Remove " + file.name);
-      remove.textContent = "Remove";
+      remove.textContent = window.messagingText("remove", null, "Remove");
       item.appendChild(name);
       item.appendChild(size);
       item.appendChild(remove);
@@ -87,15 +87,15 @@
     Array.prototype.forEach.call(transfer.files, function (f) { total += f.size; });
     Array.prototype.forEach.call(files, function (file) {
       if (rule.extensions.length && rule.extensions.indexOf(extensionOf(file.name)) < 0) {
-        refused.push({ name: file.name, reason: "this kind of file is not accepted." });
+        refused.push({ name: file.name, reason: window.messagingText("refusedKind", null, "this kind of file is not accepted.") });
       } else if (file.size === 0) {
-        refused.push({ name: file.name, reason: "the file is empty." });
+        refused.push({ name: file.name, reason: window.messagingText("refusedEmpty", null, "the file is empty.") });
       } else if (file.size > rule.maxSize) {
-        refused.push({ name: file.name, reason: "the file is " + formatSize(file.size) + "; the limit is " + formatSize(rule.maxSize) + " per file." });
+        refused.push({ name: file.name, reason: window.messagingText("refusedSize", { size: formatSize(file.size), limit: formatSize(rule.maxSize) }) });
       } else if (transfer.files.length >= rule.maxFiles) {
-        refused.push({ name: file.name, reason: "you can attach at most " + rule.maxFiles + " files to a message." });
+        refused.push({ name: file.name, reason: window.messagingText("refusedCount", { count: rule.maxFiles }) });
       } else if (total + file.size > rule.maxTotal) {
-        refused.push({ name: file.name, reason: "together the files would pass the limit of " + formatSize(rule.maxTotal) + " per message." });
+        refused.push({ name: file.name, reason: window.messagingText("refusedTotal", { limit: formatSize(rule.maxTotal) }) });
       } else {
         transfer.items.add(file);
         total += file.size;
@@ -177,7 +177,7 @@
     var label = form.querySelector(".attach-progress-label");
     if (label) {
       label.hidden = false;
-      label.textContent = "Uploading… " + bar.value + "%";
+      label.textContent = window.messagingText("uploading", { percent: bar.value }, "Uploading… " + bar.value + "%");
     }
   });
 

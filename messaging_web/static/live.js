@@ -127,7 +127,7 @@
       box.setAttribute("role", "alert");
       var title = document.createElement("p");
       var strong = document.createElement("strong");
-      strong.textContent = (sender ? sender.textContent : "A colleague") + " replied while you were typing:";
+      strong.textContent = window.messagingText("colleagueReplied", { name: sender ? sender.textContent : window.messagingText("aColleague") });
       title.appendChild(strong);
       box.appendChild(title);
       if (body) {

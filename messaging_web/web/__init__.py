@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         inbound_webhooks,
         live_views,
         nav,
+        profile,
         public,
         read_only,
         saved_replies,
@@ -44,6 +45,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(profile.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(store.bp)
     app.register_blueprint(customer.bp)

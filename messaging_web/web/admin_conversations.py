@@ -7,6 +7,7 @@ from wtforms.validators import Optional
 
 from .. import access
 from ..actors import current_actor
+from ..i18n import _, _l
 from ..models import ConversationType
 from ..services import conversations
 from ..services.errors import NotFound, ValidationError
@@ -22,11 +23,11 @@ register_conversation_views(bp, PORTAL, prefix="/conversations")
 
 class AdminStartForm(StartForm):
     recipient = RadioField(
-        "To", default="store",
-        choices=options([("store", "A store's team"), ("customer", "A customer of a store")]),
+        _l("To"), default="store",
+        choices=options([("store", _l("A store's team")), ("customer", _l("A customer of a store"))]),
     )
-    store_id = SelectField("Store", coerce=int, validators=[Optional()])
-    customer_email = StringField("Customer's email (when writing to a customer)", validators=[Optional()])
+    store_id = SelectField(_l("Store"), coerce=int, validators=[Optional()])
+    customer_email = StringField(_l("Customer's email (when writing to a customer)"), validators=[Optional()])
 
 
 @bp.route("/conversations/new", methods=["GET", "POST"])
@@ -62,7 +63,7 @@ def _start(actor, form: AdminStartForm):
             customer = access.access_conversation_partner_customer(actor, store.id, form.customer_email.data or "")
     except NotFound:
         # A customer the store does not have is a mistake in the form, not a missing page.
-        raise ValidationError("That store has no customer with this email.", field="customer_email") from None
+        raise ValidationError(_("That store has no customer with this email."), field="customer_email") from None
     if customer is not None:
         return conversations.start_conversation(
             actor, ConversationType.ADMIN_CUSTOMER, form.subject.data or "", form.content.data or "", customer=customer

@@ -7,6 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from .. import access
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _
 from ..services.email import delivery, email_analytics, email_log
 from .admin import bp
 from .analytics_views import analytics_context
@@ -45,5 +46,5 @@ def email_log_resend(log_id: int):
     row = access.access_email_log(current_actor(), log_id)
     delivery.requeue_failed(row)
     db.session.commit()
-    flash("The email is queued to be sent again.", "success")
+    flash(_("The email is queued to be sent again."), "success")
     return redirect(url_for("admin.email_log_detail", log_id=log_id))

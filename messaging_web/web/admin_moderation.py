@@ -9,6 +9,7 @@ from wtforms.validators import NumberRange, Optional
 from .. import access
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _, _l
 from ..services import conversations, moderation
 from ..services.errors import NotFound
 from .admin import bp
@@ -23,8 +24,8 @@ class ReviewFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = SearchField("Search")
-    store = SelectField("Store", coerce=int, validators=[Optional()])
+    q = SearchField(_l("Search"))
+    store = SelectField(_l("Store"), coerce=int, validators=[Optional()])
     page = PageNumberField(validators=[Optional(), NumberRange(min=1)])
 
     def filters(self) -> moderation.ReviewFilters:
@@ -49,7 +50,7 @@ def reviews_index():
     if not moderation.enabled():
         return render_template("admin/reviews/off.html"), 404
     form = ReviewFilterForm(request.args)
-    form.store.choices = options([(0, "All stores"), *access.admin_store_choices(actor)])
+    form.store.choices = options([(0, _("All stores")), *access.admin_store_choices(actor)])
     page = moderation.search_store_conversations(
         actor, form.filters(), page=form.page_number(), per_page=current_app.config["PAGE_SIZE"]
     )

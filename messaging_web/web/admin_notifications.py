@@ -9,29 +9,50 @@ from wtforms.validators import NumberRange, Optional
 from .. import access
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _l, ngettext
 from ..models import NotificationPriority, NotificationType
-from ..services import notifications
+from ..services import notification_texts, notifications
 from .admin import bp
 from .forms import PageNumberField, options
 from .htmx import is_htmx, render_page
+
+# The display labels of the stored values (the filter's choices).
+PRIORITY_LABELS = {
+    NotificationPriority.LOW.value: _l("Low"), NotificationPriority.NORMAL.value: _l("Normal"),
+    NotificationPriority.HIGH.value: _l("High"), NotificationPriority.CRITICAL.value: _l("Critical"),
+}
+TYPE_LABELS = {
+    NotificationType.SYSTEM_ALERT.value: _l("System alert"), NotificationType.STORE_ISSUE.value: _l("Store issue"),
+    NotificationType.IMPORT_FAILURE.value: _l("Import failure"),
+}
+
+
+@bp.context_processor
+def _notification_words():
+    """A notification's title and message in the viewer's language (its stored English when it has no text)."""
+    return {"notification_title": notification_texts.title_of, "notification_message": notification_texts.message_of}
 
 
 class NotificationFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    state = SelectField("Show", choices=options([("unread", "Unread"), ("read", "Read"), ("all", "All")]),
-                        default="unread")
+    state = SelectField(
+        _l("Show"), choices=options([("unread", _l("Unread")), ("read", _l("Read")), ("all", _l("All"))]),
+        default="unread",
+    )
     priority = SelectField(
-        "Priority", default="",
-        choices=options([("", "Any")] + [(p, p.capitalize()) for p in NotificationPriority.values()]),
+        _l("Priority"), default="",
+        choices=options([("", _l("Any"))]
+                        + [(p, PRIORITY_LABELS.get(p, p.capitalize())) for p in NotificationPriority.values()]),
     )
     type = SelectField(
-        "Type", default="",
-        choices=options([("", "Any")] + [(t, t.replace("_", " ").capitalize()) for t in NotificationType.values()]),
+        _l("Type"), default="",
+        choices=options([("", _l("Any"))]
+                        + [(t, TYPE_LABELS.get(t, t)) for t in NotificationType.values()]),
     )
-    action_required = BooleanField("Action required only")
-    q = SearchField("Search")
+    action_required = BooleanField(_l("Action required only"))
+    q = SearchField(_l("Search"))
     page = PageNumberField(validators=[Optional(), NumberRange(min=1)])
 
     def filters(self) -> notifications.NotificationFilters:
@@ -86,5 +107,5 @@ def notification_mark_unread(notification_id: int):
 def notifications_mark_all_read():
     count = notifications.mark_all_notifications_read(current_actor().id)
     db.session.commit()
-    flash(f"{count} notification{'' if count == 1 else 's'} marked as read.", "success")
+    flash(ngettext("%(num)d notification marked as read.", "%(num)d notifications marked as read.", count), "success")
     return redirect(url_for("admin.notifications_index"))

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _, _l
 from ..models import EmailCategory
 from ..services import templates
 from .admin import bp
@@ -18,32 +19,38 @@ from .portal import int_arg
 from .rate_limits import template_preview_limit
 from .template_editor import PreviewFields, language_filter, list_page_size, render_preview, sample_json
 
-CATEGORY_CHOICES = [(c.value, c.value.capitalize()) for c in EmailCategory]
-ACTIVE_CHOICES = [("", "Active and inactive"), ("yes", "Active only"), ("no", "Inactive only")]
+# The categories' display labels (the values are stored): the list's tags and the selects.
+CATEGORY_LABELS = {
+    EmailCategory.AUTH.value: _l("Auth"), EmailCategory.ORDERS.value: _l("Orders"),
+    EmailCategory.BILLING.value: _l("Billing"), EmailCategory.SYSTEM.value: _l("System"),
+    EmailCategory.MARKETING.value: _l("Marketing"),
+}
+CATEGORY_CHOICES = [(c.value, CATEGORY_LABELS.get(c.value, c.value.capitalize())) for c in EmailCategory]
+ACTIVE_CHOICES = [("", _l("Active and inactive")), ("yes", _l("Active only")), ("no", _l("Inactive only"))]
 
 
 class TemplateListFilter(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search code or name", validators=[Optional(), Length(max=100)])
+    q = StringField(_l("Search code or name"), validators=[Optional(), Length(max=100)])
     category = SelectField(
-        "Category", choices=options([("", "All categories"), *CATEGORY_CHOICES]), validators=[Optional()]
+        _l("Category"), choices=options([("", _l("All categories")), *CATEGORY_CHOICES]), validators=[Optional()]
     )
-    language = StringField("Language", validators=[Optional(), Length(max=5)])
-    active = SelectField("State", choices=options(ACTIVE_CHOICES), validators=[Optional()])
+    language = StringField(_l("Language"), validators=[Optional(), Length(max=5)])
+    active = SelectField(_l("State"), choices=options(ACTIVE_CHOICES), validators=[Optional()])
 
 
 class PlatformTemplateForm(PreviewFields):
-    code = StringField("Code", validators=[DataRequired(), Length(max=100)])
-    language = StringField("Language", validators=[DataRequired(), Length(max=5)], default="en")
-    name = StringField("Name", validators=[DataRequired(), Length(max=255)])
-    description = TextAreaField("Description", validators=[Optional()])
-    category = SelectField("Category", choices=options(CATEGORY_CHOICES), default=EmailCategory.SYSTEM.value)
-    variables = TextAreaField("Variables (one per line)", validators=[Optional()])
-    required_variables = TextAreaField("Required variables (one per line)", validators=[Optional()])
-    is_active = BooleanField("Active", default=True)
-    is_platform_only = BooleanField("Platform-only (stores cannot customize it)")
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=100)])
+    language = StringField(_l("Language"), validators=[DataRequired(), Length(max=5)], default="en")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=255)])
+    description = TextAreaField(_l("Description"), validators=[Optional()])
+    category = SelectField(_l("Category"), choices=options(CATEGORY_CHOICES), default=EmailCategory.SYSTEM.value)
+    variables = TextAreaField(_l("Variables (one per line)"), validators=[Optional()])
+    required_variables = TextAreaField(_l("Required variables (one per line)"), validators=[Optional()])
+    is_active = BooleanField(_l("Active"), default=True)
+    is_platform_only = BooleanField(_l("Platform-only (stores cannot customize it)"))
 
     def to_input(self) -> templates.PlatformTemplateInput:
         return templates.PlatformTemplateInput(
@@ -77,7 +84,8 @@ def templates_index():
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_page(
-        "admin/templates/index.html", "admin/templates/_list.html", page=page, filters=filters, args=args
+        "admin/templates/index.html", "admin/templates/_list.html", page=page, filters=filters, args=args,
+        category_labels=CATEGORY_LABELS,
     )
 
 
@@ -92,7 +100,7 @@ def templates_new():
     submission = save_form(form, lambda: templates.create_platform_template(form.to_input()))
     if submission.saved:
         created = submission.result
-        flash(f"Template {created.code} ({created.language}) created.", "success")
+        flash(_("Template %(code)s (%(language)s) created.", code=created.code, language=created.language), "success")
         return redirect(url_for("admin.templates_edit", template_id=created.id))
     return render_template("admin/templates/edit.html", form=form, template=None), submission.status
 
@@ -110,7 +118,7 @@ def templates_edit(template_id: int):
     submission = save_form(form, lambda: templates.update_platform_template(template, form.to_input()))
     if submission.saved:
         saved = submission.result
-        flash(f"Template {saved.code} ({saved.language}) saved.", "success")
+        flash(_("Template %(code)s (%(language)s) saved.", code=saved.code, language=saved.language), "success")
         return redirect(url_for("admin.templates_edit", template_id=saved.id))
     translations = templates.list_platform_templates(search=template.code, per_page=100).items
     siblings: list = next((g.rows for g in translations if g.code == template.code), [])
@@ -125,7 +133,11 @@ def templates_set_active(template_id: int):
     active = request.form.get("active") == "yes"
     templates.set_platform_template_active(template, active)
     db.session.commit()
-    flash(f"Template {template.code} ({template.language}) {'activated' if active else 'deactivated'}.", "success")
+    names = {"code": template.code, "language": template.language}
+    if active:
+        flash(_("Template %(code)s (%(language)s) activated.", **names), "success")
+    else:
+        flash(_("Template %(code)s (%(language)s) deactivated.", **names), "success")
     return redirect(url_for("admin.templates_edit", template_id=template.id))
 
 

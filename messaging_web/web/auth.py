@@ -9,13 +9,14 @@ from flask_login import login_required, login_user, logout_user
 from .. import access
 from ..actors import ADMIN, CUSTOMER, STORE, Actor, current_actor
 from ..extensions import db, limiter
+from ..i18n import SESSION_LANGUAGE_KEY, _, _l, current_language
 from ..models import Customer, Store
 from ..services import accounts
 from .forms import ChangePasswordForm, LoginForm, save_form
 
 bp = Blueprint("auth", __name__)
 
-WRONG_CREDENTIALS = "The email or password is not correct."
+WRONG_CREDENTIALS = _l("The email or password is not correct.")
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -90,7 +91,7 @@ def _sign_in(form: LoginForm, authenticate, to_actor, home: str, **page):
             session.clear()  # a fresh session: nothing from before sign-in carries over
             login_user(to_actor(account))
             return redirect(safe_next(request.args.get("next"), home))
-        form.form_errors.append(WRONG_CREDENTIALS)
+        form.form_errors.append(str(WRONG_CREDENTIALS))
         return render_template("auth/login.html", form=form, **page), 401
     return render_template("auth/login.html", form=form, **page)
 
@@ -101,7 +102,7 @@ def _sign_in(form: LoginForm, authenticate, to_actor, home: str, **page):
 def admin_login():
     return _sign_in(
         LoginForm(), accounts.authenticate_admin, Actor.for_user, url_for("admin.home"),
-        portal=ADMIN, title="Platform admin sign-in",
+        portal=ADMIN, title=_("Platform admin sign-in"),
     )
 
 
@@ -112,7 +113,8 @@ def store_login(slug: str):
     store = access.store_by_slug(slug)
     return _sign_in(
         LoginForm(), lambda email, pw: accounts.authenticate_store_user(store, email, pw), Actor.for_user,
-        url_for("store.home", slug=store.slug), portal=STORE, store=store, title=f"{store.name}: team sign-in",
+        url_for("store.home", slug=store.slug), portal=STORE, store=store,
+        title=_("%(store)s: team sign-in", store=store.name),
     )
 
 
@@ -123,7 +125,8 @@ def customer_login(slug: str):
     store = access.store_by_slug(slug)
     return _sign_in(
         LoginForm(), lambda email, pw: accounts.authenticate_customer(store, email, pw), Actor.for_customer,
-        url_for("customer.home", slug=store.slug), portal=CUSTOMER, store=store, title=f"{store.name}: sign in",
+        url_for("customer.home", slug=store.slug), portal=CUSTOMER, store=store,
+        title=_("%(store)s: sign in", store=store.name),
     )
 
 
@@ -137,11 +140,14 @@ def logout():
     if not actor.is_authenticated:
         return redirect(url_for("public.index"))
     target = _login_page_for(actor)
+    language = current_language()
     accounts.end_all_sessions(actor.account)
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    # The sign-in page after stays in the language the person was reading.
+    session[SESSION_LANGUAGE_KEY] = language
+    flash(_("You are signed out."), "info")
     return redirect(target)
 
 
@@ -162,6 +168,6 @@ def change_password():
             Actor.for_customer(account, store) if isinstance(account, Customer) else Actor.for_user(account, store)
         )
         login_user(signed_in)
-        flash("Your password is changed. Other sessions have been signed out.", "success")
+        flash(_("Your password is changed. Other sessions have been signed out."), "success")
         return redirect(portal_home(signed_in))
     return render_template("auth/change_password.html", form=form, portal=actor.kind), submission.status

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import format_date
+
+from ..i18n import _l
+
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28
 # Distinguishable in colour and, for those who cannot tell the colours apart, by dash pattern.
@@ -11,6 +15,11 @@ STYLES = {
     "sent": ("#1f5fbf", ""), "delivered": ("#137a3a", ""), "opened": ("#7a3fb5", "6 3"),
     "clicked": ("#b35c00", "2 3"), "bounced": ("#c0262d", "8 3 2 3"), "complained": ("#8a1a5c", "4 4"),
     "suppressed": ("#555555", "1 3"),
+}
+# What the chart's legend, its title texts and its table call each line.
+SERIES_LABELS = {
+    "sent": _l("Sent"), "delivered": _l("Delivered"), "opened": _l("Opened"), "clicked": _l("Clicked"),
+    "bounced": _l("Bounced"), "complained": _l("Complained"), "suppressed": _l("Suppressed"),
 }
 
 
@@ -21,6 +30,10 @@ class Series:
     dash: str
     points: str  # "x,y x,y ..." in the chart's coordinates
     total: int
+
+    @property
+    def label(self) -> str:
+        return str(SERIES_LABELS.get(self.name, self.name.capitalize()))
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,6 @@ def line_chart(days: list, names: tuple[str, ...]) -> Chart:
         for name in names
     ]
     every = max(1, len(days) // 6)
-    labels = [(x(i), d.day.strftime("%d %b")) for i, d in enumerate(days) if i % every == 0]
+    labels = [(x(i), format_date(d.day, "dd MMM")) for i, d in enumerate(days) if i % every == 0]
     ticks = [(y(top * k // 4), top * k // 4) for k in range(5)]
     return Chart(WIDTH, HEIGHT, series, labels, ticks)

@@ -17,6 +17,7 @@ from wtforms.validators import Optional
 from .. import access
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _, _l
 from ..models import CONVERSATION_TYPES_SEEN, ConversationType, ParticipantType
 from ..services import conversations, saved_replies
 from ..services.attachments import Refusal, Upload, UploadRefused
@@ -24,7 +25,7 @@ from ..services.errors import PermissionDenied, ValidationError
 from .forms import save_form
 from .htmx import is_htmx, render_page
 from .live_views import register_live_views
-from .message_text import message_html
+from .message_text import message_html, system_line
 from .nav import nav_url, remember_nav_badges
 from .portal import int_arg
 from .rate_limits import message_post_limit, upload_limit
@@ -33,29 +34,29 @@ from .read_only import read_only, writes_one_statement_at_a_time
 
 class MessageForm(FlaskForm):
     # Lengths and emptiness are the service's rules (one message for the user, whatever the entry point).
-    content = TextAreaField("Message", validators=[Optional()])
+    content = TextAreaField(_l("Message"), validators=[Optional()])
 
 
 class StartForm(FlaskForm):
     """A new conversation's subject and first message; each portal's form adds whom it goes to."""
 
     # Lengths and emptiness are the service's rules, as for a message.
-    subject = StringField("Subject", validators=[Optional()])
-    content = TextAreaField("Message", validators=[Optional()])
+    subject = StringField(_l("Subject"), validators=[Optional()])
+    content = TextAreaField(_l("Message"), validators=[Optional()])
 
 
 class ReaderSettingsForm(FlaskForm):
     # Checkboxes: absent from the form data means off.
-    muted = BooleanField("Mute this conversation")
-    email_notifications = BooleanField("Email me about new messages")
+    muted = BooleanField(_l("Mute this conversation"))
+    email_notifications = BooleanField(_l("Email me about new messages"))
 
 
 TYPE_LABELS = {
-    ConversationType.ADMIN_STORE: "Platform ↔ store",
-    ConversationType.STORE_CUSTOMER: "Store ↔ customer",
-    ConversationType.ADMIN_CUSTOMER: "Platform ↔ customer",
+    ConversationType.ADMIN_STORE: _l("Platform ↔ store"),
+    ConversationType.STORE_CUSTOMER: _l("Store ↔ customer"),
+    ConversationType.ADMIN_CUSTOMER: _l("Platform ↔ customer"),
 }
-SIDE_LABELS = {"admin": "Platform team", "store": "Store team", "customer": "Customer"}
+SIDE_LABELS = {"admin": _l("Platform team"), "store": _l("Store team"), "customer": _l("Customer")}
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             "viewer_kind": getattr(viewer, "kind", None),
             "viewer_id": getattr(viewer, "id", None),
             "message_html": message_html,
+            "system_line": system_line,
             "conv_type_labels": TYPE_LABELS,
             "conv_side_labels": SIDE_LABELS,
             # Every page of the portal follows the account's badges live; the inbox its rows too.
@@ -238,7 +240,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
         thread = access.access_conversation(actor, conversation_id)
         conversations.mark_unread(actor, thread)
         db.session.commit()
-        flash(f"“{thread.subject}” is marked as unread.", "success")
+        flash(_("“%(subject)s” is marked as unread.", subject=thread.subject), "success")
         return redirect(url_for(portal.inbox_endpoint))
 
     @bp.post(f"{prefix}/<int:conversation_id>/settings")
@@ -251,7 +253,7 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
                 actor, thread, muted=form.muted.data, email_notifications=form.email_notifications.data
             )
             db.session.commit()
-            flash("Your settings for this conversation are saved.", "success")
+            flash(_("Your settings for this conversation are saved."), "success")
         return redirect(url_for(portal.endpoint("conversation"), conversation_id=thread.id))
 
     @bp.post(f"{prefix}/<int:conversation_id>/close")

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SearchField, SelectField
 from wtforms.validators import Length, NumberRange, Optional, Regexp
 
+from ..i18n import _l
 from ..services.email import email_analytics
 from ..services.email.email_log import STATUS_FILTERS, EmailLogFilters
 from .forms import PageNumberField, options
@@ -30,19 +31,30 @@ def store_filter(value: str | None) -> tuple[int | None, str | None]:
     return None, value or None
 
 
+# The status filter's choices as people read them (the values are the stored statuses, plus "ambiguous").
+STATUS_FILTER_LABELS = {
+    "pending": _l("Pending"), "sent": _l("Sent"), "failed": _l("Failed"), "bounced": _l("Bounced"),
+    "delivered": _l("Delivered"), "opened": _l("Opened"), "clicked": _l("Clicked"), "suppressed": _l("Suppressed"),
+    "ambiguous": _l("Ambiguous"),
+}
+
+
 class EmailLogFilterForm(PagedFilterForm):
-    q = SearchField("Search recipient or subject", validators=[Optional(), Length(max=200)])
+    q = SearchField(_l("Search recipient or subject"), validators=[Optional(), Length(max=200)])
     status = SelectField(
-        "Status", choices=options([("", "Any status")] + [(s, s.capitalize()) for s in STATUS_FILTERS]),
+        _l("Status"),
+        choices=options(
+            [("", _l("Any status"))] + [(s, STATUS_FILTER_LABELS.get(s, s.capitalize())) for s in STATUS_FILTERS]
+        ),
         validators=[Optional()],
     )
     # A store's name (part of it), or its id in links from other pages: a picker of every store would cost the
     # page more than its rows at a thousand stores (bench/bench_email_log.py).
-    store = SearchField("Store", validators=[Optional(), Length(max=200)])
-    provider = SelectField("Provider", choices=[], validators=[Optional()])
+    store = SearchField(_l("Store"), validators=[Optional(), Length(max=200)])
+    provider = SelectField(_l("Provider"), choices=[], validators=[Optional()])
 
     def set_choices(self, providers: list[str]) -> None:
-        self.provider.choices = options([("", "Any provider")] + [(p, p) for p in providers])
+        self.provider.choices = options([("", _l("Any provider"))] + [(p, p) for p in providers])
 
     def filters(self) -> EmailLogFilters:
         valid = self.validate()
@@ -58,13 +70,13 @@ class EmailLogFilterForm(PagedFilterForm):
 
 class AnalyticsFilterForm(PagedFilterForm):
     days = SelectField(
-        "Period", default="30", validators=[Optional()],
-        choices=options((str(d), f"Last {d} days") for d in email_analytics.PERIODS),
+        _l("Period"), default="30", validators=[Optional()],
+        choices=options((str(d), _l("Last %(days)s days", days=d)) for d in email_analytics.PERIODS),
     )
-    q = SearchField("Store", validators=[Optional(), Length(max=200)])
+    q = SearchField(_l("Store"), validators=[Optional(), Length(max=200)])
     # One store's figures (its id; 0 for the platform's own emails), reached from the table of stores: no
     # picker of every store, which at a thousand stores costs the page more than its figures do.
-    store = HiddenField("Store", validators=[Optional(), Regexp(r"^\d{1,9}$")])
+    store = HiddenField(_l("Store"), validators=[Optional(), Regexp(r"^\d{1,9}$")])
 
     def store_key(self) -> int | None:
         """The chosen store's id (0: the platform's own emails), or None for all."""

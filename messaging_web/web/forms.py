@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..extensions import db
+from ..i18n import _, _l
 from ..services.errors import PermissionDenied, ValidationError
 
 T = TypeVar("T")
@@ -58,7 +59,8 @@ def save_form(form: FlaskForm, action: Callable[[], T]) -> Submission[T]:
 
 
 def _show_refusal(form: FlaskForm, exc: ValidationError | PermissionDenied) -> None:
-    """The service's message on the field it names, or above the form (PermissionDenied names none)."""
+    """The service's message on the field it names, or above the form (PermissionDenied names none); plain
+    text in the request's language (a service's message may be lazy)."""
     message = exc.message if isinstance(exc, ValidationError) else str(exc)
     field = getattr(exc, "field", None)
     if field and field in form:
@@ -79,20 +81,21 @@ class PageNumberField(IntegerField):
     def process_formdata(self, valuelist):
         if valuelist and len(valuelist[0].strip().lstrip("+-")) > 6:
             self.data = None
-            raise ValueError("Not a page number.")
+            raise ValueError(_("Not a page number."))
         super().process_formdata(valuelist)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()])
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=1024)])
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=1024)])
     confirm = PasswordField(
-        "Repeat the new password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")]
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))],
     )
 
 

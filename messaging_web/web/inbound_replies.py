@@ -10,6 +10,7 @@ from wtforms.validators import Length, Optional
 from .. import access
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _, _l
 from ..services.errors import ValidationError
 from ..services.inbound import decisions
 from ..services.inbound.parsing import as_message
@@ -18,13 +19,16 @@ from .email_log_forms import PagedFilterForm
 from .forms import options
 from .htmx import is_htmx, render_page
 
-STATUS_LABELS = {"held": "Waiting for a decision", "decided": "Accepted or discarded",
-                 "ignored": "Automatic (never posted)", "posted": "Posted"}
+STATUS_LABELS = {"held": _l("Waiting for a decision"), "decided": _l("Accepted or discarded"),
+                 "ignored": _l("Automatic (never posted)"), "posted": _l("Posted")}
+# One email's status (InboundStatus values) as the list's tag and the detail page show it.
+ROW_STATUS_LABELS = {"posted": _l("posted"), "held": _l("held"), "accepted": _l("accepted"),
+                     "discarded": _l("discarded"), "ignored": _l("ignored")}
 
 
 class InboundFilterForm(PagedFilterForm):
-    q = SearchField("Search sender or subject", validators=[Optional(), Length(max=200)])
-    status = SelectField("Show", choices=options(list(STATUS_LABELS.items())), default="held",
+    q = SearchField(_l("Search sender or subject"), validators=[Optional(), Length(max=200)])
+    status = SelectField(_l("Show"), choices=options(list(STATUS_LABELS.items())), default="held",
                          validators=[Optional()])
 
     def filters(self) -> decisions.InboundFilters:
@@ -37,7 +41,8 @@ def _register(bp: Blueprint, portal: str) -> None:
 
     def _context(**context):
         return dict(layout=layout, inbound_portal=portal, reason_text=decisions.reason_text,
-                    acceptance_problem=decisions.acceptance_problem, **context)
+                    acceptance_problem=decisions.acceptance_problem,
+                    inbound_status_labels=ROW_STATUS_LABELS, **context)
 
     @bp.get("/undelivered-replies", endpoint="inbound_index")
     def inbound_index():
@@ -72,7 +77,7 @@ def _register(bp: Blueprint, portal: str) -> None:
                 error = exc.message
                 row = access.access_inbound_email(actor, inbound_id)
         else:
-            error = "The form expired: reload the page and try again."
+            error = _("The form expired: reload the page and try again.")
         if is_htmx():
             return render_template("inbound/_row.html", **_context(row=row, error=error, done=None if error else done))
         flash(error or done, "error" if error else "success")
@@ -80,11 +85,11 @@ def _register(bp: Blueprint, portal: str) -> None:
 
     @bp.post("/undelivered-replies/<int:inbound_id>/accept", endpoint="inbound_accept")
     def inbound_accept(inbound_id: int):
-        return _decide(inbound_id, decisions.accept, "Accepted: the reply is now in the conversation.")
+        return _decide(inbound_id, decisions.accept, _("Accepted: the reply is now in the conversation."))
 
     @bp.post("/undelivered-replies/<int:inbound_id>/discard", endpoint="inbound_discard")
     def inbound_discard(inbound_id: int):
-        return _decide(inbound_id, decisions.discard, "Discarded.")
+        return _decide(inbound_id, decisions.discard, _("Discarded."))
 
 
 _register(store.bp, "store")

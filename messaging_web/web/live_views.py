@@ -26,6 +26,7 @@ from flask_wtf import FlaskForm
 from .. import access
 from ..actors import Actor, current_actor, load_actor
 from ..extensions import db
+from ..i18n import _, _l, current_language
 from ..services import conversations, live, store_settings
 from ..services.errors import NotFound
 from .portal import int_arg
@@ -34,7 +35,7 @@ from .read_only import read_only
 
 typing_limit = per_account("LIVE_TYPING_RATE_LIMIT", "live-typing")
 
-SIDE_TEAMS = {"admin": "The platform team", "store": "The store team"}
+SIDE_TEAMS = {"admin": _l("The platform team"), "store": _l("The store team")}
 
 
 def register(app) -> None:
@@ -332,7 +333,9 @@ class LiveStream:
         render the badge after it shares the result with the others (BadgeCache), one query instead of one per
         tab."""
         self.badge_due = None
-        html = BadgeCache.of_app().fresh((request.blueprint, self.actor.kind, self.actor.id), self.badge_changed_at)
+        # The language too: two tabs of one account may read different ones (a browser's, before a choice).
+        key = (request.blueprint, self.actor.kind, self.actor.id, current_language())
+        html = BadgeCache.of_app().fresh(key, self.badge_changed_at)
         if html is None:
             started = time.monotonic()
             try:
@@ -340,7 +343,7 @@ class LiveStream:
                 html = render_template("conversations/_unread_badge.html", oob=True)
             finally:
                 db.session.close()
-            BadgeCache.of_app().keep((request.blueprint, self.actor.kind, self.actor.id), started, html)
+            BadgeCache.of_app().keep(key, started, html)
         return sse_frame("badge", html) + (sse_frame("inbox", "changed") if self.inbox else "")
 
     def _typing_frame(self, event: live.Event) -> str:
@@ -349,9 +352,9 @@ class LiveStream:
             return ""  # never shown to the typist, in any of their tabs
         if self.actor.is_customer and typist.get("kind") in SIDE_TEAMS and not (
                 typist["kind"] == "store" and self.staff_names_shown):
-            name = SIDE_TEAMS[typist["kind"]]  # unless the store chose to show who
+            name = str(SIDE_TEAMS[typist["kind"]])  # unless the store chose to show who
         else:
-            name = str(typist.get("name") or "Someone")
+            name = str(typist.get("name") or _("Someone"))
         html = render_template("conversations/_typing.html", typist_name=name,
                                seconds=current_app.config["LIVE_TYPING_SECONDS"])
         return sse_frame("typing", html)

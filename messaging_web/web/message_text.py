@@ -1,9 +1,12 @@
-"""Message text to safe HTML: everything escaped, http(s) links made clickable, line breaks kept."""
+"""Message text to safe HTML: everything escaped, http(s) links made clickable, line breaks kept; and system
+lines ("Conversation closed by ...") in the viewer's language."""
 from __future__ import annotations
 
 import re
 
 from markupsafe import Markup, escape
+
+from ..i18n import _, _l
 
 # A link runs to the next space or quote/angle bracket; trailing punctuation belongs to the sentence.
 URL = re.compile(r"""https?://[^\s<>"'`]+""", re.IGNORECASE)
@@ -29,3 +32,25 @@ def message_html(text: str | None) -> Markup:
         position = end
     parts.append(str(escape(text[position:])))
     return Markup("".join(parts).replace("\n", "<br>\n"))
+
+
+# Who did it, as a system line names their side (Message.system_text["side"] is the actor's kind).
+SYSTEM_SIDES = {"admin": _l("the platform team"), "store": _l("the store team"), "customer": _l("the customer")}
+
+
+def system_line(system_text: dict | None, content: str | None) -> str:
+    """A system message in the viewer's language, from its `system_text` (services/conversations/actions.py);
+    the stored English `content` for a line without one, or with a key this code does not know."""
+    if not isinstance(system_text, dict):
+        return content or ""
+    key, name, side = system_text.get("key"), str(system_text.get("name") or ""), system_text.get("side")
+    if side not in SYSTEM_SIDES:
+        return content or ""
+    side_label = str(SYSTEM_SIDES[side])
+    if key == "closed":
+        return _("Conversation closed by %(name)s (%(side)s).", name=name, side=side_label)
+    if key == "reopened":
+        return _("Conversation reopened by %(name)s (%(side)s).", name=name, side=side_label)
+    if key == "reopened_by_message":
+        return _("Conversation reopened by a new message from %(name)s (%(side)s).", name=name, side=side_label)
+    return content or ""

@@ -9,6 +9,7 @@ from wtforms.validators import Optional
 
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _, _l
 from ..services import saved_replies
 from . import admin, store
 from .forms import options, save_form
@@ -17,9 +18,9 @@ from .htmx import render_page
 
 class SavedReplyForm(FlaskForm):
     # Lengths and emptiness are the service's rules.
-    name = StringField("Name", validators=[Optional()])
-    language = SelectField("Language", choices=options(list(saved_replies.LANGUAGES.items())))
-    body = TextAreaField("Text", validators=[Optional()])
+    name = StringField(_l("Name"), validators=[Optional()])
+    language = SelectField(_l("Language"), choices=options(list(saved_replies.LANGUAGES.items())))
+    body = TextAreaField(_l("Text"), validators=[Optional()])
 
     def to_input(self) -> saved_replies.SavedReplyInput:
         return saved_replies.SavedReplyInput(
@@ -49,7 +50,7 @@ def _register(bp: Blueprint, portal: str) -> None:
         form = SavedReplyForm(language=request.args.get("language") or default_language or "en")
         submission = save_form(form, lambda: saved_replies.create_saved_reply(actor, form.to_input()))
         if submission.saved:
-            flash(f"Saved reply “{submission.result.name}” created.", "success")
+            flash(_("Saved reply “%(name)s” created.", name=submission.result.name), "success")
             return redirect(_index_url())
         return render_template("saved_replies/edit.html", layout=layout, form=form, reply=None,
                                placeholders=saved_replies.PLACEHOLDERS), submission.status
@@ -61,7 +62,7 @@ def _register(bp: Blueprint, portal: str) -> None:
         form = SavedReplyForm(obj=reply) if request.method == "GET" else SavedReplyForm()
         submission = save_form(form, lambda: saved_replies.update_saved_reply(actor, reply, form.to_input()))
         if submission.saved:
-            flash(f"Saved reply “{submission.result.name}” saved.", "success")
+            flash(_("Saved reply “%(name)s” saved.", name=submission.result.name), "success")
             return redirect(_index_url())
         return render_template("saved_replies/edit.html", layout=layout, form=form, reply=reply,
                                placeholders=saved_replies.PLACEHOLDERS), submission.status
@@ -74,9 +75,9 @@ def _register(bp: Blueprint, portal: str) -> None:
             name = reply.name
             saved_replies.delete_saved_reply(actor, reply)
             db.session.commit()
-            flash(f"Saved reply “{name}” deleted.", "success")
+            flash(_("Saved reply “%(name)s” deleted.", name=name), "success")
         else:
-            flash("The form expired: reload the page and try again.", "error")
+            flash(_("The form expired: reload the page and try again."), "error")
         return redirect(_index_url())
 
 

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
 from ..actors import current_actor
+from ..i18n import _, _l
 from ..services import store_settings
 from .forms import save_form
 from .htmx import render_page
@@ -13,7 +14,7 @@ from .store import bp
 
 
 class ConversationSettingsForm(FlaskForm):
-    show_staff_names = BooleanField("Show customers which team member is typing")
+    show_staff_names = BooleanField(_l("Show customers which team member is typing"))
 
 
 @bp.route("/settings/conversations", methods=["GET", "POST"])
@@ -25,6 +26,6 @@ def conversation_settings_page():
     submission = save_form(form, lambda: store_settings.update_conversation_settings(
         actor, show_staff_names=form.show_staff_names.data))
     if submission.saved:
-        flash("Conversation settings saved.", "success")
+        flash(_("Conversation settings saved."), "success")
         return redirect(url_for("store.conversation_settings_page"))
     return render_page("store/settings/conversations.html", "store/settings/conversations.html", form=form)

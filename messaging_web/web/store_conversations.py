@@ -7,6 +7,7 @@ from wtforms.validators import Optional
 
 from .. import access
 from ..actors import current_actor
+from ..i18n import _, _l
 from ..models import ConversationType
 from ..services import conversations
 from ..services.errors import NotFound, ValidationError
@@ -21,10 +22,10 @@ register_conversation_views(bp, PORTAL, prefix="/conversations")
 
 class StoreStartForm(StartForm):
     recipient = RadioField(
-        "To", default="customer",
-        choices=options([("customer", "A customer of this store"), ("platform", "The platform team")]),
+        _l("To"), default="customer",
+        choices=options([("customer", _l("A customer of this store")), ("platform", _l("The platform team"))]),
     )
-    customer_email = StringField("Customer's email", validators=[Optional()])
+    customer_email = StringField(_l("Customer's email"), validators=[Optional()])
 
 
 @bp.route("/conversations/new", methods=["GET", "POST"])
@@ -53,7 +54,9 @@ def _start(actor, form: StoreStartForm):
         customer = access.access_conversation_partner_customer(actor, None, form.customer_email.data or "")
     except NotFound:
         # A customer the store does not have is a mistake in the form, not a missing page.
-        raise ValidationError(f"{g.store.name} has no customer with this email.", field="customer_email") from None
+        raise ValidationError(
+            _("%(store)s has no customer with this email.", store=g.store.name), field="customer_email"
+        ) from None
     return conversations.start_conversation(
         actor, ConversationType.STORE_CUSTOMER, form.subject.data or "", form.content.data or "", customer=customer
     )

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from .. import access
 from ..actors import current_actor
+from ..i18n import _, _l
 from ..services.email import email_settings as wizard
 from ..services.email import provider_events
 from .forms import options, save_form
@@ -15,50 +16,51 @@ from .htmx import is_htmx, render_page
 from .rate_limits import email_settings_verify_limit
 from .store import bp
 
-STEPS = [("sender", "Sender"), ("provider", "Provider"), ("credentials", "Credentials"),
-         ("signature", "Signature"), ("verify", "Verification")]
+STEPS = [("sender", _l("Sender")), ("provider", _l("Provider")), ("credentials", _l("Credentials")),
+         ("signature", _l("Signature")), ("verify", _l("Verification"))]
 STEP_NAMES = [name for name, _label in STEPS]
 
 
 class SenderForm(FlaskForm):
-    from_email = EmailField("From address", validators=[DataRequired(), Length(max=255)])
-    from_name = StringField("From name", validators=[DataRequired(), Length(max=100)])
-    reply_to_email = EmailField("Reply-to address (optional)", validators=[Optional(), Length(max=255)])
+    from_email = EmailField(_l("From address"), validators=[DataRequired(), Length(max=255)])
+    from_name = StringField(_l("From name"), validators=[DataRequired(), Length(max=100)])
+    reply_to_email = EmailField(_l("Reply-to address (optional)"), validators=[Optional(), Length(max=255)])
 
 
 class ProviderForm(FlaskForm):
-    provider = RadioField("Provider", choices=options(wizard.PROVIDER_LABELS.items()),
-                          validators=[DataRequired(message="Choose a provider.")])
+    provider = RadioField(_l("Provider"), choices=options(wizard.PROVIDER_LABELS.items()),
+                          validators=[DataRequired(message=_l("Choose a provider."))])
 
 
 class CredentialsForm(FlaskForm):
-    smtp_host = StringField("SMTP server", validators=[Optional(), Length(max=255)])
-    smtp_port = IntegerField("Port", validators=[Optional()])
-    smtp_username = StringField("Username", validators=[Optional(), Length(max=255)])
-    smtp_password = PasswordField("Password", validators=[Optional(), Length(max=300)])
+    smtp_host = StringField(_l("SMTP server"), validators=[Optional(), Length(max=255)])
+    smtp_port = IntegerField(_l("Port"), validators=[Optional()])
+    smtp_username = StringField(_l("Username"), validators=[Optional(), Length(max=255)])
+    smtp_password = PasswordField(_l("Password"), validators=[Optional(), Length(max=300)])
     smtp_security = SelectField(
-        "Security", validate_choice=False, default="tls",
+        _l("Security"), validate_choice=False, default="tls",
         choices=options(
-            [("tls", "STARTTLS (port 587)"), ("ssl", "SSL/TLS (port 465)"), ("none", "None (not recommended)")]
+            [("tls", _l("STARTTLS (port 587)")), ("ssl", _l("SSL/TLS (port 465)")),
+             ("none", _l("None (not recommended)"))]
         ),
     )
-    sendgrid_api_key = PasswordField("SendGrid API key", validators=[Optional(), Length(max=300)])
+    sendgrid_api_key = PasswordField(_l("SendGrid API key"), validators=[Optional(), Length(max=300)])
     sendgrid_webhook_public_key = StringField(
-        "Event webhook verification key (optional)", validators=[Optional(), Length(max=500)]
+        _l("Event webhook verification key (optional)"), validators=[Optional(), Length(max=500)]
     )
-    mailgun_api_key = PasswordField("Mailgun API key", validators=[Optional(), Length(max=300)])
-    mailgun_domain = StringField("Sending domain", validators=[Optional(), Length(max=255)])
+    mailgun_api_key = PasswordField(_l("Mailgun API key"), validators=[Optional(), Length(max=300)])
+    mailgun_domain = StringField(_l("Sending domain"), validators=[Optional(), Length(max=255)])
     mailgun_webhook_signing_key = PasswordField(
-        "HTTP webhook signing key (optional)", validators=[Optional(), Length(max=300)]
+        _l("HTTP webhook signing key (optional)"), validators=[Optional(), Length(max=300)]
     )
     mailgun_region = SelectField(
-        "Region", validate_choice=False, default="us",
+        _l("Region"), validate_choice=False, default="us",
         choices=options([("us", "US (api.mailgun.net)"), ("eu", "EU (api.eu.mailgun.net)")]),
     )
-    ses_access_key_id = StringField("Access key id", validators=[Optional(), Length(max=100)])
-    ses_secret_access_key = PasswordField("Secret access key", validators=[Optional(), Length(max=300)])
-    ses_region = StringField("Region", validators=[Optional(), Length(max=50)])
-    ses_sns_topic_arn = StringField("SNS topic ARN for events (optional)", validators=[Optional(), Length(max=300)])
+    ses_access_key_id = StringField(_l("Access key id"), validators=[Optional(), Length(max=100)])
+    ses_secret_access_key = PasswordField(_l("Secret access key"), validators=[Optional(), Length(max=300)])
+    ses_region = StringField(_l("Region"), validators=[Optional(), Length(max=50)])
+    ses_sns_topic_arn = StringField(_l("SNS topic ARN for events (optional)"), validators=[Optional(), Length(max=300)])
 
     def to_credentials(self) -> wizard.Credentials:
         values = {name: self[name].data for name in wizard.Credentials.__annotations__}
@@ -68,12 +70,12 @@ class CredentialsForm(FlaskForm):
 
 
 class SignatureForm(FlaskForm):
-    signature_text = TextAreaField("Text signature", validators=[Optional(), Length(max=5000)])
-    signature_html = TextAreaField("HTML signature", validators=[Optional(), Length(max=20000)])
+    signature_text = TextAreaField(_l("Text signature"), validators=[Optional(), Length(max=5000)])
+    signature_html = TextAreaField(_l("HTML signature"), validators=[Optional(), Length(max=20000)])
 
 
 class VerifyForm(FlaskForm):
-    to_email = EmailField("Send the test email to", validators=[DataRequired(), Length(max=255)])
+    to_email = EmailField(_l("Send the test email to"), validators=[DataRequired(), Length(max=255)])
 
 
 def _store():
@@ -86,7 +88,9 @@ def _render(step: str, form, status: int = 200, push: bool = False, **context):
     context.update(
         step=step, steps=STEPS, form=form, settings=settings,
         allowed=wizard.allowed_providers(_store()), labels=wizard.PROVIDER_LABELS,
-        upgrade_explanation=wizard.UPGRADE_EXPLANATION,
+        # wizard.UPGRADE_EXPLANATION in the viewer's language.
+        upgrade_explanation=_("SendGrid, Mailgun and Amazon SES are part of the Business plan and above. "
+                              "Upgrade your plan to send through them; SMTP works on every plan."),
         hints=wizard.secret_hints(settings),
         webhook_urls={p: provider_events.webhook_url(p, g.store.slug) for p in provider_events.PROVIDERS},
     )

@@ -9,6 +9,7 @@ from wtforms.validators import Length, Optional
 
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _, _l
 from ..services import templates
 from ..services.errors import NotFound
 from .forms import options, save_form
@@ -25,21 +26,21 @@ from .template_editor import (
     template_language,
 )
 
-STATUS_CHOICES = [("", "All"), ("customized", "Customized"), ("default", "Platform default")]
+STATUS_CHOICES = [("", _l("All")), ("customized", _l("Customized")), ("default", _l("Platform default"))]
 
 
 class StoreTemplateListFilter(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search code or name", validators=[Optional(), Length(max=100)])
-    language = StringField("Language", validators=[Optional(), Length(max=5)])
-    status = SelectField("Status", choices=options(STATUS_CHOICES), validators=[Optional()])
+    q = StringField(_l("Search code or name"), validators=[Optional(), Length(max=100)])
+    language = StringField(_l("Language"), validators=[Optional(), Length(max=5)])
+    status = SelectField(_l("Status"), choices=options(STATUS_CHOICES), validators=[Optional()])
 
 
 class OverrideForm(PreviewFields):
-    name = StringField("Name (optional, for your team)", validators=[Optional(), Length(max=255)])
-    is_active = BooleanField("Active (send this version instead of the platform default)", default=True)
+    name = StringField(_l("Name (optional, for your team)"), validators=[Optional(), Length(max=255)])
+    is_active = BooleanField(_l("Active (send this version instead of the platform default)"), default=True)
 
     def to_input(self) -> templates.OverrideInput:
         return templates.OverrideInput(
@@ -79,7 +80,8 @@ def templates_edit(code: str, language: str):
         )
     submission = save_form(form, lambda: templates.save_store_override(g.store.id, base, form.to_input()))
     if submission.saved:
-        flash(f"Your version of “{base.name}” ({base.language}) is saved.", "success")
+        flash(_("Your version of “%(name)s” (%(language)s) is saved.", name=base.name, language=base.language),
+              "success")
         return redirect(url_for("store.templates_edit", code=base.code, language=base.language))
     return render_template(
         "store/templates/edit.html", form=form, base=base, override=override,
@@ -93,10 +95,11 @@ def templates_revert(code: str, language: str):
     base = templates.customizable_platform_template(code, template_language(language))
     override = templates.store_override(g.store.id, base.code, base.language)
     if override is None:
-        raise NotFound("No such template.")
+        raise NotFound(_("No such template."))
     templates.revert_template_override(override, author_name=current_actor().name)
     db.session.commit()
-    flash(f"“{base.name}” ({base.language}) is back to the platform default.", "success")
+    flash(_("“%(name)s” (%(language)s) is back to the platform default.", name=base.name, language=base.language),
+          "success")
     return redirect(url_for("store.templates_edit", code=base.code, language=base.language))
 
 

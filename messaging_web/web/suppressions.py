@@ -11,6 +11,7 @@ from wtforms.validators import Length, Optional
 from .. import access
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _, _l
 from ..models import SuppressionReason
 from ..services.email import suppression
 from . import admin, store
@@ -19,19 +20,26 @@ from .forms import options
 from .htmx import render_page
 
 PLATFORM = "platform"
+# What the pages call the stored values (suppression.REASON_LABELS and SCOPE_LABELS are their English words,
+# which the service also writes into rows' details).
+REASON_LABELS = {"hard_bounce": _l("Hard bounce"), "soft_bounces": _l("Soft bounces in a row"),
+                 "complaint": _l("Spam complaint"), "unsubscribe": _l("Unsubscribed")}
+SCOPE_LABELS = {"address": _l("every email (all stores)"), "all": _l("everything this store sends"),
+                "marketing": _l("marketing emails"), "conversations": _l("conversation emails")}
+ACTION_LABELS = {"added": _l("added"), "removed": _l("removed")}
 
 
 class SuppressionFilterForm(PagedFilterForm):
-    q = SearchField("Search address", validators=[Optional(), Length(max=200)])
+    q = SearchField(_l("Search address"), validators=[Optional(), Length(max=200)])
     reason = SelectField(
-        "Reason", validators=[Optional()],
-        choices=options([("", "Any reason")] + [(r, suppression.REASON_LABELS[r]) for r in SuppressionReason.values()]),
+        _l("Reason"), validators=[Optional()],
+        choices=options([("", _l("Any reason"))] + [(r, REASON_LABELS.get(r, r)) for r in SuppressionReason.values()]),
     )
     # Admins: every list, the platform-wide one, or one store's (its name, or its id from links): no picker of
     # every store, which at a thousand stores costs more than the page.
-    list = SelectField("List", validators=[Optional()],
-                       choices=options([("", "Every list"), (PLATFORM, "Platform-wide (bounces)")]))
-    store = SearchField("Store", validators=[Optional(), Length(max=200)])
+    list = SelectField(_l("List"), validators=[Optional()],
+                       choices=options([("", _l("Every list")), (PLATFORM, _l("Platform-wide (bounces)"))]))
+    store = SearchField(_l("Store"), validators=[Optional(), Length(max=200)])
 
     def filters(self) -> suppression.SuppressionFilters:
         valid = self.validate()
@@ -55,7 +63,7 @@ def _register(bp: Blueprint, portal: str) -> None:
         page = suppression.search_suppressions(form.filters(), page=form.page_number(),
                                                per_page=current_app.config["PAGE_SIZE"], only_store_id=only_store_id)
         return render_page("suppressions/index.html", "suppressions/_results.html", layout=layout, form=form,
-                           page=page, reasons=suppression.REASON_LABELS, scopes=suppression.SCOPE_LABELS,
+                           page=page, reasons=REASON_LABELS, scopes=SCOPE_LABELS,
                            only_store_id=only_store_id)
 
     @bp.route("/suppressions/<int:suppression_id>/remove", methods=["GET", "POST"], endpoint="suppressions_remove")
@@ -65,14 +73,14 @@ def _register(bp: Blueprint, portal: str) -> None:
         index_url = url_for(f"{portal}.suppressions_index")
         if request.method == "POST":
             if not FlaskForm().validate_on_submit():
-                flash("The form expired: reload the page and try again.", "error")
+                flash(_("The form expired: reload the page and try again."), "error")
                 return redirect(index_url)
             suppression.remove(row, actor=actor.name, actor_user_id=actor.id)
             db.session.commit()
-            flash(f"{row.email} is off the list: it will receive these emails again.", "success")
+            flash(_("%(address)s is off the list: it will receive these emails again.", address=row.email), "success")
             return redirect(index_url)
         return render_template("suppressions/remove.html", layout=layout, row=row,
-                               reasons=suppression.REASON_LABELS, scopes=suppression.SCOPE_LABELS,
+                               reasons=REASON_LABELS, scopes=SCOPE_LABELS, actions=ACTION_LABELS,
                                history=suppression.audit_of(row.email,
                                                             only_store_id=access.suppression_lists_of(actor)))
 

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..i18n import _l
 from ..services import template_catalog, templates
 from ..services.errors import NotFound, ValidationError
 from .portal import int_arg
@@ -19,11 +20,11 @@ LIST_PAGE_SIZES = (10, 25, 50, 100)
 class PreviewFields(FlaskForm):
     """The editor's text and sample values; what the live preview and a test send render."""
 
-    subject = StringField("Subject", validators=[DataRequired(), Length(max=500)])
-    body_html = TextAreaField("HTML body", validators=[DataRequired()])
-    body_text = TextAreaField("Text body (leave empty to derive it from the HTML)", validators=[Optional()])
-    sample = TextAreaField("Sample values for the preview (JSON)", validators=[Optional()])
-    note = StringField("Note for the history (optional)", validators=[Optional(), Length(max=500)])
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=500)])
+    body_html = TextAreaField(_l("HTML body"), validators=[DataRequired()])
+    body_text = TextAreaField(_l("Text body (leave empty to derive it from the HTML)"), validators=[Optional()])
+    sample = TextAreaField(_l("Sample values for the preview (JSON)"), validators=[Optional()])
+    note = StringField(_l("Note for the history (optional)"), validators=[Optional(), Length(max=500)])
 
     def sample_values(self) -> dict | None:
         """The sample values for the trial render on save; None (the shipped ones) when they do not parse."""

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 
 from ..actors import current_actor
 from ..extensions import db
+from ..i18n import _
 from ..models import EmailTemplate
 from ..services import templates
 from ..services.errors import ValidationError
@@ -87,7 +88,7 @@ def _version_preview(scope: HistoryScope, version_id: int):
 
 def _restore(scope: HistoryScope, version_id: int):
     if not FlaskForm().validate_on_submit():
-        flash("The form expired: reload the page and try again.", "error")
+        flash(_("The form expired: reload the page and try again."), "error")
         return redirect(scope.url("history"))
     actor = current_actor()
     try:
@@ -97,10 +98,10 @@ def _restore(scope: HistoryScope, version_id: int):
             templates.restore_store_version(scope.store_id, scope.base, version_id, author_name=actor.name)
     except ValidationError as exc:
         db.session.rollback()
-        flash(f"This version cannot be restored: {exc.message}", "error")
+        flash(_("This version cannot be restored: %(reason)s", reason=exc.message), "error")
         return redirect(scope.url("history"))
     db.session.commit()
-    flash("The version is restored: it is the current one now (the previous one stays in the history).", "success")
+    flash(_("The version is restored: it is the current one now (the previous one stays in the history)."), "success")
     return redirect(scope.url("history"))
 
 

@@ -91,4 +91,4 @@ def sign_in(page, login_path: str, email: str, password: str = demo.DEMO_PASSWOR
     page.goto(login_path)
     page.fill("#email", email)
     page.fill("#password", password)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")

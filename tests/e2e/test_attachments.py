@@ -12,10 +12,10 @@ WAIT_MS = 15_000
 
 
 def open_order_thread(page) -> None:
-    sign_in(page, "/inbox/lumiere/login", "alice@customer.example")
-    page.wait_for_url("**/inbox/lumiere/")
+    sign_in(page, "/inbox/alpine/login", "alice@customer.example")
+    page.wait_for_url("**/inbox/alpine/")
     page.click("text=Where is my order #1042?")
-    page.wait_for_url("**/inbox/lumiere/conversations/*")
+    page.wait_for_url("**/inbox/alpine/conversations/*")
 
 
 def drop_file(page, name: str, data: bytes, mime: str) -> None:

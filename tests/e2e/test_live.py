@@ -7,6 +7,7 @@ import time
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.test_conversations import start_as_customer
 
 
 def open_thread(page, login: str, email: str, inbox: str, subject: str) -> None:
@@ -17,13 +18,7 @@ def open_thread(page, login: str, email: str, inbox: str, subject: str) -> None:
 
 
 def start_thread(page, subject: str, content: str) -> None:
-    sign_in(page, "/inbox/alpine/login", "alice@customer.example")
-    page.wait_for_url("**/inbox/alpine/")
-    page.click("text=New conversation")
-    page.fill("#subject", subject)
-    page.fill("#content", content)
-    page.click("button[type=submit]:has-text('Send')")
-    page.wait_for_url("**/inbox/alpine/conversations/*")
+    start_as_customer(page, subject, content)
     page.wait_for_selector("body[data-live=connected]")
 
 

@@ -24,9 +24,12 @@ def test_customer_signs_in_to_the_inbox_and_out_again(page):
     assert "Boutique Lumière" in page.locator("h1").inner_text()
     page.set_viewport_size({"width": 390, "height": 800})
     screenshot(page, "customer-home-phone")
-    page.click("text=Sign out")
+    # A customer of a French store who chose no language reads its inbox in French, and still does once out.
+    assert page.locator("html").get_attribute("lang") == "fr"
+    page.click("text=Se déconnecter")
     page.wait_for_url("**/inbox/lumiere/login")
-    assert "You are signed out." in page.content()
+    assert "Vous êtes déconnecté." in page.content()
+    assert page.locator("html").get_attribute("lang") == "fr"
 
 
 def test_wrong_password_shows_a_clear_message(page):

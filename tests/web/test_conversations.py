@@ -316,6 +316,45 @@ def test_close_and_reopen_from_the_store_show_in_the_thread(signed_in, shop, thr
     assert "This conversation was closed on" not in page and "Conversation reopened by Team Member" in page
 
 
+def test_a_system_line_is_read_in_each_viewers_language_and_stored_in_english_with_its_data(
+        app, signed_in, shop, threads):
+    from messaging_web.models import Customer
+    from messaging_web.models.base import utcnow
+
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Mon colis")
+    threads.close(shop["team"], tid)
+    with app.app_context():
+        line = db.session.scalar(sa.select(Message).where(Message.conversation_id == tid,
+                                                          Message.is_system_message.is_(True)))
+        # The English words stay for emails and exports; the data lets each viewer read it in their language.
+        assert line.content == "Conversation closed by Team Member (the store team)."
+        assert line.system_text == {"key": "closed", "name": "Team Member", "side": "store"}
+        customer = db.session.get(Customer, shop["customer"].id)
+        customer.preferred_language, customer.language_saved_at = "fr", utcnow()
+        db.session.commit()
+    english = signed_in(shop["team"]).get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    assert "Conversation closed by Team Member (the store team)." in english
+    french_client = app.test_client()
+    sign_in(french_client, shop["customer"])
+    french = french_client.get(f"/inbox/north/conversations/{tid}").get_data(as_text=True)
+    assert "Conversation fermée par Team Member (l’équipe de la boutique)." in french
+    assert "Conversation closed by" not in french
+    # The inbox shows it as the last message, in French too.
+    inbox = french_client.get("/inbox/north/").get_data(as_text=True)
+    assert "Conversation fermée par Team Member (l’équipe de la boutique)." in inbox
+
+
+def test_a_system_line_without_its_data_shows_its_stored_words(app, signed_in, shop, threads):
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
+    threads.close(shop["team"], tid)
+    with app.app_context():
+        db.session.execute(sa.update(Message).where(Message.conversation_id == tid, Message.is_system_message.is_(True))
+                           .values(system_text=None, content="Closed long ago by Team Member."))
+        db.session.commit()
+    page = signed_in(shop["team"]).get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    assert "Closed long ago by Team Member." in page
+
+
 def test_customer_sees_a_closed_thread_and_reopens_it_by_writing(signed_in, shop, threads):
     tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
     threads.close(shop["team"], tid)

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
+from babel.numbers import format_decimal
 from flask import current_app
 from sqlalchemy.orm.util import identity_key
 
 from ...access import ThreadHead
 from ...actors import Actor
 from ...extensions import db
+from ...i18n import _l, current_language
 from ...models import (
     CONVERSATION_TYPES_SEEN,
     CONVERSATION_TYPES_STARTED,
@@ -71,20 +73,20 @@ def start_conversation(
 
 def _parties(actor: Actor, kind: ConversationType, store: Store | None, customer: Customer | None):
     if kind not in CONVERSATION_TYPES_STARTED[actor.participant_type]:
-        raise PermissionDenied("You cannot start this kind of conversation.")
+        raise PermissionDenied(_l("You cannot start this kind of conversation."))
     if kind is ConversationType.STORE_CUSTOMER:
         if actor.is_customer:
             return actor.store_id, actor.id
         if customer is None or customer.store_id != actor.store_id:
-            raise ValidationError("Choose one of your store's customers.", field="customer")
+            raise ValidationError(_l("Choose one of your store's customers."), field="customer")
         return actor.store_id, customer.id
     if kind is ConversationType.ADMIN_STORE:
         store_id = actor.store_id if actor.is_store_user else (store.id if store is not None else None)
         if store_id is None:
-            raise ValidationError("Choose a store.", field="store")
+            raise ValidationError(_l("Choose a store."), field="store")
         return store_id, None
     if customer is None:
-        raise ValidationError("Choose a customer.", field="customer")
+        raise ValidationError(_l("Choose a customer."), field="customer")
     return customer.store_id, customer.id
 
 
@@ -178,13 +180,19 @@ def participant_row(actor: Actor, conversation: Conversation | ThreadHead) -> Co
 def clean_content(content: str | None) -> str:
     text = (content or "").replace("\r\n", "\n").strip()
     if not text:
-        raise ValidationError("Write a message first: an empty message cannot be sent.", field="content")
+        raise ValidationError(_l("Write a message first: an empty message cannot be sent."), field="content")
     limit = current_app.config["MESSAGE_MAX_LENGTH"]
     if len(text) > limit:
-        raise ValidationError(
-            f"The message is too long: {len(text):,} characters, at most {limit:,} are allowed.", field="content"
-        )
+        raise ValidationError(_l(
+            "The message is too long: %(length)s characters, at most %(limit)s are allowed.",
+            length=_number(len(text)), limit=_number(limit),
+        ), field="content")
     return text
+
+
+def _number(value: int) -> str:
+    """A count as the viewer's language writes it (10,001 / 10 001 / 10.001)."""
+    return format_decimal(value, locale=current_language())
 
 
 def _clean_subject(subject: str | None) -> str:
@@ -199,9 +207,10 @@ def _clean_subject(subject: str | None) -> str:
         # Broken up, it is no encoded word any more and reads as the plain text it is.
         text = text.replace("=?", "= ?")
     if not text:
-        raise ValidationError("Give the conversation a subject.", field="subject")
+        raise ValidationError(_l("Give the conversation a subject."), field="subject")
     if len(text) > SUBJECT_MAX_LENGTH:
-        raise ValidationError(f"The subject is too long: at most {SUBJECT_MAX_LENGTH} characters.", field="subject")
+        raise ValidationError(_l("The subject is too long: at most %(limit)s characters.", limit=SUBJECT_MAX_LENGTH),
+                              field="subject")
     return text
 
 
@@ -219,7 +228,7 @@ def post_message(actor: Actor, conversation: Conversation, content: str, files: 
     content = clean_content(content) if not files or (content or "").strip() else ""
     staged = attachments.stage_uploads(files) if files else []
     if conversation.is_closed:
-        _reopen(actor, conversation, reason="reopened by a new message from")
+        _reopen(actor, conversation, reason="reopened by a new message from", key="reopened_by_message")
     now = utcnow()
     # The conversation row is locked first, so message ids follow commit order within a thread
     # (pollers asking for "after id N" miss nothing) and concurrent posters queue here.
@@ -305,12 +314,16 @@ def _bump_statement() -> sa.Update:
     )
 
 
-def _system_message(actor: Actor, conversation: Conversation, content: str) -> Message:
-    """A line such as 'Closed by ...': counted in the thread, but neither unread nor emailed."""
+def _system_message(actor: Actor, conversation: Conversation, content: str, key: str) -> Message:
+    """A line such as 'Closed by ...': counted in the thread, but neither unread nor emailed.
+
+    `content` keeps the English words (emails, exports); `system_text` the same line as data, which each
+    viewer reads in their own language (web/message_text.system_line)."""
     now = utcnow()
     _bump_conversation(conversation.id, now)
     message = Message(
         conversation_id=conversation.id, sender_type=actor.participant_type, sender_id=actor.id, content=content,
+        system_text={"key": key, "name": actor.name, "side": actor.kind},
         is_system_message=True, is_deleted=False, created_at=now, updated_at=now,
     )
     db.session.add(message)
@@ -410,7 +423,7 @@ def update_reader_settings(
 
 def close_conversation(actor: Actor, conversation: Conversation) -> Conversation:
     if actor.is_customer:
-        raise PermissionDenied("Only the store or the platform team can close a conversation.")
+        raise PermissionDenied(_l("Only the store or the platform team can close a conversation."))
     if conversation.is_closed:
         return conversation
     now = utcnow()
@@ -418,25 +431,25 @@ def close_conversation(actor: Actor, conversation: Conversation) -> Conversation
     conversation.closed_at = now
     conversation.closed_by_type = actor.participant_type
     conversation.closed_by_id = actor.id
-    _system_message(actor, conversation, f"Conversation closed by {_who(actor)}.")
+    _system_message(actor, conversation, f"Conversation closed by {_who(actor)}.", "closed")
     db.session.flush()
     return conversation
 
 
 def reopen_conversation(actor: Actor, conversation: Conversation) -> Conversation:
     if actor.is_customer:
-        raise PermissionDenied("Only the store or the platform team can reopen a conversation.")
+        raise PermissionDenied(_l("Only the store or the platform team can reopen a conversation."))
     if conversation.is_closed:
-        _reopen(actor, conversation, reason="reopened by")
+        _reopen(actor, conversation, reason="reopened by", key="reopened")
     return conversation
 
 
-def _reopen(actor: Actor, conversation: Conversation, reason: str) -> None:
+def _reopen(actor: Actor, conversation: Conversation, reason: str, key: str) -> None:
     conversation.is_closed = False
     conversation.closed_at = None
     conversation.closed_by_type = None
     conversation.closed_by_id = None
-    _system_message(actor, conversation, f"Conversation {reason} {_who(actor)}.")
+    _system_message(actor, conversation, f"Conversation {reason} {_who(actor)}.", key)
     db.session.flush()
 
 
@@ -444,7 +457,7 @@ def delete_message(actor: Actor, message: Message) -> Message:
     """Soft delete by its sender or an admin: others see 'message deleted', admins keep the original."""
     is_sender = message.sender_type == actor.participant_type and message.sender_id == actor.id
     if message.is_system_message or not (is_sender or actor.is_admin):
-        raise PermissionDenied("You can delete only your own messages.")
+        raise PermissionDenied(_l("You can delete only your own messages."))
     if not message.is_deleted:
         message.is_deleted = True
         message.deleted_at = utcnow()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from ... import access
 from ...actors import Actor
 from ...extensions import db
+from ...i18n import _
 from ...models import (
     Conversation,
     ConversationParticipant,
@@ -55,6 +56,7 @@ class InboxRow(NamedTuple):
     preview: str
     preview_sender_type: ParticipantType | None
     muted: bool
+    preview_system_text: dict | None = None  # the last message is a system line: shown in the viewer's language
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def _inbox_shape(
             sa.func.substr(last.content, sa.literal_column("1"), sa.literal_column(str(PREVIEW_LENGTH + 1)))
             .label("preview"),
             last.is_deleted.label("preview_deleted"), last.sender_type.label("preview_sender_type"),
-            muted.label("muted"),
+            muted.label("muted"), last.system_text.label("preview_system_text"),
             *nav_badges.badge_columns(kind),
         )
         .select_from(Conversation)
@@ -242,19 +244,19 @@ def _inbox_row(actor: Actor, r) -> InboxRow:
     # inbox takes 0.6 ms less per page (min 2.6 vs 3.2 ms) than with the Row's attribute lookups.
     (
         id_, subject, kind, is_closed, last_message_at, message_count, store_name, customer_name, unread_count,
-        preview, preview_deleted, preview_sender_type, muted,
-    ) = r[:13]
+        preview, preview_deleted, preview_sender_type, muted, preview_system_text,
+    ) = r[:14]
     if preview_deleted:
-        preview = "Message deleted"
+        preview = _("Message deleted")
     else:
         # Text is required unless files come with it: an empty message is one of files only.
-        preview = " ".join((preview or "").split()) or "(sent a file)"
+        preview = " ".join((preview or "").split()) or _("(sent a file)")
         if len(preview) > PREVIEW_LENGTH:
             preview = preview[: PREVIEW_LENGTH - 1] + "…"
     return InboxRow(
         id_, subject, kind, is_closed, last_message_at, message_count,
         counterpart_name(actor, kind, store_name, customer_name), unread_count, preview, preview_sender_type,
-        bool(muted),
+        bool(muted), preview_system_text if not preview_deleted else None,
     )
 
 
@@ -262,11 +264,11 @@ def counterpart_name(actor: Actor, kind: ConversationType, store_name: str | Non
     """'The other side' of a thread as the reader sees it."""
     if actor.is_admin:
         if kind is ConversationType.ADMIN_STORE:
-            return store_name or "Store"
+            return store_name or _("Store")
         return f"{customer_name} ({store_name})"
     if actor.is_store_user:
-        return "Platform team" if kind is ConversationType.ADMIN_STORE else (customer_name or "Customer")
-    return "Platform team" if kind is ConversationType.ADMIN_CUSTOMER else (store_name or "Store")
+        return _("Platform team") if kind is ConversationType.ADMIN_STORE else (customer_name or _("Customer"))
+    return _("Platform team") if kind is ConversationType.ADMIN_CUSTOMER else (store_name or _("Store"))
 
 
 def unread_total(actor: Actor) -> int:

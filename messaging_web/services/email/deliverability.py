@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ...extensions import db
+from ...i18n import _l
 from ...models import NotificationPriority, NotificationType, Store
 from ...models.base import utcnow
-from .. import notifications
+from .. import notification_texts, notifications
 from . import email_stats
 
 WINDOWS = (7, 30)
@@ -43,12 +44,12 @@ class RateWarning:
     days: int
 
     @property
-    def advice(self) -> str:
+    def advice(self):
         if self.what == "complaint rate":
-            return ("Send marketing emails only to people who asked for them, make the unsubscribe link easy to "
-                    "find, and stop mailing addresses that have not opened anything in months.")
-        return ("Remove old or typed-in addresses you have not confirmed, and ask customers to confirm their "
-                "address when they sign up.")
+            return _l("Send marketing emails only to people who asked for them, make the unsubscribe link easy to "
+                      "find, and stop mailing addresses that have not opened anything in months.")
+        return _l("Remove old or typed-in addresses you have not confirmed, and ask customers to confirm their "
+                  "address when they sign up.")
 
 
 def store_rates(store_id: int, days: int) -> Rates:
@@ -77,6 +78,9 @@ def warnings_for(store_id: int) -> list[RateWarning]:
     return sorted(found, key=lambda w: (w.level != CRITICAL, w.days))
 
 
+_RATE_PHRASES = {"complaint rate": "complaint_rate", "hard bounce rate": "bounce_rate"}
+
+
 def check_store(store_id: int) -> None:
     """After a bounce or a complaint: tell the platform's admins when the store crosses a threshold, once per
     store and level while that notice is unread."""
@@ -88,11 +92,16 @@ def check_store(store_id: int) -> None:
         at_level = [w for w in found if w.level == level]
         if not at_level:
             continue
-        lines = "; ".join(f"{w.what} {w.rate:.2f}% over {w.days} days (threshold {w.threshold:g}%)" for w in at_level)
+        rates = [  # as ratios (0.004), shown as percentages in the reader's language
+            notification_texts.phrase(
+                "rate_over_threshold", what=notification_texts.phrase(_RATE_PHRASES[w.what]),
+                rate=w.rate / 100, days=w.days, threshold=w.threshold / 100,
+            )
+            for w in at_level
+        ]
         notifications.raise_admin_notification_once(
-            NotificationType.STORE_ISSUE, f"{store.name}: deliverability {level}"[:200],
-            f"{store.name}'s {lines}. Providers suspend senders above these rates; the store's home page shows "
-            "it what to do.",
+            NotificationType.STORE_ISSUE,
+            text=notification_texts.text(f"deliverability_{level}", store=store.name, rates=rates),
             priority=NotificationPriority.CRITICAL if level == CRITICAL else NotificationPriority.HIGH,
             action_url=f"/admin/email-log/analytics?store={store_id}",
             metadata={"store_id": store_id, "kind": "deliverability", "level": level},

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ... import structured_logs
 from ...extensions import AnySession, db
+from ...i18n import _l
 from ...models import (
     EmailLog,
     EmailStatus,
@@ -33,6 +34,7 @@ from ...models import (
     StoreEmailSettings,
 )
 from ...models.base import utcnow
+from .. import notification_texts
 from ..errors import ValidationError
 from ..notifications import raise_admin_notification
 from ..secrets import SecretUnreadable
@@ -478,18 +480,22 @@ def _record(session: AnySession, row: EmailLog, outcome: DeliveryError | None, m
             report.retrying.append((row.id, row.next_attempt_at))
             return
         message = f"Gave up after {row.retry_count} attempts: {outcome.message}."
+        reason: dict | str = notification_texts.phrase("gave_up", num=row.retry_count, error=outcome.message)
     elif isinstance(outcome, AmbiguousDelivery):
         row.delivery_ambiguous = True
         message = (f"Not confirmed: {outcome.message}. It was not resent automatically, so that the recipient "
                    "does not get it twice; resend it from the email log if it did not arrive.")
+        reason = notification_texts.phrase("not_confirmed", error=outcome.message)
     else:
-        message = f"{outcome.message[:1].upper()}{outcome.message[1:]}."
-    mark_failed(session, row, message, notify=not interactive, now=now)
+        message = reason = f"{outcome.message[:1].upper()}{outcome.message[1:]}."  # the provider's words
+    mark_failed(session, row, message, notify=not interactive, now=now, reason=reason)
     report.failed.append(row.id)
 
 
 def mark_failed(session: AnySession, row: EmailLog, message: str, *, notify: bool = True,
-                now: dt.datetime | None = None) -> None:
+                now: dt.datetime | None = None, reason: dict | str | None = None) -> None:
+    """`message` (English) goes in the email log; the admin notification says `reason` (a
+    notification_texts.phrase, shown in the admin's language, or outside English), by default `message`."""
     row.status = EmailStatus.FAILED.value
     row.error_message = message
     row.next_attempt_at = None
@@ -499,8 +505,11 @@ def mark_failed(session: AnySession, row: EmailLog, message: str, *, notify: boo
     if notify:
         raise_admin_notification(
             NotificationType.STORE_ISSUE if row.store_id else NotificationType.SYSTEM_ALERT,
-            f"Email to {row.recipient_email} could not be sent",
-            f"{row.template_code or 'Email'} #{row.id}: {message}",
+            text=notification_texts.text(
+                "email_not_sent" if row.template_code else "email_not_sent_untemplated",
+                recipient=row.recipient_email, template=row.template_code, id=row.id,
+                reason=message if reason is None else reason,
+            ),
             priority=NotificationPriority.HIGH if row.delivery_ambiguous else NotificationPriority.NORMAL,
             action_url=f"/admin/email-log/{row.id}",
             action_required=True,
@@ -557,6 +566,7 @@ def sweep(now: dt.datetime | None = None, limit: int = 1000) -> SweepReport:
                 "Not confirmed: the worker sending this email stopped before recording the outcome; it may have "
                 "been delivered. Resend it from the email log if it did not arrive.",
                 notify=_purpose(row) not in INTERACTIVE_PURPOSES, now=now,
+                reason=notification_texts.phrase("worker_stopped"),
             )
         handoff_cutoff = now - dt.timedelta(seconds=_settings("EMAIL_SWEEP_AFTER_SECONDS"))
         lost = session.scalars(
@@ -571,7 +581,7 @@ def sweep(now: dt.datetime | None = None, limit: int = 1000) -> SweepReport:
 def requeue_failed(row: EmailLog) -> None:
     """An admin's decision to send a failed (or ambiguous) email again, in the caller's transaction."""
     if row.status != EmailStatus.FAILED.value:
-        raise ValidationError("Only a failed email can be sent again.")
+        raise ValidationError(_l("Only a failed email can be sent again."))
     row.status = EmailStatus.PENDING.value
     row.retry_count = 0
     row.next_attempt_at = None

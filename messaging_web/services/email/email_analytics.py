@@ -15,11 +15,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ...extensions import db
+from ...i18n import _l
 from ...models import Store
 from ...models.base import utcnow
 from ...models.email_stats import STAGES
 from ..pagination import Page, clamp_page, like_pattern
 from .email_stats import summed, summed_per_store
+
+# What the report names rows by when they are not one store (lazy: in the reader's language).
+ALL_STORES = _l("All stores and the platform")
+PLATFORM_ONLY = _l("Platform (no store)")
 
 PERIODS = (7, 30, 90)
 PLATFORM_KEY = 0  # the roll-up's store key of the platform's own emails
@@ -28,7 +33,7 @@ CHART_SERIES = ("sent", "delivered", "opened", "clicked", "bounced", "complained
 
 @dataclass(frozen=True)
 class Figures:
-    label: str
+    label: str  # a store's name, or a lazy string (ALL_STORES, PLATFORM_ONLY)
     store_id: int | None  # None: the platform's own emails, or a total
     queued: int = 0
     sent: int = 0
@@ -71,7 +76,7 @@ def _figures(row, label: str, store_id: int | None) -> Figures:
     return Figures(label, store_id, **counts, sent_reporting=int(row.sent_reporting or 0))
 
 
-def totals(*, days: int, store_key: int | None = None, label: str = "All stores and the platform") -> Figures:
+def totals(*, days: int, store_key: int | None = None, label=ALL_STORES) -> Figures:
     row = db.session.execute(summed((), since=_since(days), store_key=store_key)).one()
     return _figures(row, label, store_key or None)
 
@@ -101,11 +106,12 @@ def by_category(*, days: int, store_key: int | None = None) -> list[Figures]:
     return sorted(found, key=lambda f: (-f.queued, f.label))
 
 
-def store_label(store_key: int) -> str:
+def store_label(store_key: int):
     """The name a store's figures go by (the platform's own emails have store key 0)."""
     if not store_key:
-        return "Platform (no store)"
-    return db.session.scalar(sa.select(Store.name).where(Store.id == store_key)) or f"Store #{store_key} (deleted)"
+        return PLATFORM_ONLY
+    name = db.session.scalar(sa.select(Store.name).where(Store.id == store_key))
+    return name or _l("Store #%(id)s (deleted)", id=store_key)
 
 
 def by_store(*, days: int, search: str = "", page: int = 1, per_page: int = 25) -> Page:
@@ -125,7 +131,7 @@ def by_store(*, days: int, search: str = "", page: int = 1, per_page: int = 25) 
         page = clamp_page(page, total, per_page)
         rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
     total = rows[0].total if rows else 0
-    items = [_figures(row, row.name or "Platform (no store)", row.store_key or None) for row in rows]
+    items = [_figures(row, row.name or PLATFORM_ONLY, row.store_key or None) for row in rows]
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
@@ -154,4 +160,4 @@ def platform_report(*, days: int, store_key: int | None, search: str, page: int,
     if store_key is not None:
         return report(days=days, store_key=store_key, label=store_label(store_key))
     stores = by_store(days=days, search=search, page=page, per_page=per_page)
-    return report(days=days, store_key=None, label="All stores and the platform", stores=stores)
+    return report(days=days, store_key=None, label=ALL_STORES, stores=stores)

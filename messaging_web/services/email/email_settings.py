@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ...extensions import db
+from ...i18n import _l
 from ...models import EmailProvider, Store, StoreEmailSettings
 from ...models.base import utcnow
 from ..errors import PermissionDenied, ValidationError
@@ -27,8 +28,60 @@ SECRET_FIELDS_BY_PROVIDER = {
     "smtp": ("smtp_password",), "sendgrid": ("sendgrid_api_key",), "mailgun": ("mailgun_api_key",),
     "ses": ("ses_secret_access_key",),
 }
-UPGRADE_EXPLANATION = ("SendGrid, Mailgun and Amazon SES are part of the Business plan and above. "
-                       "Upgrade your plan to send through them; SMTP works on every plan.")
+UPGRADE_EXPLANATION = _l("SendGrid, Mailgun and Amazon SES are part of the Business plan and above. "
+                         "Upgrade your plan to send through them; SMTP works on every plan.")
+# A missing secret of the chosen provider, by field.
+_ENTER_SECRET = {
+    "smtp_password": _l("Enter the password."),
+    "sendgrid_api_key": _l("Enter the sendgrid api key."),
+    "mailgun_api_key": _l("Enter the mailgun api key."),
+    "ses_secret_access_key": _l("Enter the secret access key."),
+}
+
+
+def _header_problem(exc: UnsafeHeader, what: str):
+    """The refusal of a sender field, in the reader's language (the English of `exc` is the logs')."""
+    reason = exc.detail
+    messages = {
+        "sender address": {
+            "encoding": _l("The sender address contains an encoded word that cannot be read."),
+            "line_break": _l("The sender address must not contain line breaks or NUL characters."),
+            "missing": _l("The sender address is missing."),
+            "not_one": _l("The sender address must be exactly one email address."),
+            "invalid": _l("The sender address is not a valid email address: %(reason)s", reason=reason),
+        },
+        "reply-to address": {
+            "encoding": _l("The reply-to address contains an encoded word that cannot be read."),
+            "line_break": _l("The reply-to address must not contain line breaks or NUL characters."),
+            "missing": _l("The reply-to address is missing."),
+            "not_one": _l("The reply-to address must be exactly one email address."),
+            "invalid": _l("The reply-to address is not a valid email address: %(reason)s", reason=reason),
+        },
+        "sender name": {
+            "encoding": _l("The sender name contains an encoded word that cannot be read."),
+            "line_break": _l("The sender name must not contain line breaks or NUL characters."),
+        },
+        "username": {
+            "encoding": _l("The username contains an encoded word that cannot be read."),
+            "line_break": _l("The username must not contain line breaks or NUL characters."),
+        },
+    }
+    kind = "encoding" if exc.kind == "charset" else exc.kind
+    return messages.get(what, {}).get(kind) or str(exc)
+
+
+def _empty(what: str):
+    return {"sender name": _l("The sender name is empty."), "username": _l("The username is empty.")}.get(
+        what, f"The {what} is empty."
+    )
+
+
+def _too_long(what: str, max_length: int):
+    if what == "sender name":
+        return _l("The sender name is longer than %(num)d characters.", num=max_length)
+    if what == "username":
+        return _l("The username is longer than %(num)d characters.", num=max_length)
+    return f"The {what} is longer than {max_length} characters."
 
 
 def settings_for(store: Store) -> StoreEmailSettings | None:
@@ -52,7 +105,7 @@ def _address(value: str | None, field: str, what: str, required: bool = True) ->
     try:
         return normalise_address(value, what)
     except UnsafeHeader as exc:
-        raise ValidationError(str(exc), field=field) from None
+        raise ValidationError(_header_problem(exc, what), field=field) from None
 
 
 @overload
@@ -63,14 +116,14 @@ def _text(value: str | None, field: str, what: str, max_length: int, required: b
     value = (value or "").strip()
     if not value:
         if required:
-            raise ValidationError(f"The {what} is empty.", field=field)
+            raise ValidationError(_empty(what), field=field)
         return None
     try:
         check_header_text(value, what)
     except UnsafeHeader as exc:
-        raise ValidationError(str(exc), field=field) from None
+        raise ValidationError(_header_problem(exc, what), field=field) from None
     if len(value) > max_length:
-        raise ValidationError(f"The {what} is longer than {max_length} characters.", field=field)
+        raise ValidationError(_too_long(what, max_length), field=field)
     return value
 
 
@@ -101,7 +154,7 @@ def save_sender(store: Store, from_email: str, from_name: str, reply_to_email: s
 
 def save_provider(store: Store, settings: StoreEmailSettings, provider: str) -> StoreEmailSettings:
     if provider not in EmailProvider.values():
-        raise ValidationError("Choose a provider.", field="provider")
+        raise ValidationError(_l("Choose a provider."), field="provider")
     if provider not in allowed_providers(store):
         raise PermissionDenied(UPGRADE_EXPLANATION)
     if settings.provider != provider:
@@ -139,15 +192,15 @@ def save_credentials(store: Store, settings: StoreEmailSettings, data: Credentia
     if settings.provider == "smtp":
         host = (data.smtp_host or "").strip().lower()
         if not HOSTNAME.match(host):
-            raise ValidationError("Enter the SMTP server's host name, e.g. smtp.example.com.", field="smtp_host")
+            raise ValidationError(_l("Enter the SMTP server's host name, e.g. smtp.example.com."), field="smtp_host")
         if not current_app.config.get("SMTP_ALLOW_INTERNAL_HOSTS") and (host == "localhost" or host.endswith(".local")):
-            raise ValidationError("This SMTP server name points to a local network, which is not allowed.",
+            raise ValidationError(_l("This SMTP server name points to a local network, which is not allowed."),
                                   field="smtp_host")
         if data.smtp_port is None or not 1 <= data.smtp_port <= 65535:
-            raise ValidationError("The port is a number between 1 and 65535 (usually 587, or 465 for SSL).",
+            raise ValidationError(_l("The port is a number between 1 and 65535 (usually 587, or 465 for SSL)."),
                                   field="smtp_port")
         if data.smtp_security not in ("tls", "ssl", "none"):
-            raise ValidationError("Choose how to secure the connection.", field="smtp_security")
+            raise ValidationError(_l("Choose how to secure the connection."), field="smtp_security")
         settings.smtp_host, settings.smtp_port = host, data.smtp_port
         settings.smtp_username = _text(data.smtp_username, "smtp_username", "username", 255, required=False)
         settings.smtp_use_tls = data.smtp_security == "tls"
@@ -162,31 +215,31 @@ def save_credentials(store: Store, settings: StoreEmailSettings, data: Credentia
     elif settings.provider == "mailgun":
         domain = (data.mailgun_domain or "").strip().lower()
         if not HOSTNAME.match(domain) or "." not in domain:
-            raise ValidationError("Enter your Mailgun sending domain, e.g. mg.example.com.", field="mailgun_domain")
+            raise ValidationError(_l("Enter your Mailgun sending domain, e.g. mg.example.com."),
+                                  field="mailgun_domain")
         if data.mailgun_region not in MAILGUN_REGIONS:
-            raise ValidationError("Choose the US or EU region.", field="mailgun_region")
+            raise ValidationError(_l("Choose the US or EU region."), field="mailgun_region")
         settings.mailgun_domain, settings.mailgun_region = domain, data.mailgun_region
         _keep_or_set_secret(settings, "mailgun_api_key", data.mailgun_api_key)
         _keep_or_set_secret(settings, "mailgun_webhook_signing_key", data.mailgun_webhook_signing_key)
     elif settings.provider == "ses":
         key_id = (data.ses_access_key_id or "").strip()
         if not re.fullmatch(r"[A-Z0-9]{16,128}", key_id):
-            raise ValidationError("Enter the access key id (capital letters and digits, e.g. AKIA…).",
+            raise ValidationError(_l("Enter the access key id (capital letters and digits, e.g. AKIA…)."),
                                   field="ses_access_key_id")
         region = (data.ses_region or "").strip()
         if not AWS_REGION.match(region):
-            raise ValidationError("Enter an AWS region such as eu-west-1.", field="ses_region")
+            raise ValidationError(_l("Enter an AWS region such as eu-west-1."), field="ses_region")
         settings.ses_access_key_id, settings.ses_region = key_id, region
         topic = (data.ses_sns_topic_arn or "").strip()
         if topic and not SNS_TOPIC_ARN.match(topic):
-            raise ValidationError("Enter the topic's ARN, e.g. arn:aws:sns:eu-west-1:123456789012:ses-events.",
+            raise ValidationError(_l("Enter the topic's ARN, e.g. arn:aws:sns:eu-west-1:123456789012:ses-events."),
                                   field="ses_sns_topic_arn")
         settings.ses_sns_topic_arn = topic or None
         _keep_or_set_secret(settings, "ses_secret_access_key", data.ses_secret_access_key)
     missing = _missing_secrets(settings)
     if missing:
-        raise ValidationError("Enter the " + missing[0].replace("_", " ").replace("smtp ", "").replace("ses ", "")
-                              + ".", field=missing[0])
+        raise ValidationError(_ENTER_SECRET[missing[0]], field=missing[0])
     if _credential_fingerprint(settings) != before:
         _unverify(settings)
     _refresh_configured(settings)
@@ -198,7 +251,7 @@ def _keep_or_set_secret(settings: StoreEmailSettings, field: str, value: str | N
     if value is None or value == "":
         return
     if len(value) > 300 or any(c in value for c in "\r\n\0"):
-        raise ValidationError("This value is not valid.", field=field)
+        raise ValidationError(_l("This value is not valid."), field=field)
     setattr(settings, field, encrypt_secret(value))
 
 
@@ -237,7 +290,7 @@ def _refresh_configured(settings: StoreEmailSettings) -> None:
 
 def save_signature(settings: StoreEmailSettings, signature_text: str | None, signature_html: str | None):
     if len(signature_text or "") > 5000 or len(signature_html or "") > 20000:
-        raise ValidationError("The signature is too long.", field="signature_html")
+        raise ValidationError(_l("The signature is too long."), field="signature_html")
     settings.signature_text = (signature_text or "").strip() or None
     settings.signature_html = (signature_html or "").strip() or None
     db.session.flush()
@@ -260,7 +313,7 @@ def verify_settings(store: Store, settings: StoreEmailSettings, to_email: str, *
     if settings.provider not in allowed_providers(store):
         raise PermissionDenied(UPGRADE_EXPLANATION)
     if not settings.is_configured:
-        raise ValidationError("Complete the sender and credentials steps first.", field="to_email")
+        raise ValidationError(_l("Complete the sender and credentials steps first."), field="to_email")
     row = outbox.compose_email(
         "settings_test_email", to_email,
         {"store_name": store.name, "from_name": settings.from_name,

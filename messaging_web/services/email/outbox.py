@@ -24,7 +24,7 @@ from ...models import (
     StoreEmailSettings,
     StoreEmailTemplate,
 )
-from .. import notifications, templates, transaction_hooks
+from .. import notification_texts, notifications, templates, transaction_hooks
 from ..errors import NotFound, ValidationError
 from . import suppression, unsubscribe
 from .dispatcher import dispatch_after_commit
@@ -224,7 +224,7 @@ def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.Templ
     if isinstance(rendered, templates.TemplateRenderError):
         if raise_errors:
             raise rendered
-        _fail_unrenderable(draft, rendered.message)
+        _fail_unrenderable(draft, rendered.english)
         return
     subject = " ".join(rendered.subject.split()) if rendered.subject else ""
     try:
@@ -232,7 +232,7 @@ def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.Templ
     except UnsafeHeader as exc:
         if raise_errors:
             raise ValidationError(str(exc), field="subject") from None
-        _fail_unrenderable(draft, f"Subject: {exc}")
+        _fail_unrenderable(draft, f"Subject: {exc}", notification_texts.phrase("subject_unsafe", error=str(exc)))
         return
     body_html, body_text = rendered.html, rendered.text
     if draft.settings is not None:
@@ -250,20 +250,21 @@ def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.Templ
     db.session.add(row)
 
 
-def _fail_unrenderable(draft: _Draft, reason: str) -> None:
+def _fail_unrenderable(draft: _Draft, reason: str, shown_reason: dict | None = None) -> None:
+    """`reason` is English (the email log; a render error's words); the admin notification says `shown_reason`
+    when the platform wrote the reason (a notification_texts.phrase), else `reason`."""
     row, resolved = draft.row, draft.resolved
     db.session.add(row)
     row.status = EmailStatus.FAILED.value
     row.error_message = f"Not sent: the template could not be rendered. {reason}"[:1000]
     row.subject = f"({resolved.code}: not rendered)"
-    where = "a store's version" if resolved.source == "store" else "the platform template"
     notifications.raise_admin_notification_once(
         NotificationType.STORE_ISSUE if row.store_id else NotificationType.SYSTEM_ALERT,
-        f"Emails of “{resolved.code}” ({resolved.language}) cannot be rendered"
-        + (f" for store #{row.store_id}" if resolved.source == "store" else ""),
-        f"{where.capitalize()} of “{resolved.code}” ({resolved.language}) did not render, so its emails are "
-        f"marked failed in the email log. {reason} Later failures of the same template are in the log, with no "
-        "further notice while this one is unread.",
+        text=notification_texts.text(
+            "template_unrenderable_store" if resolved.source == "store" else "template_unrenderable_platform",
+            template=resolved.code, language=resolved.language, store_id=row.store_id,
+            reason=reason if shown_reason is None else shown_reason,
+        ),
         priority=NotificationPriority.HIGH,
         action_url=f"/admin/email-log?status=failed&q={resolved.code}",
         metadata={"template_code": resolved.code, "language": resolved.language, "store_id": row.store_id,

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from flask import current_app
 
 from ...extensions import db
+from ...i18n import _l
 from ...models import (
     EmailLog,
     EmailProvider,
@@ -42,7 +43,7 @@ from ...models import (
     StoreEmailSettings,
 )
 from ...models.base import LARGEST_ID, utcnow
-from .. import notifications
+from .. import notification_texts, notifications
 from ..secrets import SecretUnreadable, decrypt_secret
 from ..untrusted_json import parse_untrusted_json
 from . import deliverability, sns, suppression, tracking
@@ -84,15 +85,18 @@ class WebhookKeys:
     ses_topic_arn: str | None
 
 
-def sendgrid_public_key_error(value: str) -> str | None:
+def sendgrid_public_key_error(value: str):
     """Why `value` is not a SendGrid verification key (base64 of a P-256 public key), or None."""
     try:
         key = load_der_public_key(base64.b64decode(value.strip(), validate=True))
     except (ValueError, binascii.Error, TypeError):
-        return "This is not a verification key: copy it from SendGrid's signed event webhook settings."
+        return _NOT_A_SENDGRID_KEY
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        return "This is not a verification key: copy it from SendGrid's signed event webhook settings."
+        return _NOT_A_SENDGRID_KEY
     return None
+
+
+_NOT_A_SENDGRID_KEY = _l("This is not a verification key: copy it from SendGrid's signed event webhook settings.")
 
 
 def store_keys(slug: str) -> tuple[int, WebhookKeys] | None:
@@ -334,11 +338,12 @@ def _record_complaint(row: EmailLog, occurred_at: dt.datetime) -> None:
         return  # a duplicate of a complaint already recorded
     row.complained_at = occurred_at
     row.error_message = COMPLAINT if not row.error_message else f"{row.error_message} {COMPLAINT}"[:1000]
-    title = f"{db.session.get_one(Store, row.store_id).name}: a recipient reported an email as spam"[:200]
     notifications.raise_admin_notification_once(
-        NotificationType.STORE_ISSUE, title,
-        f"{row.recipient_email} reported “{row.subject}” (#{row.id}) as spam. Later reports are marked in "
-        "the email log, with no further notice while this one is unread.",
+        NotificationType.STORE_ISSUE,
+        text=notification_texts.text(
+            "spam_complaint", store=db.session.get_one(Store, row.store_id).name, recipient=row.recipient_email,
+            subject=row.subject, id=row.id,
+        ),
         priority=NotificationPriority.HIGH, action_url=f"/admin/email-log/{row.id}",
         metadata={"email_log_id": row.id, "store_id": row.store_id, "kind": "spam_complaint"},
     )

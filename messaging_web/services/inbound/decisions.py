@@ -14,6 +14,7 @@ from flask import current_app
 from ... import access
 from ...actors import Actor
 from ...extensions import db
+from ...i18n import _l
 from ...models import ConversationParticipant, InboundEmail, InboundStatus
 from ...models.base import utcnow
 from ..errors import NotFound, ValidationError
@@ -57,17 +58,17 @@ def held_count(actor: Actor) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(visible.subquery())) or 0
 
 
-def acceptance_problem(row: InboundEmail) -> str | None:
+def acceptance_problem(row: InboundEmail):
     """Why this held email cannot be accepted into a thread, or None when it can."""
     if row.status != InboundStatus.HELD.value:
-        return "It is no longer waiting for a decision."
+        return _l("It is no longer waiting for a decision.")
     if row.participant_id is None:
-        return "It names no conversation (its reply address was unknown or forged): it can only be discarded."
+        return _l("It names no conversation (its reply address was unknown or forged): it can only be discarded.")
     participant = db.session.get(ConversationParticipant, row.participant_id)
     if participant is None or participant_actor(participant) is None:
-        return "The person it would be posted as no longer has an account here."
+        return _l("The person it would be posted as no longer has an account here.")
     if row.reason == "too_large" or row.raw is None:
-        return "It was too large to keep: ask the sender to write in the portal."
+        return _l("It was too large to keep: ask the sender to write in the portal.")
     return None
 
 
@@ -75,7 +76,7 @@ def accept(actor: Actor, row: InboundEmail) -> None:
     """Post a held email into its thread as the participant its address named (add + flush)."""
     problem = acceptance_problem(row)
     if problem is not None:
-        raise ValidationError(f"This reply cannot be accepted: {problem}")
+        raise ValidationError(_l("This reply cannot be accepted: %(problem)s", problem=problem))
     assert row.participant_id is not None and row.raw is not None  # acceptance_problem checked both
     participant = db.session.get_one(ConversationParticipant, row.participant_id)
     poster = participant_actor(participant)
@@ -88,8 +89,8 @@ def accept(actor: Actor, row: InboundEmail) -> None:
     try:
         post_reply(poster, row, files, text=row.reply_text or (parsed.text if parsed is not None else ""))
     except NotFound:
-        raise ValidationError("This reply cannot be accepted: the person it would be posted as can no longer "
-                              "see the conversation.") from None
+        raise ValidationError(_l("This reply cannot be accepted: the person it would be posted as can no longer "
+                                 "see the conversation.")) from None
 
 
 def full_text(row: InboundEmail) -> str | None:
@@ -111,7 +112,7 @@ def _parsed(row: InboundEmail) -> ParsedEmail | None:
 def discard(actor: Actor, row: InboundEmail) -> None:
     """Set a held email aside for good (add + flush); its text stays for the record."""
     if row.status != InboundStatus.HELD.value:
-        raise ValidationError("This reply is no longer waiting for a decision.")
+        raise ValidationError(_l("This reply is no longer waiting for a decision."))
     row.status = InboundStatus.DISCARDED.value
     row.decided_by_type = actor.kind
     row.decided_by_id = actor.id

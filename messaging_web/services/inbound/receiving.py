@@ -234,7 +234,7 @@ def _place(row: InboundEmail, parsed: ParsedEmail, reply: ReplyAddress | None) -
     except NotFound:
         _hold(row, "no_access")
     except ValidationError as exc:
-        _hold(row, "not_postable", f"{REASONS['not_postable']} {exc.message}")
+        _hold(row, "not_postable", f"{REASONS['not_postable']} {exc.english}")
 
 
 def _participant_and_actor(participant_id: int) -> tuple[ConversationParticipant | None, Actor | None]:

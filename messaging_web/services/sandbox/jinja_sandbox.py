@@ -42,11 +42,61 @@ MAX_SECONDS = 2.0
 MAX_INT_BITS = 4096
 
 
-class RenderLimitExceeded(Exception):
+# --- messages for the person editing the template ------------------------------------------------
+# A worker imports nothing of the application (no Flask-Babel): it writes English, and hands the message id
+# and its values (a "spec": [msgid, {name: value}], a value a str, a number or a spec) to the application,
+# which shows them in the reader's language (templates/rendering.py). N_ only marks a msgid for pybabel.
+
+
+def N_(message: str) -> str:
+    return message
+
+
+TOO_MUCH_WORK = N_("the template does too much work (more than %(steps)s steps)")
+TOO_SLOW = N_("the template took longer than %(seconds)s seconds to render")
+TEXT_TOO_LARGE = N_("the template would build a text of more than %(chars)s characters")
+MESSAGE_TOO_LARGE = N_("the template would build a message of more than %(chars)s characters")
+LIST_TOO_LONG = N_("the template would build a list of more than %(items)s items")
+TOO_MUCH_TEXT = N_("the template builds more than %(chars)s characters of text in all")
+VALUE_TOO_LARGE = N_("the template would print a value of more than %(chars)s characters")
+NUMBER_TOO_LARGE = N_("the template computes a number that is too large")
+PRINTS_FUNCTION = N_("the template prints a function (%(type)s), which has no text; "
+                     "print a value instead (for a cycler, its next())")
+PRINTS_OBJECT = N_("the template prints an object (%(type)s), which has no text; "
+                   "print a value instead (for a cycler, its next())")
+SANDBOX_MESSAGES = {TOO_MUCH_WORK, TOO_SLOW, TEXT_TOO_LARGE, MESSAGE_TOO_LARGE, LIST_TOO_LONG, TOO_MUCH_TEXT,
+                    VALUE_TOO_LARGE, NUMBER_TOO_LARGE, PRINTS_FUNCTION, PRINTS_OBJECT}
+
+
+def spec_english(spec) -> str:
+    """The English text of a message spec: numbers as 1,000,000 and 2.5."""
+    msgid, values = spec
+    if not values:
+        return msgid
+    return msgid % {name: _english_value(value) for name, value in values.items()}
+
+
+def _english_value(value) -> str:
+    if isinstance(value, list):
+        return spec_english(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+class Explained(Exception):
+    """An exception whose message is `msgid` with `values`, in English; `spec` carries both for translation."""
+
+    def __init__(self, msgid: str, **values):
+        self.spec = [msgid, values]
+        super().__init__(spec_english(self.spec))
+
+
+class RenderLimitExceeded(Explained):
     """The template ran into a limit on work, time or size; the message says which, for the user."""
 
 
-class NoTextForm(Exception):
+class NoTextForm(Explained):
     """The template prints something that has no text of its own (a function, a cycler, a method): Python
     would print its memory address, which tells an attacker where things are and nobody anything useful."""
 
@@ -109,9 +159,9 @@ def _step(count: int = 1) -> None:
 
 def _check_budget(budget: _Budget) -> None:
     if budget.steps > MAX_STEPS:
-        raise RenderLimitExceeded(f"the template does too much work (more than {MAX_STEPS:,} steps)")
+        raise RenderLimitExceeded(TOO_MUCH_WORK, steps=MAX_STEPS)
     if time.monotonic() > budget.deadline:
-        raise RenderLimitExceeded(f"the template took longer than {MAX_SECONDS:g} seconds to render")
+        raise RenderLimitExceeded(TOO_SLOW, seconds=MAX_SECONDS)
 
 
 def _weight(values) -> int:
@@ -127,12 +177,12 @@ def _weight(values) -> int:
 
 def _refuse_size(size: int, what: str = "text") -> None:
     if size > MAX_OUTPUT_CHARS:
-        raise RenderLimitExceeded(f"the template would build a {what} of more than {MAX_OUTPUT_CHARS:,} characters")
+        raise RenderLimitExceeded(MESSAGE_TOO_LARGE if what == "message" else TEXT_TOO_LARGE, chars=MAX_OUTPUT_CHARS)
 
 
 def _refuse_items(count: int) -> None:
     if count > MAX_ITEMS:
-        raise RenderLimitExceeded(f"the template would build a list of more than {MAX_ITEMS:,} items")
+        raise RenderLimitExceeded(LIST_TOO_LONG, items=MAX_ITEMS)
 
 
 def _built(value):
@@ -144,9 +194,7 @@ def _built(value):
         if budget is not None:
             budget.built += size
             if budget.built > MAX_BUILT_CHARS:
-                raise RenderLimitExceeded(
-                    f"the template builds more than {MAX_BUILT_CHARS:,} characters of text in all"
-                )
+                raise RenderLimitExceeded(TOO_MUCH_TEXT, chars=MAX_BUILT_CHARS)
     elif isinstance(value, list | tuple):
         _refuse_items(len(value))
     return value
@@ -196,9 +244,7 @@ _TEXT_SCALARS = (str, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelt
 def check_has_text(value) -> None:
     """Refuse to turn into text a value whose text would be Python's `<... object at 0x...>`."""
     if not isinstance(value, _TEXT_SCALARS):
-        kind = "a function" if callable(value) else "an object"
-        raise NoTextForm(f"the template prints {kind} ({type(value).__name__}), which has no text; "
-                         "print a value instead (for a cycler, its next())")
+        raise NoTextForm(PRINTS_FUNCTION if callable(value) else PRINTS_OBJECT, type=type(value).__name__)
 
 
 def printable(value):
@@ -210,7 +256,7 @@ def printable(value):
     if isinstance(value, list | tuple | dict | set | frozenset | Namespace):
         size = text_size(value)
         if size > MAX_OUTPUT_CHARS:
-            raise RenderLimitExceeded(f"the template would print a value of more than {MAX_OUTPUT_CHARS:,} characters")
+            raise RenderLimitExceeded(VALUE_TOO_LARGE, chars=MAX_OUTPUT_CHARS)
     else:
         check_has_text(value)
     return value
@@ -322,13 +368,13 @@ def _check_multiplication(left, right) -> None:
             _refuse_items(len(sequence) * max(times, 0))
     if isinstance(left, int) and isinstance(right, int):
         if abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
-            raise RenderLimitExceeded("the template computes a number that is too large")
+            raise RenderLimitExceeded(NUMBER_TOO_LARGE)
 
 
 def _check_power(base, exponent) -> None:
     if isinstance(base, int) and isinstance(exponent, int) and abs(base) > 1:
         if exponent * abs(base).bit_length() > MAX_INT_BITS:
-            raise RenderLimitExceeded("the template computes a number that is too large")
+            raise RenderLimitExceeded(NUMBER_TOO_LARGE)
 
 
 # --- filters ----------------------------------------------------------------------------------
@@ -608,7 +654,7 @@ def _captured(_context, value):
     if budget is not None:
         budget.built += size
         if budget.built > MAX_BUILT_CHARS:
-            raise RenderLimitExceeded(f"the template builds more than {MAX_BUILT_CHARS:,} characters of text in all")
+            raise RenderLimitExceeded(TOO_MUCH_TEXT, chars=MAX_BUILT_CHARS)
     return value
 
 

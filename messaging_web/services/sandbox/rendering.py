@@ -25,19 +25,43 @@ except ImportError:  # in a worker, loaded beside jinja_sandbox as a top-level m
 HTML_SANDBOX, TEXT_SANDBOX = jinja_sandbox.HTML_SANDBOX, jinja_sandbox.TEXT_SANDBOX
 collect_output, render_budget = jinja_sandbox.collect_output, jinja_sandbox.render_budget
 NoTextForm, RenderLimitExceeded = jinja_sandbox.NoTextForm, jinja_sandbox.RenderLimitExceeded
+N_, spec_english = jinja_sandbox.N_, jinja_sandbox.spec_english
 
 MAX_SUBJECT_CHARS = 500
 MAX_HTML_DEPTH = 500
-PART_LABELS = {"subject": "Subject", "body_html": "HTML body", "body_text": "Text body"}
+PART_LABELS = {"subject": N_("Subject"), "body_html": N_("HTML body"), "body_text": N_("Text body")}
+
+# What a problem says ("<part>: <what went wrong>"), as message specs (jinja_sandbox: [msgid, values]).
+PART_PROBLEM = N_("%(part)s: %(problem)s")
+SYNTAX_ERROR = N_("%(part)s: syntax error on line %(line)s: %(error)s")
+TOO_DEEP_TO_COMPILE = N_("%(part)s: this template is nested too deeply to compile.")
+STOPPED_BECAUSE = N_("%(part)s: stopped because %(reason)s.")
+CALLS_ITSELF = N_("%(part)s: stopped because the template calls itself too deeply.")
+TOO_MUCH_MEMORY = N_("%(part)s: stopped because the template uses too much memory.")
+REFUSED_BY_SANDBOX = N_("refused by the sandbox: %(error)s")
+NO_TEXT_FORM = N_("%(problem)s.")
+IS_UNDEFINED = N_("%(error)s (it is not in the values this email is sent with).")
+CSS_NOT_INLINED = N_("HTML body: its CSS could not be inlined: %(error)s")
+NESTED_TOO_DEEPLY = N_("HTML body: this template is nested too deeply (more than %(levels)s levels of tags).")
+RENDERING_MESSAGES = {*PART_LABELS.values(), PART_PROBLEM, SYNTAX_ERROR, TOO_DEEP_TO_COMPILE, STOPPED_BECAUSE,
+                      CALLS_ITSELF, TOO_MUCH_MEMORY, REFUSED_BY_SANDBOX, NO_TEXT_FORM, IS_UNDEFINED, CSS_NOT_INLINED,
+                      NESTED_TOO_DEEPLY, *jinja_sandbox.SANDBOX_MESSAGES}
+
+
+def part(field_name: str) -> list:
+    """The spec of a part's name (Subject, HTML body, Text body)."""
+    return [PART_LABELS[field_name], {}]
 
 
 class RenderProblem(Exception):
     """Why a template did not render, for the person editing it; `refused` when a limit stopped it (no
-    values would make it render)."""
+    values would make it render). `message` is English; `spec` the same message for translation."""
 
-    def __init__(self, message: str, field: str | None = None, line: int | None = None, refused: bool = False):
+    def __init__(self, spec: list, field: str | None = None, line: int | None = None, refused: bool = False):
+        message = spec_english(spec)
         super().__init__(message)
         self.message = message
+        self.spec = spec
         self.field = field
         self.line = line
         self.refused = refused
@@ -81,7 +105,7 @@ compiled_cache = _CompiledCache()
 
 
 def syntax_problem(exc: TemplateSyntaxError, field_name: str) -> RenderProblem:
-    return RenderProblem(f"{PART_LABELS[field_name]}: syntax error on line {exc.lineno}: {exc.message}",
+    return RenderProblem([SYNTAX_ERROR, {"part": part(field_name), "line": str(exc.lineno), "error": str(exc.message)}],
                          field=field_name, line=exc.lineno)
 
 
@@ -92,8 +116,8 @@ def _compile_part(source: str, field_name: str) -> Template:
     except TemplateSyntaxError as exc:
         raise syntax_problem(exc, field_name) from exc
     except Exception as exc:  # noqa: BLE001 (Python's compiler refuses deep nesting with SyntaxError, RecursionError, ...)
-        raise RenderProblem(f"{PART_LABELS[field_name]}: this template is nested too deeply to compile.",
-                            field=field_name, refused=True) from exc
+        raise RenderProblem([TOO_DEEP_TO_COMPILE, {"part": part(field_name)}], field=field_name,
+                            refused=True) from exc
 
 
 def compile_template(subject: str, body_html: str, body_text: str | None, cache_key: tuple) -> CompiledTemplate:
@@ -120,35 +144,34 @@ def _render_part(compiled: Template, context: dict, field_name: str, budget) -> 
 
 
 def _render_problem(exc: Exception, field_name: str) -> RenderProblem:
-    label = PART_LABELS[field_name]
+    label = part(field_name)
     if isinstance(exc, RenderLimitExceeded):
-        return RenderProblem(f"{label}: stopped because {exc}.", field=field_name, refused=True)
+        return RenderProblem([STOPPED_BECAUSE, {"part": label, "reason": exc.spec}], field=field_name, refused=True)
     if isinstance(exc, RecursionError):
-        return RenderProblem(f"{label}: stopped because the template calls itself too deeply.", field=field_name,
-                             refused=True)
+        return RenderProblem([CALLS_ITSELF, {"part": label}], field=field_name, refused=True)
     if isinstance(exc, MemoryError):
-        return RenderProblem(f"{label}: stopped because the template uses too much memory.", field=field_name,
-                             refused=True)
+        return RenderProblem([TOO_MUCH_MEMORY, {"part": label}], field=field_name, refused=True)
     if isinstance(exc, TemplateSyntaxError):
         return syntax_problem(exc, field_name)
+    problem: list | str
     if isinstance(exc, SecurityError):
-        message = f"refused by the sandbox: {exc}"
+        problem = [REFUSED_BY_SANDBOX, {"error": str(exc)}]
     elif isinstance(exc, NoTextForm):
-        message = f"{exc}."
+        problem = [NO_TEXT_FORM, {"problem": exc.spec}]
     elif isinstance(exc, UndefinedError):
-        message = _undefined_message(exc)
+        problem = _undefined_message(exc)
     else:
-        message = f"{type(exc).__name__}: {exc}"
-    return RenderProblem(f"{label}: {message}", field=field_name)
+        problem = f"{type(exc).__name__}: {exc}"
+    return RenderProblem([PART_PROBLEM, {"part": label, "problem": problem}], field=field_name)
 
 
 _UNDEFINED_OBJECT = re.compile(r"'[\w.]*ReportingUndefined object'")
 
 
-def _undefined_message(exc: UndefinedError) -> str:
+def _undefined_message(exc: UndefinedError) -> list | str:
     message = _UNDEFINED_OBJECT.sub("an undefined value", exc.message or "a variable is undefined")
     if message.endswith("is undefined"):
-        return f"{message} (it is not in the values this email is sent with)."
+        return [IS_UNDEFINED, {"error": message}]
     return message
 
 
@@ -159,7 +182,7 @@ def inline_css(html: str) -> str:
     try:
         return _CSS_INLINER.inline(html)
     except (css_inline.InlineError, ValueError) as exc:
-        raise RenderProblem(f"HTML body: its CSS could not be inlined: {exc}", field="body_html") from exc
+        raise RenderProblem([CSS_NOT_INLINED, {"error": str(exc)}], field="body_html") from exc
 
 
 # Markdown-flavoured plain text, as mail clients show a text part: headings, links with their URLs, lists and
@@ -196,10 +219,8 @@ def check_nesting(html: str) -> None:
         else:
             depth += 1
             if depth > MAX_HTML_DEPTH:
-                raise RenderProblem(
-                    f"HTML body: this template is nested too deeply (more than {MAX_HTML_DEPTH} levels of tags).",
-                    field="body_html", refused=True,
-                )
+                raise RenderProblem([NESTED_TOO_DEEPLY, {"levels": str(MAX_HTML_DEPTH)}], field="body_html",
+                                    refused=True)
 
 
 def render(subject: str, body_html: str, body_text: str | None, *, variables: list[str], cache_key: tuple,
@@ -236,5 +257,6 @@ def render_payload(payload: dict) -> dict:
             cache_key=tuple(payload["cache_key"]), context=payload["context"], inline=payload["inline"],
         )
     except RenderProblem as problem:
-        return {"error": problem.message, "field": problem.field, "line": problem.line, "refused": problem.refused}
+        return {"error": problem.message, "spec": problem.spec, "field": problem.field, "line": problem.line,
+                "refused": problem.refused}
     return {"subject": subject, "html": html, "text": text}

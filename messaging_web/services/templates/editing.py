@@ -10,11 +10,13 @@ import sqlalchemy as sa
 from jinja2 import TemplateSyntaxError, meta
 
 from ...extensions import db
+from ...i18n import _l
 from ...models import EmailCategory, EmailTemplate, StoreEmailTemplate
 from ..email.providers.message import UnsafeHeader, check_header_text
 from ..errors import NotFound, ValidationError
+from ..errors import text as plain_text
 from ..sandbox.jinja_sandbox import HTML_SANDBOX, TEXT_SANDBOX
-from ..sandbox.rendering import PART_LABELS, syntax_problem
+from ..sandbox.rendering import PART_LABELS, TOO_DEEP_TO_COMPILE, RenderProblem, part, syntax_problem
 from ..untrusted_json import parse_untrusted_json
 from . import versions
 from .rendering import (
@@ -24,6 +26,7 @@ from .rendering import (
     check_plain_context,
     render_email,
     render_emails,
+    translated_problem,
 )
 from .resolution import (
     FALLBACK_LANGUAGE,
@@ -75,31 +78,54 @@ def used_variables(source: TemplateSource) -> set[str]:
     return names - set(HTML_SANDBOX.globals)
 
 
+def _too_large(field_name: str):
+    return {
+        "subject": _l("The Subject is larger than 512 KB."),
+        "body_html": _l("The HTML body is larger than 512 KB."),
+        "body_text": _l("The Text body is larger than 512 KB."),
+    }[field_name]
+
+
+def _subject_problem(exc: UnsafeHeader):
+    """A rendered subject that could not be sent, in the reader's language."""
+    if exc.kind == "line_break":
+        return _l("Subject: The subject must not contain line breaks or NUL characters.")
+    if exc.kind == "encoding":
+        return _l("Subject: contains a malformed encoded word")
+    if exc.kind == "charset":
+        return _l("Subject: names an unknown character set")
+    return f"Subject: {exc}"
+
+
+def _problem_message(problem: RenderProblem):
+    return translated_problem(problem.spec, problem.message)
+
+
 def check_template_source(source: TemplateSource, *, code: str = "", sample: dict | None = None) -> None:
     """Refuse text that cannot be saved: too large, does not compile, uses undeclared variables, runs into a
     limit in a trial render with `sample` (else the shipped sample values of `code`, placeholders for the
     rest), or renders a subject that could never be sent."""
     if not source.subject.strip():
-        raise ValidationError("The subject is empty.", field="subject")
+        raise ValidationError(_l("The subject is empty."), field="subject")
     if len(source.subject) > 500:
-        raise ValidationError("The subject is longer than 500 characters.", field="subject")
+        raise ValidationError(_l("The subject is longer than 500 characters."), field="subject")
     if not source.body_html.strip():
-        raise ValidationError("The HTML body is empty.", field="body_html")
+        raise ValidationError(_l("The HTML body is empty."), field="body_html")
     for field_name in ("body_html", "body_text"):
         text = getattr(source, field_name) or ""
         if len(text.encode("utf-8")) > MAX_BODY_BYTES:
-            raise ValidationError(f"The {PART_LABELS[field_name]} is larger than 512 KB.", field=field_name)
+            raise ValidationError(_too_large(field_name), field=field_name)
     missing_declared = [name for name in source.required_variables if name not in source.variables]
     if missing_declared:
         raise ValidationError(
-            "Required variables must also be listed as variables: " + ", ".join(missing_declared) + ".",
+            _l("Required variables must also be listed as variables: %(names)s.", names=", ".join(missing_declared)),
             field="required_variables",
         )
     _check_syntax(source)
     undeclared = sorted(used_variables(source) - set(source.variables))
     if undeclared:
         raise ValidationError(
-            "The template uses variables that are not declared: " + ", ".join(undeclared) + ".",
+            _l("The template uses variables that are not declared: %(names)s.", names=", ".join(undeclared)),
             field="body_html",
         )
     _trial_render(source, code, sample)
@@ -115,11 +141,10 @@ def _check_syntax(source: TemplateSource) -> None:
             environment.parse(text)
         except TemplateSyntaxError as exc:
             problem = syntax_problem(exc, field_name)
-            raise TemplateRenderError(problem.message, field=problem.field, line=problem.line) from exc
+            raise TemplateRenderError(_problem_message(problem), field=problem.field, line=problem.line) from exc
         except (RecursionError, MemoryError) as exc:
-            raise RenderRefused(
-                f"{PART_LABELS[field_name]}: this template is nested too deeply to compile.", field=field_name
-            ) from exc
+            problem = RenderProblem([TOO_DEEP_TO_COMPILE, {"part": part(field_name)}], field=field_name)
+            raise RenderRefused(_problem_message(problem), field=field_name) from exc
 
 
 def _trial_render(source: TemplateSource, code: str, sample: dict | None) -> None:
@@ -141,19 +166,19 @@ def _trial_render(source: TemplateSource, code: str, sample: dict | None) -> Non
         try:
             check_header_text(result.subject, "subject")
         except UnsafeHeader as exc:
-            raise ValidationError(f"Subject: {exc}", field="subject") from None
+            raise ValidationError(_subject_problem(exc), field="subject") from None
 
 
 @dataclass(frozen=True)
 class Preview:
     email: RenderedEmail | None
-    problems: list[str]
+    problems: list[str]  # plain text, in the language of the request
 
 
 def preview_template(source: TemplateSource, sample: dict) -> Preview:
     """Render unsaved text with sample values, the way render_email will send it; list what is wrong."""
     too_large = [
-        f"The {PART_LABELS[name]} is larger than 512 KB."
+        plain_text(_too_large(name))
         for name in ("subject", "body_html", "body_text")
         if len((getattr(source, name) or "").encode("utf-8")) > MAX_BODY_BYTES
     ]
@@ -162,14 +187,14 @@ def preview_template(source: TemplateSource, sample: dict) -> Preview:
     problems: list[str] = []
     undeclared = sorted(used_variables(source) - set(source.variables))
     if undeclared:
-        problems.append("Uses variables that are not declared: " + ", ".join(undeclared) + ".")
+        problems.append(plain_text(_l("Uses variables that are not declared: %(names)s.", names=", ".join(undeclared))))
     try:
         email = render_email(source.as_resolved(), sample)
     except TemplateRenderError as exc:
         problems.append(exc.message)
         email = None
     except TypeError as exc:
-        problems.append(f"Sample values: {exc}")
+        problems.append(plain_text(_l("Sample values: %(error)s", error=str(exc))))
         email = None
     return Preview(email=email, problems=problems)
 
@@ -185,15 +210,18 @@ def parse_sample_values(raw: str | None) -> dict:
     if raw is None or not raw.strip():
         return {}
     if len(raw) > MAX_SAMPLE_CHARS:
-        raise ValidationError("Sample values: keep them under 256 KB.", field="sample")
+        raise ValidationError(_l("Sample values: keep them under 256 KB."), field="sample")
     try:
         value = parse_untrusted_json(raw)
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"Sample values: not valid JSON (line {exc.lineno}: {exc.msg}).", field="sample") from exc
+        raise ValidationError(
+            _l("Sample values: not valid JSON (line %(line)s: %(error)s).", line=str(exc.lineno), error=exc.msg),
+            field="sample",
+        ) from exc
     except ValueError as exc:
-        raise ValidationError(f"Sample values: {exc}.", field="sample") from exc
+        raise ValidationError(_l("Sample values: %(error)s.", error=str(exc)), field="sample") from exc
     if not isinstance(value, dict):
-        raise ValidationError("Sample values must be a JSON object: {\"name\": \"value\", ...}.", field="sample")
+        raise ValidationError(_l('Sample values must be a JSON object: {"name": "value", ...}.'), field="sample")
     return value
 
 
@@ -222,12 +250,12 @@ class PlatformTemplateInput:
 def _check_platform_input(data: PlatformTemplateInput) -> PlatformTemplateInput:
     data.code = (data.code or "").strip()
     if not CODE_PATTERN.match(data.code):
-        raise ValidationError("Use a code of lowercase letters, digits and _ (e.g. order_shipped).", field="code")
+        raise ValidationError(_l("Use a code of lowercase letters, digits and _ (e.g. order_shipped)."), field="code")
     data.language = normalize_language(data.language)
     if data.category not in EmailCategory.values():
-        raise ValidationError("Choose a category.", field="category")
+        raise ValidationError(_l("Choose a category."), field="category")
     if not (data.name or "").strip():
-        raise ValidationError("The name is empty.", field="name")
+        raise ValidationError(_l("The name is empty."), field="name")
     check_variable_names(data.variables, "variables")
     check_variable_names(data.required_variables, "required_variables")
     check_template_source(
@@ -248,25 +276,31 @@ def create_platform_template(data: PlatformTemplateInput) -> EmailTemplate:
     data = _check_platform_input(data)
     if _platform_exists(data.code, data.language):
         raise ValidationError(
-            f"A template '{data.code}' in {data.language} exists already; edit it instead.", field="language"
+            _l("A template '%(code)s' in %(language)s exists already; edit it instead.", code=data.code,
+               language=data.language),
+            field="language",
         )
     template = EmailTemplate(code=data.code, language=data.language)
     _apply_platform_input(template, data)
     versions.record_version(template, action="created", author_name=data.author_name, note=data.note)
     db.session.add(template)
-    _flush_unique(f"A template '{data.code}' in {data.language} exists already.", "language")
+    _flush_unique(_exists_already(data), "language")
     return template
+
+
+def _exists_already(data: PlatformTemplateInput):
+    return _l("A template '%(code)s' in %(language)s exists already.", code=data.code, language=data.language)
 
 
 def update_platform_template(template: EmailTemplate, data: PlatformTemplateInput, *,
                              action: str = "saved") -> EmailTemplate:
     data = _check_platform_input(data)
     if _platform_exists(data.code, data.language, exclude_id=template.id):
-        raise ValidationError(f"A template '{data.code}' in {data.language} exists already.", field="language")
+        raise ValidationError(_exists_already(data), field="language")
     template.code, template.language = data.code, data.language
     _apply_platform_input(template, data)
     versions.record_version(template, action=action, author_name=data.author_name, note=data.note)
-    _flush_unique(f"A template '{data.code}' in {data.language} exists already.", "language")
+    _flush_unique(_exists_already(data), "language")
     return template
 
 
@@ -289,7 +323,7 @@ def set_platform_template_active(template: EmailTemplate, active: bool) -> Email
     return template
 
 
-def _flush_unique(message: str, field_name: str) -> None:
+def _flush_unique(message, field_name: str) -> None:
     """Flush; a unique violation that slipped past the check (a concurrent save) is a form error too."""
     try:
         with db.session.begin_nested():
@@ -349,7 +383,7 @@ def save_store_override(store_id: int, base: EmailTemplate, data: OverrideInput,
                         action: str = "saved") -> StoreEmailTemplate:
     """Create or update the store's override of `base` (same code and language)."""
     if base.is_platform_only or not base.is_active:
-        raise ValidationError("This template cannot be customized.")
+        raise ValidationError(_l("This template cannot be customized."))
     check_template_source(
         TemplateSource(
             data.subject, data.body_html, data.body_text or None,
@@ -367,7 +401,7 @@ def save_store_override(store_id: int, base: EmailTemplate, data: OverrideInput,
     override.body_text = data.body_text if (data.body_text or "").strip() else None
     override.is_active = data.is_active
     versions.record_version(override, action=action, author_name=data.author_name, note=data.note)
-    _flush_unique("This template was customized meanwhile; reload the page.", "subject")
+    _flush_unique(_l("This template was customized meanwhile; reload the page."), "subject")
     return override
 
 

@@ -10,17 +10,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
+from flask_babel import gettext
+from flask_babel.speaklater import LazyString
+
 from ... import metrics
+from ...i18n import _l
 from .. import sandbox
-from ..errors import ValidationError
-from ..sandbox.jinja_sandbox import MAX_SECONDS
+from ..errors import ValidationError, format_number, number
+from ..sandbox.jinja_sandbox import MAX_SECONDS, spec_english
+from ..sandbox.rendering import RENDERING_MESSAGES
 from .resolution import ResolvedTemplate
 
 
 class TemplateRenderError(ValidationError):
     """A template that cannot be compiled or rendered; the message says why, for the person editing it."""
 
-    def __init__(self, message: str, field: str | None = None, line: int | None = None,
+    def __init__(self, message, field: str | None = None, line: int | None = None,
                  missing_variables: list[str] | None = None):
         super().__init__(message, field=field)
         self.line = line
@@ -113,18 +118,69 @@ def _prepared_context(template: ResolvedTemplate, context: dict) -> dict:
     missing = missing_required(template, context)
     if missing:
         raise TemplateRenderError(
-            "Missing required variables: " + ", ".join(missing) + ".", missing_variables=missing
+            _l("Missing required variables: %(names)s.", names=", ".join(missing)), missing_variables=missing
         )
     check_plain_context(context)
     return context
 
 
-def _process_failure_message(failure: sandbox.JobFailed) -> str:
+def _process_failure_message(failure: sandbox.JobFailed):
     if failure.reason == "timeout":
-        return f"This template takes too long to render (limit {MAX_SECONDS:g} s)."
+        return _l("This template takes too long to render (limit %(seconds)s s).", seconds=number(MAX_SECONDS))
     if failure.reason == "memory":
-        return f"This template uses too much memory (limit {sandbox.settings()['SANDBOX_MEMORY_MB']} MB)."
-    return "This template is nested too deeply or too complex to render; its renderer stopped."
+        return _l("This template uses too much memory (limit %(megabytes)s MB).",
+                  megabytes=sandbox.settings()["SANDBOX_MEMORY_MB"])
+    return _l("This template is nested too deeply or too complex to render; its renderer stopped.")
+
+
+# --- a worker's message, in the reader's language ---------------------------------------------
+
+_MAX_SPEC_DEPTH = 4
+
+
+def translated_problem(spec, english: str):
+    """A worker's problem (its message spec, sandbox/jinja_sandbox.py) as a lazy string in the reader's
+    language; `english` (its plain text) when the spec is not one of the sandbox's own messages: a worker
+    runs what anyone typed, so its answer is read as data, never as a format of its choosing."""
+    return LazyString(_resolve, spec) if _known_spec(spec) else english
+
+
+def _known_spec(spec, depth: int = 0) -> bool:
+    if depth > _MAX_SPEC_DEPTH or not isinstance(spec, list) or len(spec) != 2:
+        return False
+    msgid, values = spec
+    if msgid not in RENDERING_MESSAGES or not isinstance(values, dict):
+        return False
+    for name, value in values.items():
+        if not isinstance(name, str):
+            return False
+        if isinstance(value, list):
+            if not _known_spec(value, depth + 1):
+                return False
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            return False
+        elif isinstance(value, int) and abs(value) > 10**15:
+            return False
+    return True
+
+
+def _resolve(spec) -> str:
+    msgid, values = spec
+    text = gettext(msgid)
+    if not values:
+        return text
+    try:
+        return text % {name: _resolved_value(value) for name, value in values.items()}
+    except (KeyError, ValueError, TypeError):  # a translation that lost a placeholder: the English
+        return spec_english(spec)
+
+
+def _resolved_value(value) -> str:
+    if isinstance(value, list):
+        return _resolve(value)
+    if isinstance(value, int | float):
+        return format_number(value) if value == value else str(value)
+    return value
 
 
 class _RefusedVersions:
@@ -199,7 +255,7 @@ def render_emails(items: list[tuple[ResolvedTemplate, dict]], *, inline: bool = 
             answers = sandbox.run_renders([payload for _, payload in waiting], seconds=MAX_SECONDS,
                                           background=background)
         except sandbox.PoolBusy:
-            busy = RenderRefused("Many templates are being rendered just now; please try again in a moment.")
+            busy = RenderRefused(_l("Many templates are being rendered just now; please try again in a moment."))
             answers = [busy] * len(waiting)
         for (index, _), answer in zip(waiting, answers, strict=False):
             results[index] = _rendered_or_error(items[index][0], answer)
@@ -221,7 +277,8 @@ def _rendered_or_error(template: ResolvedTemplate, answer) -> RenderedEmail | Te
     if "error" in answer:
         metrics.RENDER_FAILURES.labels("refused" if answer["refused"] else "error").inc()
         kind = RenderRefused if answer["refused"] else TemplateRenderError
-        return kind(answer["error"], field=answer["field"], line=answer["line"])
+        return kind(translated_problem(answer.get("spec"), answer["error"]), field=answer["field"],
+                    line=answer["line"])
     return RenderedEmail(subject=answer["subject"], html=answer["html"], text=answer["text"])
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ...extensions import db
+from ...i18n import _l
 from ...models import EmailTemplate, Store, StoreEmailTemplate
 from ..errors import NotFound, ValidationError
 from ..untrusted_json import parse_untrusted_json
@@ -40,7 +41,7 @@ def normalize_language(value: str | None) -> str:
     """`en`, `fr`, `de-CH` (any case, `_` or `-`) -> the canonical form; anything else is refused."""
     match = LANGUAGE_PATTERN.match((value or "").strip())
     if not match:
-        raise ValidationError("Use a language code such as en, fr or de-CH.", field="language")
+        raise ValidationError(_l("Use a language code such as en, fr or de-CH."), field="language")
     language, region = match.groups()
     return f"{language.lower()}-{region.upper()}" if region else language.lower()
 
@@ -69,7 +70,8 @@ def parse_variable_list(raw: str | None) -> list[str]:
 def check_variable_names(names: list[str], field_name: str) -> list[str]:
     for name in names:
         if not name.isidentifier() or name.startswith("_"):
-            raise ValidationError(f"“{name}” is not a valid variable name (letters, digits and _).", field=field_name)
+            raise ValidationError(_l("“%(name)s” is not a valid variable name (letters, digits and _).", name=name),
+                                  field=field_name)
     return names
 
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ...extensions import db
+from ...i18n import _l
 from ...models import EmailTemplate, StoreEmailTemplate, TemplateVersion
 from ..errors import NotFound, ValidationError
 
 NOTE_MAX_LENGTH = 500
-DIFF_PARTS = (("subject", "Subject"), ("body_html", "HTML body"), ("body_text", "Text body"),
-              ("variables", "Variables"), ("required_variables", "Required variables"))
+DIFF_PARTS = (("subject", _l("Subject")), ("body_html", _l("HTML body")), ("body_text", _l("Text body")),
+              ("variables", _l("Variables")), ("required_variables", _l("Required variables")))
 
 
 def record_version(row: EmailTemplate | StoreEmailTemplate, *, action: str, author_name: str | None,
@@ -45,7 +46,8 @@ def record_revert(override: StoreEmailTemplate, base: EmailTemplate, *, author_n
 def _new_version(store_id: int | None, code: str, language: str, **fields) -> TemplateVersion:
     note = (fields.pop("note") or "").replace("\x00", "").strip() or None
     if note is not None and len(note) > NOTE_MAX_LENGTH:
-        raise ValidationError(f"The note is too long: at most {NOTE_MAX_LENGTH} characters.", field="note")
+        raise ValidationError(_l("The note is too long: at most %(num)d characters.", num=NOTE_MAX_LENGTH),
+                              field="note")
     number = (db.session.scalar(
         sa.select(sa.func.max(TemplateVersion.number)).where(*_same_template(store_id, code, language))
     ) or 0) + 1
@@ -83,7 +85,7 @@ def version_of(store_id: int | None, code: str, language: str, version_id: int) 
 
 @dataclass(frozen=True)
 class PartDiff:
-    label: str
+    label: str  # lazy: shown in the viewer's language
     changed: bool
     lines: list[tuple[str, str]]  # (kind, text): kind is " ", "-", "+" or "@" (a hunk header)
 

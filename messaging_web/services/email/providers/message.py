@@ -29,7 +29,16 @@ SIMPLE_ADDRESS = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+[A-Za-z][
 
 
 class UnsafeHeader(ValueError):
-    """A header value that would break out of its header, or an address that is not exactly one address."""
+    """A header value that would break out of its header, or an address that is not exactly one address.
+
+    The message is plain English (logs, the email log); `kind` says which check failed ("encoding",
+    "charset", "line_break", "missing", "not_one", "invalid"; `detail` the validator's words for "invalid"), so that
+    the forms can say it in the reader's language."""
+
+    def __init__(self, message: str, kind: str = "", detail: str = ""):
+        super().__init__(message)
+        self.kind = kind
+        self.detail = detail
 
 
 def _decoded_forms(value: str) -> list[str]:
@@ -38,14 +47,14 @@ def _decoded_forms(value: str) -> list[str]:
         try:
             parts = email.header.decode_header(value)
         except (email.errors.HeaderParseError, ValueError, LookupError):
-            raise UnsafeHeader("contains a malformed encoded word") from None
+            raise UnsafeHeader("contains a malformed encoded word", "encoding") from None
         decoded = []
         for chunk, charset in parts:
             if isinstance(chunk, bytes):
                 try:
                     decoded.append(chunk.decode(charset or "ascii", errors="replace"))
                 except LookupError:
-                    raise UnsafeHeader("names an unknown character set") from None
+                    raise UnsafeHeader("names an unknown character set", "charset") from None
             else:
                 decoded.append(chunk)
         forms.append("".join(decoded))
@@ -58,7 +67,7 @@ def check_header_text(value: str | None, what: str) -> None:
         return
     for form in _decoded_forms(value):
         if any(char in form for char in FORBIDDEN):
-            raise UnsafeHeader(f"The {what} must not contain line breaks or NUL characters.")
+            raise UnsafeHeader(f"The {what} must not contain line breaks or NUL characters.", "line_break")
 
 
 def normalise_address(value: str | None, what: str) -> str:
@@ -66,9 +75,9 @@ def normalise_address(value: str | None, what: str) -> str:
     value = (value or "").strip()
     check_header_text(value, what)
     if not value:
-        raise UnsafeHeader(f"The {what} is missing.")
+        raise UnsafeHeader(f"The {what} is missing.", "missing")
     if any(char in value for char in ",;<>\"()") or "=?" in value:
-        raise UnsafeHeader(f"The {what} must be exactly one email address.")
+        raise UnsafeHeader(f"The {what} must be exactly one email address.", "not_one")
     if value.isascii() and len(value) <= 254 and SIMPLE_ADDRESS.match(value):
         local, _, domain = value.rpartition("@")
         if len(local) <= 64 and len(domain) <= 253:
@@ -77,7 +86,7 @@ def normalise_address(value: str | None, what: str) -> str:
         # No SMTPUTF8: every provider must accept the address, and our headers are ASCII.
         result = validate_email(value, check_deliverability=False, test_environment=True, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise UnsafeHeader(f"The {what} is not a valid email address: {exc}") from None
+        raise UnsafeHeader(f"The {what} is not a valid email address: {exc}", "invalid", str(exc)) from None
     return result.ascii_email or result.normalized
 
 
