@@ -9,6 +9,7 @@ from flask import Flask, g, has_request_context, request
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .i18n import PortalTemplates
 from .web.htmx import VARY_HEADERS
 from .web.portal import RowIdConverter
 from .web.request_text import NulFreeRequest
@@ -33,6 +34,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.jinja_environment = PortalTemplates  # before anything reads app.jinja_env: the pages per language
     app.request_class = NulFreeRequest
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.config.update(load_config(config))

@@ -29,6 +29,7 @@ def register_blueprints(app: Flask) -> None:
         public,
         read_only,
         saved_replies,
+        script_texts,
         store,
         store_conversation_settings,
         store_conversations,
@@ -58,4 +59,5 @@ def register_blueprints(app: Flask) -> None:
     read_only.register(app)
     nav.register(app)
     assets.register(app)
+    script_texts.register(app)
     live_views.register(app)

@@ -17,7 +17,7 @@ from wtforms.validators import Optional
 from .. import access
 from ..actors import current_actor
 from ..extensions import db
-from ..i18n import _, _l
+from ..i18n import _, _l, labels_in_language
 from ..models import CONVERSATION_TYPES_SEEN, ConversationType, ParticipantType
 from ..services import conversations, saved_replies
 from ..services.attachments import Refusal, Upload, UploadRefused
@@ -93,8 +93,8 @@ def register_conversation_views(bp: Blueprint, portal: Portal, *, prefix: str, i
             "viewer_id": getattr(viewer, "id", None),
             "message_html": message_html,
             "system_line": system_line,
-            "conv_type_labels": TYPE_LABELS,
-            "conv_side_labels": SIDE_LABELS,
+            "conv_type_labels": labels_in_language(TYPE_LABELS),
+            "conv_side_labels": labels_in_language(SIDE_LABELS),
             # Every page of the portal follows the account's badges live; the inbox its rows too.
             # (url_for's URL, from the cached one: url_for cost as much as rendering a few rows.)
             "live_stream_url": nav_url(portal.endpoint("live_stream"))

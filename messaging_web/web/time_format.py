@@ -5,6 +5,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -73,19 +74,33 @@ def time_tag(value: dt.datetime | None, css_class: str = "", zone: ZoneInfo | No
     return Markup(f'<time{attributes} datetime="{stamp}">{exact}</time>')
 
 
+@dataclass(frozen=True)
+class _Words:
+    """A language's month abbreviations (by month number) and am / pm, read from CLDR once."""
+
+    months: tuple[str, ...]
+    periods: tuple[str, str]
+
+    @classmethod
+    def of(cls, locale: Locale) -> _Words:
+        abbreviated = locale.months["format"]["abbreviated"]
+        periods = locale.day_periods["format"]["abbreviated"]
+        return cls(("",) + tuple(abbreviated[n] for n in range(1, 13)), (periods["am"], periods["pm"]))
+
+
 # A moment's text per language: CLDR's medium date and short time, joined as the language joins them. The
 # pattern is compiled once per language into a format string and a field table, since Babel's formatter
 # re-reads its pattern on every call (five times the cost of the row it formats: bench/bench_inbox.py).
 # tests/unit/test_time_format.py holds these equal to Babel's own output.
-_FIELDS: dict[str, Callable[[dt.datetime, Locale], str]] = {
+_FIELDS: dict[str, Callable[[dt.datetime, _Words], str]] = {
     "d": lambda m, _: str(m.day), "dd": lambda m, _: f"{m.day:02d}",
     "M": lambda m, _: str(m.month), "MM": lambda m, _: f"{m.month:02d}",
-    "MMM": lambda m, loc: loc.months["format"]["abbreviated"][m.month],
+    "MMM": lambda m, words: words.months[m.month],
     "y": lambda m, _: str(m.year),
     "H": lambda m, _: str(m.hour), "HH": lambda m, _: f"{m.hour:02d}",
     "h": lambda m, _: str(m.hour % 12 or 12), "hh": lambda m, _: f"{m.hour % 12 or 12:02d}",
     "mm": lambda m, _: f"{m.minute:02d}",
-    "a": lambda m, loc: loc.day_periods["format"]["abbreviated"]["pm" if m.hour >= 12 else "am"],
+    "a": lambda m, words: words.periods[m.hour >= 12],
 }
 
 
@@ -104,10 +119,10 @@ def moment_formatter(language: str) -> Callable[[dt.datetime], str]:
     keys: list[str] = _PATTERN_KEYS.findall(template)
     if any(key not in _FIELDS for key in keys):  # a pattern this table does not know: Babel formats it
         return lambda moment: babel_dates.format_datetime(moment, moment_pattern(language), locale=locale)
-    fields = {key: _FIELDS[key] for key in keys}
+    fields, words = {key: _FIELDS[key] for key in keys}, _Words.of(locale)
 
     def write(moment: dt.datetime) -> str:
-        return template % {key: field(moment, locale) for key, field in fields.items()}
+        return template % {key: field(moment, words) for key, field in fields.items()}
 
     return write
 
