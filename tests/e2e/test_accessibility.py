@@ -25,6 +25,10 @@ PAGES_PER_PORTAL = 40
 # Not pages to look at: signing out, live streams, downloads and thumbnails, the portal's own exports.
 SKIPPED = ("/logout", "/live", "/stream", "/attachments/", "/thumbnail", "/download", "/export", ".csv")
 
+# Each portal in another language (the longer French and German words must fit a phone too): the admin in
+# English, the store team member's browser asks for French, Bergmann's customer reads the store's German.
+BROWSER_LANGUAGES = {"admin": "en-US", "store": "fr-FR", "customer": "en-US"}
+PAGE_LANGUAGES = {"admin": "en", "store": "fr", "customer": "de"}
 PORTALS = {
     "admin": ("/admin/login", "admin@platform.example", "/admin/"),
     "store": ("/store/bergmann/login", "owner@bergmann.example", "/store/bergmann/"),
@@ -146,7 +150,8 @@ def test_every_page_passes_axe_and_fits_a_phone(live_app, live_server, browser, 
     finally:
         context.close()
     for portal, (login, email, prefix) in PORTALS.items():
-        context = browser.new_context(base_url=live_server, viewport={"width": WIDTHS[0], "height": 800})
+        context = browser.new_context(base_url=live_server, viewport={"width": WIDTHS[0], "height": 800},
+                                      locale=BROWSER_LANGUAGES[portal])
         try:
             page = context.new_page()
             page.goto(login)
@@ -154,6 +159,7 @@ def test_every_page_passes_axe_and_fits_a_phone(live_app, live_server, browser, 
             page.fill("#password", demo.DEMO_PASSWORD)
             page.press("#password", "Enter")
             page.wait_for_url(f"**{prefix}")
+            assert page.locator("html").get_attribute("lang") == PAGE_LANGUAGES[portal]
             check_focus(page, prefix, problems)
             visited[portal] = crawl_portal(live_app, page, prefix, prefix, problems)
             for url in ACCOUNT_PAGES:
