@@ -131,6 +131,8 @@ class Message(TimestampMixin, Model):
         sa.ForeignKey("inbound_emails.id", ondelete="SET NULL"), nullable=True
     )
     attachment_note: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    # The names behind that note, so each reader reads it in their own language (the note stays English).
+    refused_files: Mapped[list | None] = mapped_column(sa.JSON, nullable=True)
 
     attachments = relationship(
         "MessageAttachment", back_populates="message", lazy="raise_on_sql", cascade="all, delete-orphan"

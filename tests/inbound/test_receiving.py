@@ -200,6 +200,7 @@ def test_files_the_rules_refuse_are_named_and_the_others_kept(thread):
         db.session.get(Conversation, thread["conversation_id"]), files.id).attachments]
     assert names == ["dress.png"]
     assert message.attachment_note == "1 file not accepted: invoice.exe"
+    assert files.refused_files == ["invoice.exe"]  # the names, for the note in each reader's language
 
 
 def test_an_html_only_reply_is_read_as_text(thread):

@@ -355,6 +355,30 @@ def test_a_system_line_without_its_data_shows_its_stored_words(app, signed_in, s
     assert "Closed long ago by Team Member." in page
 
 
+def test_the_files_a_reply_by_email_lost_are_named_in_each_readers_language(app, signed_in, shop, threads):
+    from messaging_web.actors import Actor
+    from messaging_web.models import Conversation, Customer
+    from messaging_web.models.base import utcnow
+    from messaging_web.services import conversations
+
+    tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Mes photos")
+    with app.app_context():
+        customer = db.session.get(Customer, shop["customer"].id)
+        conversations.post_message(Actor.for_customer(customer), db.session.get(Conversation, tid), "Voici.",
+                                   refused_files=["invoice.exe", "setup.msi"])
+        customer.preferred_language, customer.language_saved_at = "fr", utcnow()
+        db.session.commit()
+        message = db.session.scalars(sa.select(Message).where(Message.conversation_id == tid)
+                                     .order_by(Message.id.desc())).first()
+        assert message.attachment_note == "2 files not accepted: invoice.exe, setup.msi"  # for emails, exports
+    english = signed_in(shop["team"]).get(f"/store/north/conversations/{tid}").get_data(as_text=True)
+    assert "2 files not accepted: invoice.exe, setup.msi" in english
+    french_client = app.test_client()
+    sign_in(french_client, shop["customer"])
+    french = french_client.get(f"/inbox/north/conversations/{tid}").get_data(as_text=True)
+    assert "2 fichiers non acceptés : invoice.exe, setup.msi" in french
+
+
 def test_customer_sees_a_closed_thread_and_reopens_it_by_writing(signed_in, shop, threads):
     tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Hi")
     threads.close(shop["team"], tid)

@@ -215,10 +215,11 @@ def _clean_subject(subject: str | None) -> str:
 
 
 def post_message(actor: Actor, conversation: Conversation, content: str, files: Sequence[Upload] = (), *,
-                 inbound_email_id: int | None = None, attachment_note: str | None = None) -> Message:
+                 inbound_email_id: int | None = None, refused_files: Sequence[str] = ()) -> Message:
     """Add the actor's message; a message to a closed thread reopens it (with a system message).
 
-    A reply by email names the InboundEmail it came from and the files of it that were not accepted.
+    A reply by email names the InboundEmail it came from and the files of it that were not accepted (kept as
+    names, and as the English note "2 files not accepted: a.exe, b.exe" for emails and exports).
 
     The caller loaded `conversation` through access.access_conversation, so the actor may see it.
     `files` are checked and stored first, all or nothing (services/attachments.py): a refused file or a
@@ -236,7 +237,8 @@ def post_message(actor: Actor, conversation: Conversation, content: str, files: 
     message = Message(
         conversation_id=conversation.id, sender_type=actor.participant_type, sender_id=actor.id, content=content,
         is_system_message=False, is_deleted=False, created_at=now, updated_at=now,
-        inbound_email_id=inbound_email_id, attachment_note=attachment_note,
+        inbound_email_id=inbound_email_id, attachment_note=_refusal_note(refused_files),
+        refused_files=list(refused_files) or None,
     )
     db.session.add(message)
     db.session.flush()
@@ -312,6 +314,13 @@ def _bump_statement() -> sa.Update:
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def _refusal_note(refused_files: Sequence[str]) -> str | None:
+    if not refused_files:
+        return None
+    count = len(refused_files)
+    return f"{count} file{'s' if count != 1 else ''} not accepted: {', '.join(refused_files)}"[:500]
 
 
 def _system_message(actor: Actor, conversation: Conversation, content: str, key: str) -> Message:

@@ -43,7 +43,8 @@ class ThreadMessage:
     created_at: dt.datetime
     attachments: tuple = ()  # MessageAttachment rows, in upload order
     inbound_email_id: int | None = None  # came by email (reply by email): the InboundEmail it came from
-    attachment_note: str | None = None  # files of that email the attachment rules refused
+    attachment_note: str | None = None  # files of that email the attachment rules refused (English)
+    refused_files: tuple[str, ...] = ()  # their names, for the note in the reader's language
     system_text: dict | None = None  # a system line as data, shown in the viewer's language (web/message_text.py)
 
 
@@ -106,7 +107,7 @@ def _thread_select(badges_kind: str | None = None):
         Message.is_deleted, Message.deleted_at, Message.deleted_by_type, Message.created_at,
         Message.inbound_email_id, Message.attachment_note,
         sender_user.name.label("user_name"), sender_customer.name.label("customer_name"),
-        has_files.label("has_files"), Message.system_text, *badges,
+        has_files.label("has_files"), Message.system_text, Message.refused_files, *badges,
     )).where(Message.conversation_id == sa.bindparam("conversation_id", type_=sa.Integer))
 
 
@@ -160,7 +161,8 @@ def _thread_rows(
 def _thread_messages_of(rows) -> list[ThreadMessage]:
     """Thread rows as the page shows them, with the attachments of all of them read in one query (none
     when no message has files)."""
-    # By position, in _thread_select's column order: id 0, is_system_message 4, has_files 13, system_text 14.
+    # By position, in _thread_select's column order: id 0, is_system_message 4, has_files 13, system_text 14,
+    # refused_files 15.
     with_files = [r[0] for r in rows if r[13] and not r[4]]
     files = attachments.attachments_by_message(with_files) if with_files else {}
     return [_thread_message(r, files.get(r[0], ())) for r in rows]
@@ -275,4 +277,5 @@ def _thread_message(row, files=()) -> ThreadMessage:
         deleted_at=deleted_at, deleted_by_type=deleted_by_type, created_at=created_at,
         attachments=tuple(files), inbound_email_id=inbound_email_id, attachment_note=attachment_note,
         system_text=row[14] if is_system_message else None,
+        refused_files=tuple(row[15] or ()) if attachment_note else (),
     )

@@ -298,10 +298,8 @@ def post_reply(actor: Actor, row: InboundEmail, files: list, *, text: str | None
             upload.stream.seek(0)
         if not kept:
             refused = [u.filename or "attachment" for u in uploads]
-        count = len(refused)
-        note = f"{count} file{'s' if count != 1 else ''} not accepted: {', '.join(refused)}"[:500]
         message = conversations.post_message(
-            actor, conversation, content or "", kept, inbound_email_id=row.id, attachment_note=note,
+            actor, conversation, content or "", kept, inbound_email_id=row.id, refused_files=refused,
         )
     row.store_id = conversation.store_id
     row.status = InboundStatus.POSTED.value if row.decided_at is None else InboundStatus.ACCEPTED.value
