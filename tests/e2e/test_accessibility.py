@@ -28,6 +28,8 @@ SKIPPED = ("/logout", "/live", "/stream", "/attachments/", "/thumbnail", "/downl
 # Each portal in another language (the longer French and German words must fit a phone too): the admin in
 # English, the store team member's browser asks for French, Bergmann's customer reads the store's German.
 BROWSER_LANGUAGES = {"admin": "en-US", "store": "fr-FR", "customer": "en-US"}
+# The store team member's device is in Paris: every page offers that zone (the banner is checked too).
+BROWSER_ZONES = {"admin": "UTC", "store": "Europe/Paris", "customer": "UTC"}
 PAGE_LANGUAGES = {"admin": "en", "store": "fr", "customer": "de"}
 PORTALS = {
     "admin": ("/admin/login", "admin@platform.example", "/admin/"),
@@ -151,7 +153,7 @@ def test_every_page_passes_axe_and_fits_a_phone(live_app, live_server, browser, 
         context.close()
     for portal, (login, email, prefix) in PORTALS.items():
         context = browser.new_context(base_url=live_server, viewport={"width": WIDTHS[0], "height": 800},
-                                      locale=BROWSER_LANGUAGES[portal])
+                                      locale=BROWSER_LANGUAGES[portal], timezone_id=BROWSER_ZONES[portal])
         try:
             page = context.new_page()
             page.goto(login)
@@ -160,6 +162,7 @@ def test_every_page_passes_axe_and_fits_a_phone(live_app, live_server, browser, 
             page.press("#password", "Enter")
             page.wait_for_url(f"**{prefix}")
             assert page.locator("html").get_attribute("lang") == PAGE_LANGUAGES[portal]
+            assert page.locator("[data-zone-offer]").is_visible() == (BROWSER_ZONES[portal] != "UTC")
             check_focus(page, prefix, problems)
             visited[portal] = crawl_portal(live_app, page, prefix, prefix, problems)
             for url in ACCOUNT_PAGES:
