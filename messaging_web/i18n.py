@@ -85,11 +85,10 @@ def _current_locale() -> Locale | None:
 
 def translations():
     """The catalog of the current context's language (none outside an app context: English)."""
-    app_context = _cv_app.get(None)
-    if app_context is None:
+    locale = _current_locale()
+    if locale is None:
         return _NO_TRANSLATIONS
-    g_data = app_context.g.__dict__
-    locale = getattr(g_data.get("_flask_babel"), "babel_locale", None) or get_locale()
+    g_data = _cv_app.get().g.__dict__
     last = g_data.get("_messaging_catalog")
     if last is not None and last[0] is locale:  # the same Locale object: the context's language is unchanged
         return last[1]
@@ -163,10 +162,7 @@ class _TemplateTexts:
         self._by_catalog: dict[int, dict[str, Markup]] = {}
 
     def __getitem__(self, string: str) -> Markup:
-        catalog = translations()
-        texts = self._by_catalog.get(id(catalog))
-        if texts is None:
-            texts = self._by_catalog.setdefault(id(catalog), {})
+        texts = self._by_catalog.setdefault(id(translations()), {})
         text = texts.get(string)
         if text is None:
             text = texts[string] = _template_gettext(string)

@@ -1,6 +1,7 @@
 """Sign-in, sign-out and password change for the three portals."""
 from __future__ import annotations
 
+from typing import TypeGuard
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -22,19 +23,23 @@ WRONG_CREDENTIALS = _l("The email or password is not correct.")
 def safe_next(target: str | None, default: str) -> str:
     """A `next` inside the portal just signed into (`default` is its home): a path of ours under the same
     portal prefix (/admin/, /store/<slug>/, /inbox/<slug>/), never another host, portal or a /t/ redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    if any(ord(ch) < 32 for ch in target):
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return default
-    # A browser resolves "." and ".." segments, percent-encoded ones too (/admin/%2e%2e/t/...), before it
-    # follows the redirect: a path with any is not taken at its word.
-    dot_segment = any(segment in (".", "..") for segment in unquote(parts.path).split("/"))
-    if dot_segment or not parts.path.startswith(_portal_prefix(default)):
+    if not is_local_path(target) or not urlsplit(target).path.startswith(_portal_prefix(default)):
         return default
     return target
+
+
+def is_local_path(target: str | None) -> TypeGuard[str]:
+    """A path of this site to redirect to: never another host, and taken at its word by the browser."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if any(ord(ch) < 32 for ch in target):
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return False
+    # A browser resolves "." and ".." segments, percent-encoded ones too (/admin/%2e%2e/t/...), before it
+    # follows the redirect: a path with any is not taken at its word.
+    return not any(segment in (".", "..") for segment in unquote(parts.path).split("/"))
 
 
 def _portal_prefix(home: str) -> str:

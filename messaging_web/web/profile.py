@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from ..actors import current_actor
 from ..i18n import LANGUAGES, SESSION_LANGUAGE_KEY, _, _l
 from ..services import profiles
+from .auth import is_local_path
 from .forms import save_form
 
 bp = Blueprint("profile", __name__)
@@ -30,11 +31,9 @@ class TimeZoneForm(FlaskForm):
 
 
 def _back(default: str = "/") -> str:
-    """Where the switcher was used: a local path given by the page (never another host)."""
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target and "\n" not in target:
-        return target
-    return default
+    """Where the switcher was used: a path of ours given by the page (never another host)."""
+    target = request.form.get("next")
+    return target if is_local_path(target) else default
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])

@@ -131,14 +131,14 @@ _PATTERN_KEYS = re.compile(r"%\((\w+)\)s")
 
 
 @functools.cache
-def _relative_words(language: str, unit: Literal["second", "minute", "hour"], count: int) -> str:
+def _relative_words(language: str, unit: Literal["minute", "hour"], count: int) -> str:
     return str(escape(babel_dates.format_timedelta(
         dt.timedelta(seconds=-count * _UNIT_SECONDS[unit]), granularity=unit, threshold=1, add_direction=True,
         locale=language,
     )))
 
 
-_UNIT_SECONDS: dict[Literal["second", "minute", "hour"], int] = {"second": 1, "minute": 60, "hour": 3600}
+_UNIT_SECONDS: dict[Literal["minute", "hour"], int] = {"minute": 60, "hour": 3600}
 
 
 def relative_phrase(language: str, seconds_ago: float) -> str:

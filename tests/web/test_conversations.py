@@ -316,11 +316,22 @@ def test_close_and_reopen_from_the_store_show_in_the_thread(signed_in, shop, thr
     assert "This conversation was closed on" not in page and "Conversation reopened by Team Member" in page
 
 
-def test_a_system_line_is_read_in_each_viewers_language_and_stored_in_english_with_its_data(
-        app, signed_in, shop, threads):
+def signed_in_in_french(app, customer):
+    """A client of its own, signed in as `customer`, who chose French on their profile."""
     from messaging_web.models import Customer
     from messaging_web.models.base import utcnow
 
+    with app.app_context():
+        account = db.session.get(Customer, customer.id)
+        account.preferred_language, account.language_saved_at = "fr", utcnow()
+        db.session.commit()
+    client = app.test_client()
+    sign_in(client, customer)
+    return client
+
+
+def test_a_system_line_is_read_in_each_viewers_language_and_stored_in_english_with_its_data(
+        app, signed_in, shop, threads):
     tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Mon colis")
     threads.close(shop["team"], tid)
     with app.app_context():
@@ -329,13 +340,9 @@ def test_a_system_line_is_read_in_each_viewers_language_and_stored_in_english_wi
         # The English words stay for emails and exports; the data lets each viewer read it in their language.
         assert line.content == "Conversation closed by Team Member (the store team)."
         assert line.system_text == {"key": "closed", "name": "Team Member", "side": "store"}
-        customer = db.session.get(Customer, shop["customer"].id)
-        customer.preferred_language, customer.language_saved_at = "fr", utcnow()
-        db.session.commit()
     english = signed_in(shop["team"]).get(f"/store/north/conversations/{tid}").get_data(as_text=True)
     assert "Conversation closed by Team Member (the store team)." in english
-    french_client = app.test_client()
-    sign_in(french_client, shop["customer"])
+    french_client = signed_in_in_french(app, shop["customer"])
     french = french_client.get(f"/inbox/north/conversations/{tid}").get_data(as_text=True)
     assert "Conversation fermée par Team Member (l’équipe de la boutique)." in french
     assert "Conversation closed by" not in french
@@ -358,7 +365,6 @@ def test_a_system_line_without_its_data_shows_its_stored_words(app, signed_in, s
 def test_the_files_a_reply_by_email_lost_are_named_in_each_readers_language(app, signed_in, shop, threads):
     from messaging_web.actors import Actor
     from messaging_web.models import Conversation, Customer
-    from messaging_web.models.base import utcnow
     from messaging_web.services import conversations
 
     tid = threads.start(shop["customer"], ConversationType.STORE_CUSTOMER, "Mes photos")
@@ -366,16 +372,13 @@ def test_the_files_a_reply_by_email_lost_are_named_in_each_readers_language(app,
         customer = db.session.get(Customer, shop["customer"].id)
         conversations.post_message(Actor.for_customer(customer), db.session.get(Conversation, tid), "Voici.",
                                    refused_files=["invoice.exe", "setup.msi"])
-        customer.preferred_language, customer.language_saved_at = "fr", utcnow()
         db.session.commit()
         message = db.session.scalars(sa.select(Message).where(Message.conversation_id == tid)
                                      .order_by(Message.id.desc())).first()
         assert message.attachment_note == "2 files not accepted: invoice.exe, setup.msi"  # for emails, exports
     english = signed_in(shop["team"]).get(f"/store/north/conversations/{tid}").get_data(as_text=True)
     assert "2 files not accepted: invoice.exe, setup.msi" in english
-    french_client = app.test_client()
-    sign_in(french_client, shop["customer"])
-    french = french_client.get(f"/inbox/north/conversations/{tid}").get_data(as_text=True)
+    french = signed_in_in_french(app, shop["customer"]).get(f"/inbox/north/conversations/{tid}").get_data(as_text=True)
     assert "2 fichiers non acceptés : invoice.exe, setup.msi" in french
 
 
