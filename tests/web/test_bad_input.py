@@ -56,6 +56,10 @@ def test_every_page_and_form_of_a_portal_answers_bad_input_without_a_server_erro
 
     pages, forms = crawl(client, starts, prefix)
     assert len(pages) > 5 and forms, (pages, forms)
+    # The account's own pages (profile, password) and the forms every header has (language, time zone).
+    account_pages, account_forms = crawl(client, ["/account/profile"], "/account/")
+    assert {"/account/language", "/account/timezone"} <= {urlsplit(f.action).path for f in account_forms}
+    pages, forms = pages + account_pages, forms + account_forms
 
     failures = []
     for url in pages:
