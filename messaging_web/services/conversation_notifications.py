@@ -70,7 +70,7 @@ def flush_due_notifications(now: dt.datetime | None = None, *, limit: int = 200)
             if not _notify(reader, now):
                 report.skipped += 1
             reader.notify_pending_since = None
-    report.sent = [row.id for row in queued]
+    report.sent = [row.id for row in queued if row.id is not None]
     db.session.flush()
     return report
 

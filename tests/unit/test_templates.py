@@ -392,6 +392,21 @@ def test_the_text_part_of_every_shipped_template_reads_like_the_html(ctx):
     assert re.search(r"^\| Trail running shoes +\| 1 +\| 129.00 EUR \|$", order.text, re.M)
 
 
+def test_the_prepared_text_converter_writes_what_the_public_call_writes(ctx):
+    """rendering.py calls html-to-markdown's native converter with options built once; an upgrade that changed
+    what that call writes would show here, for every shipped template."""
+    import html_to_markdown
+
+    from messaging_web.services.sandbox import rendering
+
+    template_catalog.load_default_templates()
+    for code, shipped in template_catalog.shipped_codes().items():
+        for language in ("en", "fr", "de"):
+            html = render_email(resolve_template(code, language=language), shipped.sample, inline=False).html
+            public = (html_to_markdown.convert(html, rendering._TEXT_OPTIONS).content or "").strip() + "\n"
+            assert rendering.text_from_html(html) == public, (code, language)
+
+
 def test_notification_and_settings_test_templates_take_the_agreed_variables(ctx):
     template_catalog.load_default_templates()
     notification = resolve_template("new_message_notification", language="fr")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -24,6 +24,7 @@ from ...models import (
     StoreEmailSettings,
     StoreEmailTemplate,
 )
+from ...models.base import utcnow
 from .. import notification_texts, notifications, templates, transaction_hooks
 from ..errors import NotFound, ValidationError
 from . import suppression, unsubscribe
@@ -35,9 +36,10 @@ def queue_email(template_code: str, to_email: str, context: dict, *, store_id: i
                 language: str | None = None, recipient_name: str | None = None, user_id: int | None = None,
                 related_type: str | None = None, related_id: int | None = None,
                 extra_data: dict | None = None, reply_to: str | None = None,
-                headers: dict[str, str] | None = None) -> EmailLog:
+                headers: dict[str, str] | None = None) -> EmailLog | QueuedEmail:
     """Resolve and render the template, add the store signature and write the row `pending` (add +
-    flush, no commit); after the caller's commit the dispatcher hands the id to the worker.
+    flush, no commit); after the caller's commit the dispatcher hands the id to the worker. Inside batch(),
+    the row is written when the block ends: the QueuedEmail returned stands for it.
 
     `reply_to` replaces the sender's Reply-To (a conversation's reply address); `headers` are sent with
     the email (threading, Auto-Submitted), kept in the row's extra data.
@@ -54,16 +56,15 @@ def queue_email(template_code: str, to_email: str, context: dict, *, store_id: i
         reply_to=reply_to, headers=headers,
     )
     if batch is not None:
-        # Rendered with the rest of the batch when the block ends: one round trip to the sandbox.
-        batch.append(draft)
-        return draft.row
+        return batch.add(draft)
     [blocking] = suppression.find_blocking([draft.recipient])
     [rendered] = templates.render_emails([(draft.resolved, draft.context)], background=True)
     _complete(draft, rendered, blocking=blocking)
+    row = _add_row(draft)
     db.session.flush()
-    if draft.row.status == EmailStatus.PENDING.value:
-        dispatch_after_commit(db.session, [draft.row.id])
-    return draft.row
+    if row.status == EmailStatus.PENDING.value:
+        dispatch_after_commit(db.session, [row.id])
+    return row
 
 
 def queue_template_test(resolved: templates.ResolvedTemplate, sample: dict, to_email: str, *,
@@ -79,30 +80,93 @@ def queue_template_test(resolved: templates.ResolvedTemplate, sample: dict, to_e
 
 
 @contextmanager
-def batch() -> Iterator[list[EmailLog]]:
-    """For a caller that queues many emails at once: inside, queue_email adds each row without rendering
-    it; when the block ends, all are rendered in one round trip to the sandbox, written with one multi-row
-    INSERT, and handed to the dispatcher after the caller's commit, as usual. Yields the rows."""
+def batch() -> Iterator[list[QueuedEmail]]:
+    """For a caller that queues many emails at once: inside, queue_email drafts each email and the sandbox
+    renders them, a chunk at a time, while the caller drafts the next; when the block ends, the emails are
+    checked against the suppression list with one query, and each chunk is written with one multi-row INSERT
+    as soon as it is rendered (while the next chunks still render), then handed to the dispatcher after the
+    caller's commit, as usual. Yields the QueuedEmails, whose ids are set when the block ends.
+
+    The rows are written with SQLAlchemy Core, not as ORM objects: building and flushing those cost more
+    than the INSERT itself (bench/bench_delivery.py).
+    """
     session = db.session
     if _BATCH_KEY in session.info:
-        yield [draft.row for draft in session.info[_BATCH_KEY]]
+        yield session.info[_BATCH_KEY].queued
         return
-    drafts: list[_Draft] = []
+    drafts = _Batch()
     session.info[_BATCH_KEY] = drafts
-    rows: list[EmailLog] = []
     try:
-        yield rows
+        yield drafts.queued
         session.info.pop(_BATCH_KEY, None)
-        blocked = suppression.find_blocking([d.recipient for d in drafts])  # one query for the batch
-        rendered = templates.render_emails([(d.resolved, d.context) for d in drafts], background=True)
-        rows.extend(draft.row for draft in drafts)
-        _assign_ids(session, rows)
-        for draft, result, blocking in zip(drafts, rendered, blocked, strict=True):
-            _complete(draft, result, blocking=blocking)
-        session.flush()
-        dispatch_after_commit(session, [row.id for row in rows if row.status == EmailStatus.PENDING.value])
+        drafts.write(session)
+        dispatch_after_commit(session, [q.id for q in drafts.queued
+                                        if q.id is not None and q.status == EmailStatus.PENDING.value])
     finally:
         session.info.pop(_BATCH_KEY, None)
+
+
+@dataclass
+class QueuedEmail:
+    """An email queued in a batch(): its row's id once the block has written it, and how it was written."""
+
+    recipient_email: str
+    id: int | None = None
+    status: str = EmailStatus.PENDING.value
+    error_message: str | None = None
+
+
+class _Batch:
+    """A batch's drafts, and their renders under way in the sandbox: one round trip per chunk, so the workers
+    render a chunk while this process drafts the next, and write the first chunks while the last render."""
+
+    CHUNK = 100
+
+    def __init__(self) -> None:
+        self.drafts: list[_Draft] = []
+        self.queued: list[QueuedEmail] = []
+        self._chunks: list[tuple[int, int, templates.Renders]] = []
+        self._started = 0
+
+    def add(self, draft: _Draft) -> QueuedEmail:
+        self.drafts.append(draft)
+        queued = QueuedEmail(draft.values["recipient_email"])
+        self.queued.append(queued)
+        if len(self.drafts) - self._started >= self.CHUNK:
+            self._start_rendering()
+        return queued
+
+    def _start_rendering(self) -> None:
+        chunk = self.drafts[self._started:]
+        if chunk:
+            renders = templates.start_renders([(d.resolved, d.context) for d in chunk], background=True)
+            self._chunks.append((self._started, len(self.drafts), renders))
+            self._started = len(self.drafts)
+
+    def write(self, session: AnySession) -> None:
+        self._start_rendering()
+        blocked = suppression.find_blocking([d.recipient for d in self.drafts])  # one query for the batch
+        ids = _new_ids(session, len(self.drafts))
+        table = EmailLog.__table__
+        for start, end, renders in self._chunks:
+            values = []
+            for index, rendered in enumerate(renders.results(), start):
+                draft = self.drafts[index]
+                _complete(draft, rendered, blocking=blocked[index])
+                if ids is not None:
+                    draft.values["id"] = ids[index]
+                values.append(draft.values)
+            written: Sequence[int]
+            if ids is None:  # SQLite: the ids come back, in the rows' order
+                written = session.execute(
+                    sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), values
+                ).scalars().all()
+            else:
+                session.execute(sa.insert(table), values)
+                written = ids[start:end]
+            for queued, draft, log_id in zip(self.queued[start:end], self.drafts[start:end], written, strict=True):
+                queued.id, queued.status = log_id, draft.values["status"]
+                queued.error_message = draft.values["error_message"]
 
 
 def compose_email(template_code: str, to_email: str, context: dict, *, store_id: int | None = None,
@@ -122,15 +186,17 @@ def compose_email(template_code: str, to_email: str, context: dict, *, store_id:
     )
     rendered = templates.render_email(draft.resolved, draft.context)
     _complete(draft, rendered, raise_errors=True)
+    row = _add_row(draft)
     db.session.flush()
-    return draft.row
+    return row
 
 
 @dataclass
 class _Draft:
-    """An email row with its sender and recipient decided, waiting for its rendered text."""
+    """An email's row (its column values) with its sender and recipient decided, waiting for its rendered
+    text; every draft has the same columns, so that a batch writes them with one executemany."""
 
-    row: EmailLog
+    values: dict
     resolved: templates.ResolvedTemplate
     context: dict
     settings: StoreEmailSettings | None
@@ -138,7 +204,15 @@ class _Draft:
 
     @property
     def recipient(self) -> suppression.Recipient:
-        return suppression.recipient_of(self.row)
+        values = self.values
+        return suppression.Recipient(values["recipient_email"], values["store_id"], values["category"],
+                                     suppression.preference_key(values["category"], values["related_type"]))
+
+
+def _add_row(draft: _Draft) -> EmailLog:
+    row = EmailLog(**draft.values)
+    db.session.add(row)
+    return row
 
 
 def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | None, language: str | None,
@@ -188,31 +262,37 @@ def _draft(template_code: str, to_email: str, context: dict, *, store_id: int | 
         headers = {**(headers or {}), **unsubscribe.headers(unsubscribe_url)}
     if headers:
         extra_data = {**(extra_data or {}), "headers": dict(headers)}
-    row = EmailLog(
-        template_code=resolved.code,
-        template_id=resolved.template_id,
-        template_version_id=resolved.version_id,
-        recipient_email=to_email,
-        recipient_name=recipient_name,
-        subject="",
-        from_email=from_email,
-        from_name=from_name,
-        reply_to=reply_to,
-        status=EmailStatus.PENDING.value,
-        provider=provider,
-        store_id=store_id,
-        user_id=user_id,
-        related_type=related_type,
-        related_id=related_id,
-        extra_data=json.dumps(_extra(extra_data, resolved), default=str),
-        via_store_settings=via_store,
+    now = utcnow()
+    values = {
+        "template_code": resolved.code,
+        "template_id": resolved.template_id,
+        "template_version_id": resolved.version_id,
+        "recipient_email": to_email,
+        "recipient_name": recipient_name,
+        "subject": "",
+        "body_html": None,
+        "body_text": None,
+        "from_email": from_email,
+        "from_name": from_name,
+        "reply_to": reply_to,
+        "status": EmailStatus.PENDING.value,
+        "error_message": None,
+        "provider": provider,
+        "store_id": store_id,
+        "user_id": user_id,
+        "related_type": related_type,
+        "related_id": related_id,
+        "extra_data": json.dumps(_extra(extra_data, resolved), default=str),
+        "via_store_settings": via_store,
         # Given, not left to the server default: the ORM would otherwise read it back with RETURNING, which
         # turns a batch's executemany into one huge multi-VALUES statement (bench/bench_delivery.py).
-        delivery_ambiguous=False,
-        retry_count=0,
-        category=resolved.category,
-    )
-    return _Draft(row, resolved, context, settings, unsubscribe_url)
+        "delivery_ambiguous": False,
+        "retry_count": 0,
+        "category": resolved.category,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return _Draft(values, resolved, context, settings, unsubscribe_url)
 
 
 def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.TemplateRenderError, *,
@@ -220,7 +300,7 @@ def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.Templ
     """Fill the row with the rendered email and add it to the session; if it did not render, raise why
     (`raise_errors`) or add it marked failed with the reason. With `blocking` (the suppression that stops
     it) the row is written `suppressed`, saying why, and is never sent."""
-    row = draft.row
+    values = draft.values
     if isinstance(rendered, templates.TemplateRenderError):
         if raise_errors:
             raise rendered
@@ -241,53 +321,47 @@ def _complete(draft: _Draft, rendered: templates.RenderedEmail | templates.Templ
         body_html, body_text = unsubscribe.add_footer(
             body_html, body_text, draft.unsubscribe_url, draft.resolved.language, draft.recipient.key
         )
-    row.subject = subject[:500]
-    row.body_html = body_html
-    row.body_text = body_text
+    values["subject"] = subject[:500]
+    values["body_html"] = body_html
+    values["body_text"] = body_text
     if blocking is not None:
-        row.status = EmailStatus.SUPPRESSED.value
-        row.error_message = suppression.blocked_message(blocking)
-    db.session.add(row)
+        values["status"] = EmailStatus.SUPPRESSED.value
+        values["error_message"] = suppression.blocked_message(blocking)
 
 
 def _fail_unrenderable(draft: _Draft, reason: str, shown_reason: dict | None = None) -> None:
     """`reason` is English (the email log; a render error's words); the admin notification says `shown_reason`
     when the platform wrote the reason (a notification_texts.phrase), else `reason`."""
-    row, resolved = draft.row, draft.resolved
-    db.session.add(row)
-    row.status = EmailStatus.FAILED.value
-    row.error_message = f"Not sent: the template could not be rendered. {reason}"[:1000]
-    row.subject = f"({resolved.code}: not rendered)"
+    values, resolved = draft.values, draft.resolved
+    values["status"] = EmailStatus.FAILED.value
+    values["error_message"] = f"Not sent: the template could not be rendered. {reason}"[:1000]
+    values["subject"] = f"({resolved.code}: not rendered)"
+    store_id = values["store_id"]
     notifications.raise_admin_notification_once(
-        NotificationType.STORE_ISSUE if row.store_id else NotificationType.SYSTEM_ALERT,
+        NotificationType.STORE_ISSUE if store_id else NotificationType.SYSTEM_ALERT,
         text=notification_texts.text(
             "template_unrenderable_store" if resolved.source == "store" else "template_unrenderable_platform",
-            template=resolved.code, language=resolved.language, store_id=row.store_id,
+            template=resolved.code, language=resolved.language, store_id=store_id,
             reason=reason if shown_reason is None else shown_reason,
         ),
         priority=NotificationPriority.HIGH,
         action_url=f"/admin/email-log?status=failed&q={resolved.code}",
-        metadata={"template_code": resolved.code, "language": resolved.language, "store_id": row.store_id,
+        metadata={"template_code": resolved.code, "language": resolved.language, "store_id": store_id,
                   "store_template_id": resolved.store_template_id, "kind": "template_unrenderable"},
     )
 
 
-def _assign_ids(session: AnySession, rows: list[EmailLog]) -> None:
-    """On PostgreSQL, take the ids from the sequence up front: rows with ids are written with one
-    executemany, whereas rows waiting for RETURNING become one huge multi-VALUES statement that the
-    driver parses at length."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    missing = [row for row in rows if row.id is None]
-    if not missing:
-        return
+def _new_ids(session: AnySession, count: int) -> list[int] | None:
+    """On PostgreSQL, the ids taken from the sequence up front: rows with ids are written with one plain
+    executemany, whereas rows waiting for RETURNING become one huge multi-VALUES statement that the driver
+    parses at length. None elsewhere (SQLite returns them)."""
+    if session.get_bind().dialect.name != "postgresql" or not count:
+        return None
     with session.no_autoflush:
-        ids = session.scalars(
+        return list(session.scalars(
             sa.text("SELECT nextval(pg_get_serial_sequence('email_logs', 'id')) FROM generate_series(1, :n)"),
-            {"n": len(missing)},
-        ).all()
-    for row, log_id in zip(missing, ids, strict=True):
-        row.id = log_id
+            {"n": count},
+        ).all())
 
 
 # Lookups repeated for every email of a batch are kept for the rest of the transaction; a flush that

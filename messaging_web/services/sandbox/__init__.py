@@ -6,13 +6,15 @@ a worker process of pool.py (the second wall, after the Jinja sandbox of jinja_s
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import current_app, has_app_context
 
 from .pool import JobFailed, PoolBusy, PoolLimits, shared_pool
 
-__all__ = ["JobFailed", "PoolBusy", "PoolLimits", "inspect_images", "run_renders", "settings"]
+__all__ = ["JobFailed", "PoolBusy", "PoolLimits", "inspect_images", "run_renders", "settings", "submit_renders"]
 
 # The same defaults as config.py, for callers outside an application (benchmarks, the first tests).
 DEFAULTS = {
@@ -61,6 +63,29 @@ def run_renders(payloads: list[dict], *, seconds: float, background: bool = Fals
         if len(answers) < len(chunk) or (answers and isinstance(answers[-1], JobFailed)):
             break  # what follows the failure is run again by the caller
     return results
+
+
+def submit_renders(payloads: list[dict], *, seconds: float, background: bool = False) -> Future:
+    """run_renders of `payloads` in one worker, waited for by a thread of this process while the caller goes on:
+    the future's result is run_renders' answer (or its PoolBusy). Several submitted at once keep every worker
+    busy, one batch each."""
+    values = settings()  # read here: the waiting thread has no application context
+    wait = float(values["SANDBOX_BACKGROUND_WAIT_SECONDS" if background else "SANDBOX_WAIT_SECONDS"])
+    pool = _pool(values)
+    return _waiting_threads(pool.limits.workers).submit(pool.run, "render", payloads, seconds=seconds, wait=wait)
+
+
+_waiters: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, threads, executor)
+_waiters_lock = threading.Lock()
+
+
+def _waiting_threads(count: int) -> ThreadPoolExecutor:
+    """One thread per worker, for this process (a forked process starts its own)."""
+    global _waiters
+    with _waiters_lock:
+        if _waiters is None or _waiters[0] != os.getpid() or _waiters[1] != count:
+            _waiters = (os.getpid(), count, ThreadPoolExecutor(max_workers=count, thread_name_prefix="sandbox-wait"))
+        return _waiters[2]
 
 
 def inspect_images(payload: dict) -> dict | JobFailed:

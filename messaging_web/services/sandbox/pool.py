@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -37,6 +38,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _CHILD_SCRIPT = Path(__file__).with_name("child.py")
+_GATHER_SECONDS = 0.001
 _START_SECONDS = 30.0  # a fresh interpreter loading Jinja, css-inline and Pillow, on a busy machine
 
 
@@ -190,17 +192,22 @@ class WorkerPool:
             child.wait_ready(_START_SECONDS)
             child.jobs_conn.send_bytes(pickle.dumps((kind, payloads, seconds)))
             child.jobs += 1
-            for _ in payloads:
+            while len(results) < len(payloads) and failure is None:
                 if not child.answers.poll(seconds + 1.0):
                     failure = _failure_from_exit(child.stop(kill=True), timed_out=True)
                     break
-                result = json.loads(child.answers.recv_bytes())
-                if result.get("failed"):
-                    # The child caught a MemoryError: it answered, but its heap may be fragmented.
-                    failure = JobFailed(result["failed"])
-                    child.stop(kill=True)
-                    break
-                results.append(result)
+                while len(results) < len(payloads) and child.answers.poll(0):
+                    result = json.loads(child.answers.recv_bytes())
+                    if result.get("failed"):
+                        # The child caught a MemoryError: it answered, but its heap may be fragmented.
+                        failure = JobFailed(result["failed"])
+                        child.stop(kill=True)
+                        break
+                    results.append(result)
+                if failure is None and len(results) < len(payloads):
+                    # Let the next answers gather in the pipe: a child whose every answer wakes a waiting
+                    # reader spends a third of a short render on the wake-ups (bench/bench_delivery.py).
+                    time.sleep(_GATHER_SECONDS)
         except (EOFError, OSError):
             failure = _failure_from_exit(child.stop(kill=True), timed_out=False)
         except BaseException:

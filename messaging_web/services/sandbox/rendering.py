@@ -194,8 +194,28 @@ _TEXT_OPTIONS = html_to_markdown.ConversionOptions(
 )
 
 
+
+
+def _prepared_converter():
+    """html_to_markdown.convert rebuilds its native options from the Python ones on every call, which cost more
+    than the conversion of an email: build them once, and call the native converter with them. Falls back to the
+    public call should a release rename either (tests/unit/test_text_part.py compares the two)."""
+    try:
+        from html_to_markdown import _html_to_markdown as native
+        from html_to_markdown.api import _to_rust_conversion_options
+
+        native_options = _to_rust_conversion_options(_TEXT_OPTIONS)
+        convert = native.convert
+    except (ImportError, AttributeError):
+        return lambda html: html_to_markdown.convert(html, _TEXT_OPTIONS)
+    return lambda html: convert(html=html, options=native_options, visitor=None)
+
+
+_convert_to_markdown = _prepared_converter()
+
+
 def text_from_html(html: str) -> str:
-    return (html_to_markdown.convert(html, _TEXT_OPTIONS).content or "").strip() + "\n"
+    return (_convert_to_markdown(html).content or "").strip() + "\n"
 
 
 # Tags that do not open a level: void elements, and those whose end tag is optional (a parser closes an open

@@ -40,12 +40,14 @@ from .listing import (  # noqa: F401
 from .rendering import (  # noqa: F401
     RenderedEmail,
     RenderRefused,
+    Renders,
     TemplateRenderError,
     check_plain_context,
     missing_required,
     refused_versions,
     render_email,
     render_emails,
+    start_renders,
 )
 from .resolution import (  # noqa: F401
     FALLBACK_LANGUAGE,

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import cast
 
@@ -227,41 +228,76 @@ def render_emails(items: list[tuple[ResolvedTemplate, dict]], *, inline: bool = 
     `background` (workers, notification runs) waits longer for a free worker than a request does; a
     request that finds every worker busy gets a RenderRefused asking to try again.
     """
-    results: list[RenderedEmail | TemplateRenderError | None] = [None] * len(items)
-    pending: list[tuple[int, dict]] = []
-    for index, (template, context) in enumerate(items):
-        try:
-            context = _prepared_context(template, context)
-        except TemplateRenderError as exc:
-            results[index] = exc
-            continue
-        pending.append((index, {
-            "subject": template.subject, "body_html": template.body_html, "body_text": template.body_text,
-            "variables": template.variables, "cache_key": template.cache_key, "context": context, "inline": inline,
-        }))
-    while pending:
-        # A version refused meanwhile (by this batch's own failure, say) is not tried again.
+    return Renders(items, inline=inline, background=background).results()
+
+
+def start_renders(items: list[tuple[ResolvedTemplate, dict]], *, background: bool = False) -> Renders:
+    """render_emails, started now in a sandbox worker while the caller goes on (drafting the next emails of a
+    batch, say): `.results()` waits for the answers."""
+    renders = Renders(items, inline=True, background=background)
+    renders.start()
+    return renders
+
+
+class Renders:
+    """Emails on their way through the sandbox: checked here, rendered in a worker, answered in order."""
+
+    def __init__(self, items: list[tuple[ResolvedTemplate, dict]], *, inline: bool, background: bool):
+        self._items, self._background = items, background
+        self._results: list[RenderedEmail | TemplateRenderError | None] = [None] * len(items)
+        self._pending: list[tuple[int, dict]] = []
+        self._started: Future | None = None
+        for index, (template, context) in enumerate(items):
+            try:
+                context = _prepared_context(template, context)
+            except TemplateRenderError as exc:
+                self._results[index] = exc
+                continue
+            self._pending.append((index, {
+                "subject": template.subject, "body_html": template.body_html, "body_text": template.body_text,
+                "variables": template.variables, "cache_key": template.cache_key, "context": context,
+                "inline": inline,
+            }))
+
+    def _waiting(self) -> list[tuple[int, dict]]:
+        """The pending renders, but for versions refused meanwhile (by a failure of this batch, say): those
+        are not tried again."""
         waiting = []
-        for index, payload in pending:
-            refused = refused_versions.get(items[index][0].cache_key)
+        for index, payload in self._pending:
+            refused = refused_versions.get(self._items[index][0].cache_key)
             if refused is None:
                 waiting.append((index, payload))
             else:
-                results[index] = RenderRefused(refused, field="body_html")
-        if not waiting:
-            break
-        answers: Sequence[dict | sandbox.JobFailed | RenderRefused]
-        try:
-            answers = sandbox.run_renders([payload for _, payload in waiting], seconds=MAX_SECONDS,
-                                          background=background)
-        except sandbox.PoolBusy:
-            busy = RenderRefused(_l("Many templates are being rendered just now; please try again in a moment."))
-            answers = [busy] * len(waiting)
-        for (index, _), answer in zip(waiting, answers, strict=False):
-            results[index] = _rendered_or_error(items[index][0], answer)
-        pending = waiting[len(answers):]
-    # Every slot is filled by now: each item was refused, answered, or failed before the sandbox.
-    return cast(list[RenderedEmail | TemplateRenderError], results)
+                self._results[index] = RenderRefused(refused, field="body_html")
+        return waiting
+
+    def start(self) -> None:
+        self._pending = self._waiting()
+        if self._pending:
+            self._started = sandbox.submit_renders([payload for _, payload in self._pending], seconds=MAX_SECONDS,
+                                                   background=self._background)
+
+    def results(self) -> list[RenderedEmail | TemplateRenderError]:
+        started, self._started = self._started, None
+        while self._pending:
+            waiting = self._pending if started is not None else self._waiting()
+            if not waiting:
+                break
+            answers: Sequence[dict | sandbox.JobFailed | RenderRefused]
+            try:
+                if started is not None:
+                    answers, started = started.result(), None
+                else:
+                    answers = sandbox.run_renders([payload for _, payload in waiting], seconds=MAX_SECONDS,
+                                                  background=self._background)
+            except sandbox.PoolBusy:
+                busy = RenderRefused(_l("Many templates are being rendered just now; please try again in a moment."))
+                answers = [busy] * len(waiting)
+            for (index, _), answer in zip(waiting, answers, strict=False):
+                self._results[index] = _rendered_or_error(self._items[index][0], answer)
+            self._pending = waiting[len(answers):]
+        # Every slot is filled by now: each item was refused, answered, or failed before the sandbox.
+        return cast(list[RenderedEmail | TemplateRenderError], self._results)
 
 
 def _rendered_or_error(template: ResolvedTemplate, answer) -> RenderedEmail | TemplateRenderError:
