@@ -57,12 +57,29 @@ PAGES = [
 ]
 
 
+ADDRESS_PARTS = ("((reverse(split_part(lower(recipient_email), '@', 1)) LIKE '{reversed_local}%' "
+                 "AND recipient_email LIKE '%@%') "
+                 "OR (recipient_email LIKE '%@%@%' AND recipient_email ILIKE '%{contains}%'))")
+
 # Each page's floor: the one hand-written query it cannot do without (its 25 rows), run in the same process.
 FLOORS = [
     ("floor: the newest 25 rows", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
                                   "ORDER BY id DESC LIMIT 25"),
+    # An address search: by trigrams (as until migration 0020), then by the address's parts as the app searches now
+    # (services/email/email_log.py: the local part reversed and the domain, plus the addresses with several '@').
     ("floor: rare address, its rows", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
                                       "WHERE recipient_email ILIKE '%customer123457@%' ORDER BY id DESC LIMIT 25"),
+    ("floor: rare address, by parts", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
+                                      "WHERE " + ADDRESS_PARTS.format(reversed_local="754321remotsuc",
+                                                                      contains="customer123457@") +
+                                      " ORDER BY id DESC LIMIT 25"),
+    ("floor: store rare, trigrams", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
+                                    "WHERE store_id = 7 AND recipient_email ILIKE '%customer1007@%' "
+                                    "ORDER BY id DESC LIMIT 25"),
+    ("floor: store rare, by parts", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
+                                    "WHERE store_id = 7 AND " + ADDRESS_PARTS.format(reversed_local="7001remotsuc",
+                                                                                     contains="customer1007@") +
+                                    " ORDER BY id DESC LIMIT 25"),
     ("floor: one store's newest 25", "SELECT id, recipient_email, subject, status, created_at FROM email_logs "
                                      "WHERE store_id = 7 ORDER BY id DESC LIMIT 25"),
 ]

@@ -149,6 +149,31 @@ class EmailLog(TimestampMixin, Model):
         return f"<EmailLog {self.id} {self.status} to {self.recipient_email}>"
 
 
+# The log's search for an address ("ana@", "customer12@example.c") on PostgreSQL: in an address with one '@', what
+# a term has before its '@' ends the local part and what it has after it starts the domain, so the term is two
+# prefix searches here: the local part reversed, then the domain (services/email/email_log.py). Literal constants,
+# so that the search's query, which reuses these expressions, matches the indexes.
+sa.Index(
+    "ix_email_logs_recipient_address_parts",
+    sa.func.reverse(sa.func.split_part(
+        sa.func.lower(EmailLog.recipient_email), sa.literal("@", literal_execute=True),
+        sa.literal(1, literal_execute=True),
+    )).label("recipient_local_reversed"),
+    sa.func.split_part(
+        sa.func.lower(EmailLog.recipient_email), sa.literal("@", literal_execute=True),
+        sa.literal(2, literal_execute=True),
+    ).label("recipient_domain"),
+    postgresql_ops={"recipient_local_reversed": "text_pattern_ops", "recipient_domain": "text_pattern_ops"},
+).ddl_if(dialect="postgresql")
+# The few addresses with several '@' ('"a@b"@example.com'), where the term's '@' may be any of them: searched by
+# trigrams as before, in an index of them alone.
+sa.Index(
+    "ix_email_logs_recipient_several_at_trgm", EmailLog.recipient_email,
+    postgresql_using="gin", postgresql_ops={"recipient_email": "gin_trgm_ops"},
+    postgresql_where=EmailLog.recipient_email.like(sa.literal("%@%@%", literal_execute=True)),
+).ddl_if(dialect="postgresql")
+
+
 class StoreEmailSettings(TimestampMixin, Model):
     __tablename__ = "store_email_settings"
     __table_args__ = (
