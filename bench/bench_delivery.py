@@ -200,10 +200,11 @@ def bench_delivery(app, config: dict, tmp: Path) -> tuple[float, float, int]:
             db.session.commit()
             started = time.perf_counter()
             deadline = started + 600
+            # The watch must cost the workers nothing: one small indexed query every 10 ms (an IN list of the
+            # chunk's 1,250 ids, compiled and planned a hundred times a second, took a third of a core).
+            remaining_sql = sa.text("SELECT count(*) FROM email_logs WHERE status = 'pending' AND id BETWEEN :lo AND :hi")
             while time.perf_counter() < deadline:
-                remaining = db.session.scalar(
-                    sa.select(sa.func.count(EmailLog.id)).where(EmailLog.status == "pending", EmailLog.id.in_(chunk))
-                )
+                remaining = db.session.scalar(remaining_sql, {"lo": chunk[0], "hi": chunk[-1]})
                 db.session.commit()
                 if not remaining:
                     break

@@ -82,3 +82,17 @@ def test_failed_emails_stay_failed(app, client):
     client.get(pixel)
     assert client.get(clicks[0]).status_code == 302
     assert status(app, log_id)[0] == "failed"
+
+
+def test_a_long_link_with_accents_goes_through_its_token_unchanged(app, client):
+    from urllib.parse import unquote
+
+    from messaging_web.services.email import tracking
+
+    target = "https://shop.example/catégorie/" + "chaussures-de-trail-" * 20 + "?taille=42&couleur=bleu"
+    with app.test_request_context():
+        html = tracking.add_tracking(f'<p><a href="{target}">Voir</a></p>', 7)
+    [click] = re.findall(r'href="http://127\.0\.0\.1:5000(/t/c/[^"]+)"', html)
+    response = client.get(click)
+    # The Location header carries the address as a URI: the accent percent-encoded.
+    assert response.status_code == 302 and unquote(response.headers["Location"]) == target

@@ -293,7 +293,8 @@ DURABLE_EVERY = 20
 
 class Progress:
     """Where a worker is in its group: each step records the previous email's `sent` outcome and marks the next
-    as started, in one statement and one commit, on a DBAPI connection of its own. Through the ORM or even
+    as started, in one statement and one commit (an autocommit statement on PostgreSQL), on a DBAPI
+    connection of its own. Through the ORM or even
     SQLAlchemy Core the two writes cost 2.5 ms an email on PostgreSQL, a third of that here
     (bench/bench_delivery.py: delivery against raw smtplib)."""
 
@@ -341,14 +342,21 @@ class Progress:
         unwritten: list[dict | None] = [*self.unconfirmed[self.written:]] or [None]
         *earlier, last = unwritten
         cursor = self.connection.cursor()
+        step = {**self._sent_params(last), "next_id": starting, "started": self.moment(utcnow())}
         try:
             if earlier:  # after a reconnection: the outcomes a lost commit may have taken with it
                 cursor.executemany(self.sent_sql, [self._sent_params(sent) for sent in earlier])
-            if durable and self.postgresql:
-                cursor.execute("SET LOCAL synchronous_commit TO ON")
-            cursor.execute(self.step_sql, {**self._sent_params(last), "next_id": starting,
-                                           "started": self.moment(utcnow())})
-            self.connection.commit()
+            if not self.postgresql:
+                cursor.execute(self.step_sql, step)
+                self.connection.commit()
+            elif durable:
+                cursor.execute("SET synchronous_commit TO ON")
+                cursor.execute(self.step_sql, step)
+                cursor.execute("SET synchronous_commit TO OFF")
+            else:
+                # In autocommit, the UPDATE is its own transaction: one round trip an email, where an
+                # explicit COMMIT would cost a second (bench/bench_delivery.py).
+                cursor.execute(self.step_sql, step)
         finally:
             cursor.close()
 
@@ -361,10 +369,15 @@ class Progress:
     def _connect(self) -> None:
         self.connection = self.engine.raw_connection()
         if self.postgresql:
+            self.connection.commit()  # nothing is open, so autocommit can be switched on
+            self._autocommit(True)
             cursor = self.connection.cursor()
             cursor.execute("SET synchronous_commit TO OFF")
             cursor.close()
-            self.connection.commit()
+
+    def _autocommit(self, on: bool) -> None:
+        assert self.connection is not None and self.connection.driver_connection is not None
+        self.connection.driver_connection.autocommit = on
 
     def _drop(self) -> None:
         if self.connection is not None:
@@ -382,7 +395,7 @@ class Progress:
                 cursor = self.connection.cursor()
                 cursor.execute("RESET synchronous_commit")
                 cursor.close()
-                self.connection.commit()
+                self._autocommit(False)  # as the pool lends its connections
             self.connection.close()
         except Exception:  # returned to the pool broken: the pool checks it on the next checkout
             self._drop()
