@@ -32,6 +32,7 @@ class SmtpSink:
         self.fault: str | None = None
         self.logins: list[tuple[str, str]] = []
         self.require_auth = require_auth
+        self.on_data = None  # called (in the server's thread) as each message arrives, before it is answered
         self.host = "127.0.0.1"
         self.port = free_port()
         self._lock = threading.Lock()
@@ -53,6 +54,7 @@ class SmtpSink:
             self.envelopes.clear()
             self.logins.clear()
             self.fault = None
+            self.on_data = None
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         if not isinstance(auth_data, LoginPassword):
@@ -81,6 +83,8 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.on_data is not None:
+            self.on_data()
         if self.fault == "451-data":
             return "451 4.3.0 Try again later"
         if self.fault == "drop-after-data":

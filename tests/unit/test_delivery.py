@@ -218,30 +218,47 @@ def test_sweep_sends_again_the_emails_of_a_vanished_claim_that_were_never_starte
     assert len(smtp_sink.parsed()) == 3
 
 
-def test_each_email_is_marked_started_in_a_commit_before_its_send(store_with_smtp, smtp_sink, monkeypatch):
-    # What another process sees at the moment of each send: this row started, the earlier ones sent,
-    # the later ones still only claimed. A worker killed here leaves exactly one row in doubt.
+def test_each_email_is_marked_started_in_a_commit_before_its_send(store_with_smtp, smtp_sink):
+    # What another process sees when the SMTP server receives each message: this row started, the earlier ones
+    # sent, the later ones still only claimed. A worker killed here leaves exactly one row in doubt. (The mark is
+    # written while the envelope goes out, and confirmed before the DATA command.)
     from sqlalchemy.orm import Session
 
     ids = queue(store_with_smtp, 3)
-    real_attempt = delivery.attempt
-    seen = []
+    seen, engine = [], db.engine  # the server's thread has no application context
 
-    def watched_attempt(provider, email_row):
-        with Session(db.engine) as observer:
+    def observe():
+        with Session(engine) as observer:
             states = observer.execute(
                 sa.select(EmailLog.id, EmailLog.status, EmailLog.send_started_at.is_not(None))
                 .where(EmailLog.id.in_(ids)).order_by(EmailLog.id)).all()
-        seen.append((email_row.id, [(status, started) for _id, status, started in states]))
-        return real_attempt(provider, email_row)
+        seen.append([(status, started) for _id, status, started in states])
 
-    monkeypatch.setattr(delivery, "attempt", watched_attempt)
+    smtp_sink.on_data = observe
     delivery.deliver_due()
     assert seen == [
-        (ids[0], [("pending", True), ("pending", False), ("pending", False)]),
-        (ids[1], [("sent", True), ("pending", True), ("pending", False)]),
-        (ids[2], [("sent", True), ("sent", True), ("pending", True)]),
+        [("pending", True), ("pending", False), ("pending", False)],
+        [("sent", True), ("pending", True), ("pending", False)],
+        [("sent", True), ("sent", True), ("pending", True)],
     ]
+
+
+def test_a_database_lost_before_the_handover_hands_nothing_over(store_with_smtp, smtp_sink, monkeypatch):
+    # The mark is sent ahead while the envelope goes out; if the database cannot confirm it (gone for good), the
+    # message is not handed over, and the error ends the run as if the write had failed before the send.
+    ids = queue(store_with_smtp, 3)
+    real_write = delivery.Progress._write
+
+    def database_gone_after_the_first(progress, starting, durable, **how):
+        if starting == ids[1] or progress.steps >= 1:
+            raise db.engine.dialect.dbapi.OperationalError("server closed the connection unexpectedly")
+        real_write(progress, starting, durable, **how)
+
+    monkeypatch.setattr(delivery.Progress, "_write", database_gone_after_the_first)
+    monkeypatch.setattr(delivery, "OUTCOME_WRITE_PAUSES", (0.0,))
+    with pytest.raises(db.engine.dialect.dbapi.OperationalError):
+        delivery.deliver_due()
+    assert len(smtp_sink.parsed()) == 1  # the first only: the second was never handed over
 
 
 def test_unreachable_server_keeps_the_email_for_a_retry(ctx, factory, closed_port, manual_dispatch):
@@ -267,11 +284,11 @@ def test_outcomes_are_recorded_on_a_new_connection_when_the_database_drops_meanw
     real_write = delivery.Progress._write
     drops = []
 
-    def write_after_a_drop(progress, starting, durable):
+    def write_after_a_drop(progress, starting, durable, **how):
         if progress.unconfirmed and not drops:
             drops.append(True)
             raise db.engine.dialect.dbapi.OperationalError("server closed the connection unexpectedly")
-        real_write(progress, starting, durable)
+        real_write(progress, starting, durable, **how)
 
     monkeypatch.setattr(delivery.Progress, "_write", write_after_a_drop)
     monkeypatch.setattr(delivery, "OUTCOME_WRITE_PAUSES", (0.0,))
@@ -293,7 +310,7 @@ def test_after_a_database_crash_the_outcomes_of_commits_not_waited_for_are_writt
     real_write = delivery.Progress._write
     crashed = []
 
-    def crash_before_writing_the_third(progress, starting, durable):
+    def crash_before_writing_the_third(progress, starting, durable, **how):
         if [s["id"] for s in progress.unconfirmed[progress.written:]] == [ids[2]] and not crashed:
             crashed.append(True)
             with Session(db.engine) as survivor:  # what the database holds after the crash
@@ -301,7 +318,7 @@ def test_after_a_database_crash_the_outcomes_of_commits_not_waited_for_are_writt
                     status="pending", sent_at=None, provider_message_id=None))
                 survivor.commit()
             raise db.engine.dialect.dbapi.OperationalError("server closed the connection unexpectedly")
-        real_write(progress, starting, durable)
+        real_write(progress, starting, durable, **how)
 
     monkeypatch.setattr(delivery.Progress, "_write", crash_before_writing_the_third)
     monkeypatch.setattr(delivery, "OUTCOME_WRITE_PAUSES", (0.0,))

@@ -13,13 +13,16 @@ import datetime as dt
 import functools
 import json
 import logging
+import select
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import psycopg
 import sqlalchemy as sa
 from flask import current_app
+from psycopg import pq as psycopg_pq
 from sqlalchemy.orm import Session
 
 from ... import structured_logs
@@ -227,14 +230,22 @@ def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: l
         _commit_recorded(session, refusals)
         return report
     progress = Progress(db.engine)
+    if provider.calls_before_handover:
+        provider.before_handover = progress.confirm_before_handover
     try:
         with provider:
             sent: dict | None = None
             for row in rows:
-                progress.step(sent, starting=row.id)
+                progress.begin(sent, starting=row.id)
+                if not provider.calls_before_handover:
+                    progress.confirm()
                 sent = None
                 token = row.claimed_by
-                outcome, message_id = attempt(provider, row)
+                try:
+                    outcome, message_id = attempt(provider, row)
+                except ProgressLost as lost:
+                    raise lost.error from None  # as if the step had failed before the send: the sweep takes over
+                progress.confirm()  # the envelope was refused before DATA: nothing called it
                 if outcome is None:
                     sent = {"id": row.id, "sent_at": utcnow(), "message_id": (message_id or "")[:255] or None,
                             "provider": row.provider if row.via_store_settings else provider.name}
@@ -244,8 +255,18 @@ def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: l
                     _commit_recorded(session, [Outcome(row.id, token, outcome, message_id, provider.name)])
             progress.step(sent, starting=None)
     finally:
+        provider.before_handover = None
         progress.close()
     return report
+
+
+class ProgressLost(Exception):
+    """The row could not be marked started before its handover (the database is gone): raised through the
+    provider, which hands nothing over, to _deliver_group, which raises `error`."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -289,6 +310,7 @@ def _commit_recorded(session: Session, recorded: list[Outcome]) -> None:
 # off`): a worker's death loses none of them, and a database crash (not a restart, which flushes) at most
 # the last few, whose outcomes the worker still holds and writes again.
 DURABLE_EVERY = 20
+ANSWER_SECONDS = 30.0  # a step sent ahead that the database has not answered by then: the connection is dropped
 
 
 class Progress:
@@ -305,6 +327,9 @@ class Progress:
         self.unconfirmed: list[dict] = []  # sent outcomes since the last durable commit
         self.written = 0  # how many of them are written already
         self.steps = 0
+        self._starting: int | None = None
+        self._pending = self._sent_ahead = self._durable = False
+        self._quoting = None  # a psycopg ClientCursor: the driver's quoting, for a step sent ahead
         to_db = sa.DateTime(timezone=True).dialect_impl(engine.dialect).bind_processor(engine.dialect)
         self.moment = to_db or (lambda value: value)
         self.step_sql, self.sent_sql = _progress_sql(engine.dialect.name)
@@ -313,15 +338,46 @@ class Progress:
         self.connection_errors = (dbapi.OperationalError, dbapi.InterfaceError)
 
     def step(self, sent: dict | None, starting: int | None) -> None:
+        """Record `sent` and mark `starting` as started, and wait for the commit."""
+        self.begin(sent, starting)
+        self.confirm()
+
+    def begin(self, sent: dict | None, starting: int | None) -> None:
+        """The step's statement, sent without waiting for its answer on PostgreSQL (a step that is not durable,
+        with nothing else to write again): confirm() waits for it. The SMTP provider calls confirm() just before
+        its DATA command, so the database commits while the envelope goes out, and the message is still handed
+        over only once the row is marked started."""
         if sent is not None:
             self.unconfirmed.append(sent)
-        durable = self.steps % DURABLE_EVERY == 0 or starting is None
+        self._starting, self._pending, self._sent_ahead = starting, True, False
+        self._durable = self.steps % DURABLE_EVERY == 0 or starting is None
+        if (self.postgresql and not self._durable and self.connection is not None
+                and len(self.unconfirmed) - self.written <= 1):
+            try:
+                self._write(starting, False, wait=False)
+                self._sent_ahead = True
+            except self.connection_errors:
+                self._drop()  # confirm() writes it again, on a new connection
+
+    def confirm(self) -> None:
+        """Wait for the step begun (if it was not waited for yet); on a lost connection, write it again."""
+        if not self._pending:
+            return
+        self._pending = False
+        durable = self._durable
+        if self._sent_ahead:
+            try:
+                self._receive()
+                self._advance(durable)
+                return
+            except self.connection_errors:
+                self._drop()
         for pause in (*OUTCOME_WRITE_PAUSES, None):
             try:
                 if self.connection is None:
                     self._connect()
                     self.written, durable = 0, True  # a new connection: everything unconfirmed, again
-                self._write(starting, durable)
+                self._write(self._starting, durable)
                 break
             except self.connection_errors as exc:
                 self._drop()
@@ -330,6 +386,15 @@ class Progress:
                 log.warning("Recording %d email outcome(s) failed (%s); trying again on a new connection",
                             len(self.unconfirmed), type(exc).__name__)
                 time.sleep(pause)
+        self._advance(durable)
+
+    def confirm_before_handover(self) -> None:
+        try:
+            self.confirm()
+        except self.connection_errors as exc:
+            raise ProgressLost(exc) from exc
+
+    def _advance(self, durable: bool) -> None:
         self.steps += 1
         if durable:
             self.unconfirmed.clear()
@@ -337,12 +402,17 @@ class Progress:
         else:
             self.written = len(self.unconfirmed)
 
-    def _write(self, starting: int | None, durable: bool) -> None:
+    def _write(self, starting: int | None, durable: bool, *, wait: bool = True) -> None:
+        """The step's statement (and the outcomes a lost connection may have lost before it). `wait=False` (on
+        PostgreSQL, not durable, nothing to write again): sent, and answered in _receive()."""
         assert self.connection is not None
         unwritten: list[dict | None] = [*self.unconfirmed[self.written:]] or [None]
         *earlier, last = unwritten
-        cursor = self.connection.cursor()
         step = {**self._sent_params(last), "next_id": starting, "started": self.moment(utcnow())}
+        if not wait:
+            self._send_ahead(step)
+            return
+        cursor = self.connection.cursor()
         try:
             if earlier:  # after a reconnection: the outcomes a lost commit may have taken with it
                 cursor.executemany(self.sent_sql, [self._sent_params(sent) for sent in earlier])
@@ -359,6 +429,38 @@ class Progress:
                 cursor.execute(self.step_sql, step)
         finally:
             cursor.close()
+
+    def _send_ahead(self, step: dict) -> None:
+        """The step as one simple-protocol query (the autocommit connection commits it as it runs it), values
+        quoted by the driver, sent without waiting for the answer."""
+        assert self.connection is not None
+        driver = self.connection.driver_connection
+        if self._quoting is None or self._quoting.connection is not driver:
+            self._quoting = psycopg.ClientCursor(driver)
+        query = self._quoting.mogrify(self.step_sql, step)
+        pgconn = driver.pgconn
+        pgconn.send_query(query.encode())
+        while pgconn.flush():  # 1: some of it is still to go
+            if not select.select([], [pgconn.socket], [], ANSWER_SECONDS)[1]:
+                raise psycopg.OperationalError("the database took the email's progress too slowly")
+
+    def _receive(self) -> None:
+        assert self.connection is not None
+        driver = self.connection.driver_connection
+        pgconn, failure = driver.pgconn, None
+        while True:
+            pgconn.consume_input()  # raises OperationalError when the connection is gone
+            if pgconn.is_busy():
+                if not select.select([pgconn.socket], [], [], ANSWER_SECONDS)[0]:
+                    raise psycopg.OperationalError("the database did not answer the email's progress")
+                continue
+            result = pgconn.get_result()
+            if result is None:
+                break
+            if result.status != psycopg_pq.ExecStatus.COMMAND_OK:
+                failure = (result.error_message or b"").decode(errors="replace")
+        if failure is not None:
+            raise psycopg.OperationalError(f"the email's progress was not written: {failure}")
 
     def _sent_params(self, sent: dict | None) -> dict:
         if sent is None:
@@ -455,6 +557,8 @@ def attempt(provider: Provider, row: EmailLog) -> tuple[DeliveryError | None, st
         return None, provider.send(outgoing_email(row))
     except DeliveryError as exc:
         return exc, None
+    except ProgressLost:
+        raise
     except Exception:  # a bug, not the provider: keep the email, try again later
         log.exception("Unexpected error while sending email log %s", row.id)
         return TransientError("an unexpected error occurred while sending; it will be tried again"), None

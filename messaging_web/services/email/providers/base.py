@@ -1,6 +1,7 @@
 """The one small interface every provider implements, the email it sends, and the errors it raises."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -46,6 +47,11 @@ class Provider:
     provider with a connection (SMTP) opens it once; the default does nothing on enter and exit."""
 
     name = "base"
+    # Called by send() at the last moment before the message is handed over, when the provider can say when that
+    # is (`calls_before_handover`: SMTP, before its DATA command): the delivery worker confirms there that the
+    # row is marked started, after the envelope's round trips, which overlap with that write.
+    calls_before_handover = False
+    before_handover: Callable[[], None] | None = None
 
     def send(self, email: OutgoingEmail) -> str:  # pragma: no cover - the interface
         raise NotImplementedError

@@ -7,6 +7,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 
 from .base import AmbiguousDelivery, OutgoingEmail, PermanentError, Provider, TransientError
 from .message import UnsafeHeader, build_message
@@ -21,6 +22,7 @@ class _TrackingSMTP(smtplib.SMTP):
     which is what separates "not delivered, retry" from "may have been delivered"."""
 
     payload_sent = False
+    before_data: Callable[[], None] | None = None  # the provider's before_handover
     _host: str  # smtplib's (not in typeshed): the name TLS checks the certificate against
 
     # Addresses reaching here were validated as one plain address each (providers/message.py), so
@@ -34,6 +36,8 @@ class _TrackingSMTP(smtplib.SMTP):
         return self.getreply()
 
     def data(self, msg):
+        if self.before_data is not None:
+            self.before_data()
         self.putcmd("data")
         code, reply = self.getreply()
         if code != 354:
@@ -71,6 +75,7 @@ def _is_internal(address: str) -> bool:
 
 class SmtpProvider(Provider):
     name = "smtp"
+    calls_before_handover = True
 
     def __init__(self, host: str | None, port: int = 587, username: str | None = None, password: str | None = None,
                  use_tls: bool = True, use_ssl: bool = False, timeout: float = DEFAULT_TIMEOUT,
@@ -185,6 +190,7 @@ class SmtpProvider(Provider):
         conn = self._conn
         assert conn is not None  # open() connected or raised
         conn.payload_sent = False
+        conn.before_data = self.before_handover
         try:
             conn.sendmail(email.from_email, [email.to_email], data)
         except smtplib.SMTPRecipientsRefused as exc:
