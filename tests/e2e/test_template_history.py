@@ -18,7 +18,11 @@ def test_a_store_saves_twice_compares_and_restores_an_older_version(page):
     rows = page.locator("table.template-history tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("current")
-    page.click("button:has-text('Compare the two chosen versions')")
+    # The history page fully loaded first: once, under a loaded CI machine, a click made while its scripts
+    # were still loading submitted nothing.
+    page.wait_for_load_state("load")
+    with page.expect_navigation(url="**/compare?*"):
+        page.get_by_role("button", name="Compare the two chosen versions").click()
     expect(page.locator("pre.diff").first).to_contain_text("- First try {{ order_number }}")
     expect(page.locator("pre.diff").first).to_contain_text("+ Second try {{ order_number }}")
     expect(page.locator("iframe.preview")).to_have_count(2)
