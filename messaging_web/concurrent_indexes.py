@@ -25,3 +25,8 @@ def create_concurrently(op, name: str, table: str, columns: list[str], **kwargs)
     if _is_invalid(op.get_bind(), name):
         op.drop_index(name, table_name=table, postgresql_concurrently=True)
     op.create_index(name, table, columns, unique=False, postgresql_concurrently=True, if_not_exists=True, **kwargs)
+
+
+def drop_concurrently(op, name: str, table: str) -> None:
+    """Call inside `op.get_context().autocommit_block()`, on PostgreSQL; an index already gone is no error."""
+    op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)

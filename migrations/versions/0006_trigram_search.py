@@ -13,7 +13,7 @@ database, may create it; it ships in postgresql-contrib.
 """
 from alembic import op
 
-from messaging_web.concurrent_indexes import create_concurrently
+from messaging_web.concurrent_indexes import create_concurrently, drop_concurrently
 
 
 # revision identifiers, used by Alembic.
@@ -45,5 +45,5 @@ def downgrade():
         return
     with op.get_context().autocommit_block():
         for name, table, _column in INDEXES:
-            op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
+            drop_concurrently(op, name, table)
     # The extension stays: other schemas of the database may use it, and it costs nothing unused.

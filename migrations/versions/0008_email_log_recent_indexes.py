@@ -10,7 +10,7 @@ every email queued while it builds on a large log.
 """
 from alembic import op
 
-from messaging_web.concurrent_indexes import create_concurrently
+from messaging_web.concurrent_indexes import create_concurrently, drop_concurrently
 
 
 # revision identifiers, used by Alembic.
@@ -50,4 +50,4 @@ def downgrade():
         return
     with op.get_context().autocommit_block():
         for name, _columns in (*INDEXES, *TRIGRAM_INDEXES):
-            op.drop_index(name, table_name="email_logs", postgresql_concurrently=True, if_exists=True)
+            drop_concurrently(op, name, "email_logs")

@@ -10,7 +10,7 @@ instead of sorting all its emails (bench/bench_email_log.py). Built CONCURRENTLY
 """
 from alembic import op
 
-from messaging_web.concurrent_indexes import create_concurrently
+from messaging_web.concurrent_indexes import create_concurrently, drop_concurrently
 
 
 # revision identifiers, used by Alembic.
@@ -35,4 +35,4 @@ def downgrade():
         op.drop_index(NAME, table_name="email_logs")
         return
     with op.get_context().autocommit_block():
-        op.drop_index(NAME, table_name="email_logs", postgresql_concurrently=True, if_exists=True)
+        drop_concurrently(op, NAME, "email_logs")

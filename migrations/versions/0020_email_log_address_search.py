@@ -16,7 +16,7 @@ SQLite has no reverse() or split_part() and scans anyway: nothing there. Built C
 import sqlalchemy as sa
 from alembic import op
 
-from messaging_web.concurrent_indexes import create_concurrently
+from messaging_web.concurrent_indexes import create_concurrently, drop_concurrently
 
 
 # revision identifiers, used by Alembic.
@@ -49,4 +49,4 @@ def downgrade():
         return
     with op.get_context().autocommit_block():
         for name in (PARTS[0], SEVERAL_AT[0]):
-            op.drop_index(name, table_name="email_logs", postgresql_concurrently=True, if_exists=True)
+            drop_concurrently(op, name, "email_logs")

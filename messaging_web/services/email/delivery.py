@@ -245,7 +245,7 @@ def _deliver_group(session: Session, provider: Provider | DeliveryError, rows: l
                     outcome, message_id = attempt(provider, row)
                 except ProgressLost as lost:
                     raise lost.error from None  # as if the step had failed before the send: the sweep takes over
-                progress.confirm()  # the envelope was refused before DATA: nothing called it
+                progress.confirm()  # done already, unless the envelope was refused before DATA
                 if outcome is None:
                     sent = {"id": row.id, "sent_at": utcnow(), "message_id": (message_id or "")[:255] or None,
                             "provider": row.provider if row.via_store_settings else provider.name}
@@ -315,10 +315,9 @@ ANSWER_SECONDS = 30.0  # a step sent ahead that the database has not answered by
 
 class Progress:
     """Where a worker is in its group: each step records the previous email's `sent` outcome and marks the next
-    as started, in one statement and one commit (an autocommit statement on PostgreSQL), on a DBAPI
-    connection of its own. Through the ORM or even
-    SQLAlchemy Core the two writes cost 2.5 ms an email on PostgreSQL, a third of that here
-    (bench/bench_delivery.py: delivery against raw smtplib)."""
+    as started, in one statement and one commit (an autocommit statement on PostgreSQL), on a DBAPI connection
+    of its own. Through the ORM or even SQLAlchemy Core the two writes cost 2.5 ms an email on PostgreSQL, a
+    third of that here (bench/bench_delivery.py: delivery against raw smtplib)."""
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine

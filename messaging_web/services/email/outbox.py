@@ -205,8 +205,8 @@ class _Draft:
     @property
     def recipient(self) -> suppression.Recipient:
         values = self.values
-        return suppression.Recipient(values["recipient_email"], values["store_id"], values["category"],
-                                     suppression.preference_key(values["category"], values["related_type"]))
+        return suppression.recipient(values["recipient_email"], values["store_id"], values["category"],
+                                     values["related_type"])
 
 
 def _add_row(draft: _Draft) -> EmailLog:

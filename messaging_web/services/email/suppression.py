@@ -105,7 +105,11 @@ def find_blocking(recipients: list[Recipient], session=None) -> list[EmailSuppre
 
 
 def recipient_of(row: EmailLog) -> Recipient:
-    return Recipient(row.recipient_email, row.store_id, row.category, preference_key(row.category, row.related_type))
+    return recipient(row.recipient_email, row.store_id, row.category, row.related_type)
+
+
+def recipient(email: str, store_id: int | None, category: str | None, related_type: str | None) -> Recipient:
+    return Recipient(email, store_id, category, preference_key(category, related_type))
 
 
 def blocked_message(suppression: EmailSuppression) -> str:

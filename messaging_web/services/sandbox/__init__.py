@@ -40,6 +40,12 @@ def _pool(values: dict):
     ))
 
 
+def _render_pool(background: bool):
+    """The pool, and how long a render waits for a free worker (longer in the background)."""
+    values = settings()
+    return _pool(values), float(values["SANDBOX_BACKGROUND_WAIT_SECONDS" if background else "SANDBOX_WAIT_SECONDS"])
+
+
 # A batch at least this long is split between the workers, which render their parts at the same time.
 _SPLIT_AT = 16
 
@@ -47,9 +53,7 @@ _SPLIT_AT = 16
 def run_renders(payloads: list[dict], *, seconds: float, background: bool = False) -> list[dict | JobFailed]:
     """Render each payload (see rendering.render_payload) in the workers, one round trip per worker: the
     answers in order, stopping at a JobFailed if a payload ended its worker (the caller runs the rest again)."""
-    values = settings()
-    wait = float(values["SANDBOX_BACKGROUND_WAIT_SECONDS" if background else "SANDBOX_WAIT_SECONDS"])
-    pool = _pool(values)
+    pool, wait = _render_pool(background)
     parts = min(pool.limits.workers, len(payloads) // (_SPLIT_AT // 2)) if len(payloads) >= _SPLIT_AT else 1
     if parts <= 1:
         return pool.run("render", payloads, seconds=seconds, wait=wait)
@@ -69,9 +73,7 @@ def submit_renders(payloads: list[dict], *, seconds: float, background: bool = F
     """run_renders of `payloads` in one worker, waited for by a thread of this process while the caller goes on:
     the future's result is run_renders' answer (or its PoolBusy). Several submitted at once keep every worker
     busy, one batch each."""
-    values = settings()  # read here: the waiting thread has no application context
-    wait = float(values["SANDBOX_BACKGROUND_WAIT_SECONDS" if background else "SANDBOX_WAIT_SECONDS"])
-    pool = _pool(values)
+    pool, wait = _render_pool(background)  # read here: the waiting thread has no application context
     return _waiting_threads(pool.limits.workers).submit(pool.run, "render", payloads, seconds=seconds, wait=wait)
 
 

@@ -194,12 +194,10 @@ _TEXT_OPTIONS = html_to_markdown.ConversionOptions(
 )
 
 
-
-
 def _prepared_converter():
     """html_to_markdown.convert rebuilds its native options from the Python ones on every call, which cost more
     than the conversion of an email: build them once, and call the native converter with them. Falls back to the
-    public call should a release rename either (tests/unit/test_text_part.py compares the two)."""
+    public call should a release rename either (tests/unit/test_templates.py compares the two)."""
     try:
         from html_to_markdown import _html_to_markdown as native
         from html_to_markdown.api import _to_rust_conversion_options
